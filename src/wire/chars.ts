@@ -1,0 +1,60 @@
+/**
+ * Character classes of RFC 9110 §5.6.2 (token) and §5.5 (field values), as lookup tables:
+ * the parser checks every byte of every head, so this is on the hot path.
+ */
+
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
+
+/** field-vchar / SP / HTAB; obs-text (0x80-0xFF) is allowed as RFC 9110 §5.5 permits. */
+const FIELD_VALUE = new Uint8Array(256);
+FIELD_VALUE[0x09] = 1;
+for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;
+
+/** request-target characters: visible ASCII only (RFC 9112 §3.2); no whitespace, no controls. */
+const TARGET = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) TARGET[c] = 1;
+
+/** True when `s` is a non-empty RFC 9110 token. */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** Index of the first character not allowed in a field value, or -1. */
+export function invalidFieldValueAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE[c] !== 1) return i;
+  }
+  return -1;
+}
+
+/** True when `s` is a plausible request-target (no whitespace or control characters). */
+export function isTarget(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TARGET[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** Byte-level token check used by the parser on raw slices. */
+export function isTokenByte(c: number): boolean {
+  return TOKEN[c] === 1;
+}
+
+/** Byte-level field-value check used by the parser on raw slices. */
+export function isFieldValueByte(c: number): boolean {
+  return FIELD_VALUE[c] === 1;
+}

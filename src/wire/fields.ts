@@ -1,0 +1,82 @@
+/**
+ * Parsers for list-valued fields (RFC 9110 §5.6.1) used to make connection decisions:
+ * `Connection`, `Keep-Alive`, `Transfer-Encoding`, `Vary`, and directive lists like
+ * `Cache-Control`.
+ */
+
+/** Splits a comma-separated list into lower-cased, trimmed, non-empty members. */
+export function parseTokenList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t.length > 0) out.push(t);
+  }
+  return out;
+}
+
+/** True when the list `value` has the token `token` (case-insensitive). */
+export function hasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  return parseTokenList(value).includes(token);
+}
+
+/**
+ * Parses `name[=value]` directives separated by commas, honouring quoted-strings (which may
+ * contain commas). Names are lower-cased; a missing value is `true`. The first occurrence wins,
+ * as RFC 9111 §4.2.1 asks for duplicated Cache-Control directives in freshness decisions.
+ */
+export function parseDirectives(value: string | undefined): Map<string, string | true> {
+  const out = new Map<string, string | true>();
+  if (value === undefined) return out;
+  let i = 0;
+  const n = value.length;
+  while (i < n) {
+    while (i < n && (value[i] === ' ' || value[i] === '\t' || value[i] === ',')) i++;
+    const start = i;
+    while (i < n && value[i] !== '=' && value[i] !== ',') i++;
+    const name = value.slice(start, i).trim().toLowerCase();
+    let v: string | true = true;
+    if (i < n && value[i] === '=') {
+      i++;
+      while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
+      if (value[i] === '"') {
+        i++;
+        let s = '';
+        while (i < n && value[i] !== '"') {
+          if (value[i] === '\\' && i + 1 < n) i++;
+          s += value[i];
+          i++;
+        }
+        i++;
+        v = s;
+        while (i < n && value[i] !== ',') i++;
+      } else {
+        const vs = i;
+        while (i < n && value[i] !== ',') i++;
+        v = value.slice(vs, i).trim();
+      }
+    }
+    if (name.length > 0 && !out.has(name)) out.set(name, v);
+  }
+  return out;
+}
+
+/** The parameters of a `Keep-Alive: timeout=N, max=M` hint (RFC 2068 §19.7.1.1). */
+export interface KeepAliveHint {
+  /** Seconds the server keeps an idle connection open, if it said. */
+  timeout?: number;
+  /** Requests the server still accepts on this connection, if it said. */
+  max?: number;
+}
+
+/** Parses a `Keep-Alive` header; malformed parameters are ignored rather than guessed. */
+export function parseKeepAlive(value: string | undefined): KeepAliveHint {
+  const out: KeepAliveHint = {};
+  for (const [k, v] of parseDirectives(value)) {
+    if (v === true || !/^\d+$/.test(v)) continue;
+    if (k === 'timeout') out.timeout = Number(v);
+    else if (k === 'max') out.max = Number(v);
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * How a message body is delimited: RFC 9112 §6.3, decided once per message from its head.
+ * Every guess here could desynchronise a pooled connection, so conflicting signals are errors.
+ */
+import { WireError } from './errors.ts';
+import type { HeaderList } from './headers.ts';
+import { parseTokenList } from './fields.ts';
+
+export type BodyFraming =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' }
+  | { readonly kind: 'close' };
+
+export const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+export const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
+export const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
+
+/**
+ * Parses every Content-Length line. Identical repeated values ("5, 5" or two equal lines) are
+ * accepted as RFC 9112 §6.3 rule 5 allows; differing or malformed ones are a smuggling vector
+ * and rejected.
+ */
+export function parseContentLength(headers: HeaderList): number | undefined {
+  const lines = headers.getAll('content-length');
+  if (lines.length === 0) return undefined;
+  let value: string | undefined;
+  for (const line of lines) {
+    for (const part of line.split(',')) {
+      const v = part.trim();
+      if (!/^\d{1,15}$/.test(v)) {
+        throw new WireError('HF_WIRE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(line)}`);
+      }
+      if (value !== undefined && Number(v) !== Number(value)) {
+        throw new WireError('HF_WIRE_INVALID_CONTENT_LENGTH', `differing Content-Length values ${JSON.stringify(lines.join(', '))}`);
+      }
+      value = v;
+    }
+  }
+  return Number(value);
+}
+
+/** The transfer codings of a message, in order; throws on an empty member list. */
+function transferCodings(headers: HeaderList): string[] {
+  const raw = headers.getAll('transfer-encoding').join(',');
+  const codings = parseTokenList(raw).map((c) => c.split(';')[0]!.trim());
+  if (codings.length === 0) {
+    throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'empty Transfer-Encoding');
+  }
+  return codings;
+}
+
+/** Framing of a request body (RFC 9112 §6.3 rules 3, 4, 6, 7 for requests). */
+export function requestFraming(headers: HeaderList, versionMinor: number): BodyFraming {
+  const hasTE = headers.has('transfer-encoding');
+  if (hasTE) {
+    // A 1.0 recipient cannot have understood TE; an intermediary might have framed by CL instead.
+    if (versionMinor === 0) {
+      throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 request');
+    }
+    // CL + TE together is the classic request-smuggling vector (RFC 9112 §6.1, §11.2).
+    if (headers.has('content-length')) {
+      throw new WireError('HF_WIRE_CONFLICTING_FRAMING', 'both Content-Length and Transfer-Encoding');
+    }
+    const codings = transferCodings(headers);
+    if (codings[codings.length - 1] !== 'chunked') {
+      // §6.3 rule 4: a request whose final coding is not chunked cannot be delimited: 400 and close.
+      throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `Transfer-Encoding does not end in chunked: ${codings.join(', ')}`);
+    }
+    if (codings.indexOf('chunked') !== codings.length - 1) {
+      throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'chunked applied more than once');
+    }
+    if (codings.length > 1) {
+      throw new WireError('HF_WIRE_UNSUPPORTED_TRANSFER_ENCODING', `unsupported transfer coding ${codings[0]!}`, 501);
+    }
+    return CHUNKED;
+  }
+  const length = parseContentLength(headers);
+  if (length === undefined || length === 0) return NO_BODY;
+  return { kind: 'length', length };
+}
+
+/** True when a response to `method` with `status` never has a body (RFC 9112 §6.3 rule 1). */
+export function responseHasNoBody(method: string, status: number): boolean {
+  return method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304;
+}
+
+/** Framing of a response body (RFC 9112 §6.3), given the method of the request it answers. */
+export function responseFraming(headers: HeaderList, method: string, status: number): BodyFraming {
+  if (responseHasNoBody(method, status)) return NO_BODY;
+  // §6.3 rule 2: a 2xx to CONNECT switches to a tunnel; there is no HTTP body.
+  if (method === 'CONNECT' && status >= 200 && status < 300) return NO_BODY;
+  if (headers.has('transfer-encoding')) {
+    // RFC lets TE override CL, but a response carrying both is a sign of a desynchronised or
+    // malicious peer: guessing could poison the pooled connection, so it is an error.
+    if (headers.has('content-length')) {
+      throw new WireError('HF_WIRE_CONFLICTING_FRAMING', 'response has both Content-Length and Transfer-Encoding', 502);
+    }
+    const codings = transferCodings(headers);
+    if (codings.length !== 1 || codings[0] !== 'chunked') {
+      // We cannot undo other transfer codings, and handing still-coded bytes to the caller as
+      // the body would be silently wrong.
+      throw new WireError('HF_WIRE_UNSUPPORTED_TRANSFER_ENCODING', `unsupported response Transfer-Encoding ${codings.join(', ')}`, 502);
+    }
+    return CHUNKED;
+  }
+  const length = parseContentLength(headers);
+  if (length === undefined) return CLOSE_DELIMITED;
+  if (length === 0) return NO_BODY;
+  return { kind: 'length', length };
+}

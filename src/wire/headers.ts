@@ -1,0 +1,170 @@
+/**
+ * An HTTP field section: case-insensitive names, original order and spelling kept, repeated
+ * fields kept as separate lines (Set-Cookie must never be joined, RFC 9110 §5.3).
+ */
+import { isToken, invalidFieldValueAt } from './chars.ts';
+import { WireError } from './errors.ts';
+
+export type HeaderInit = HeaderList | Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined>;
+
+export class HeaderList implements Iterable<[string, string]> {
+  /** Names as received or set, in order. */
+  private readonly names: string[] = [];
+  /** Lower-cased names, parallel to `names`, so lookups never allocate. */
+  private readonly keys: string[] = [];
+  private readonly values: string[] = [];
+
+  constructor(init?: HeaderInit) {
+    if (init === undefined) return;
+    if (init instanceof HeaderList) {
+      for (let i = 0; i < init.names.length; i++) this.push(init.names[i]!, init.keys[i]!, init.values[i]!);
+    } else if (Symbol.iterator in init) {
+      for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
+    } else {
+      for (const [name, value] of Object.entries(init)) {
+        if (value === undefined) continue;
+        if (typeof value === 'string') this.append(name, value);
+        else for (const v of value) this.append(name, v);
+      }
+    }
+  }
+
+  /**
+   * Adds a line without validation. For the parser, which has already checked every byte;
+   * `key` must be `name.toLowerCase()`.
+   */
+  push(name: string, key: string, value: string): void {
+    this.names.push(name);
+    this.keys.push(key);
+    this.values.push(value);
+  }
+
+  /** Number of field lines. */
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** Adds a field line, validating the name (token) and value (no CR, LF, NUL or other controls). */
+  append(name: string, value: string): this {
+    assertFieldName(name);
+    const v = normalizeValue(value);
+    assertFieldValue(name, v);
+    this.push(name, name.toLowerCase(), v);
+    return this;
+  }
+
+  /** Replaces every line of `name` with one line. */
+  set(name: string, value: string): this {
+    this.delete(name);
+    return this.append(name, value);
+  }
+
+  /** Removes every line of `name`; returns whether any was removed. */
+  delete(name: string): boolean {
+    const key = name.toLowerCase();
+    let removed = false;
+    for (let i = this.keys.length - 1; i >= 0; i--) {
+      if (this.keys[i] === key) {
+        this.names.splice(i, 1);
+        this.keys.splice(i, 1);
+        this.values.splice(i, 1);
+        removed = true;
+      }
+    }
+    return removed;
+  }
+
+  has(name: string): boolean {
+    return this.keys.indexOf(name.toLowerCase()) !== -1;
+  }
+
+  /**
+   * The field's combined value (lines joined with ", " per RFC 9110 §5.3), or `undefined`.
+   * Set-Cookie lines are joined too here; use `getAll` for them.
+   */
+  get(name: string): string | undefined {
+    const key = name.toLowerCase();
+    let out: string | undefined;
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.keys[i] === key) out = out === undefined ? this.values[i]! : `${out}, ${this.values[i]!}`;
+    }
+    return out;
+  }
+
+  /** Every line's value of `name`, in order. */
+  getAll(name: string): string[] {
+    const key = name.toLowerCase();
+    const out: string[] = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.values[i]!);
+    return out;
+  }
+
+  /** Number of lines named `name`. */
+  count(name: string): number {
+    const key = name.toLowerCase();
+    let n = 0;
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
+    return n;
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (let i = 0; i < this.names.length; i++) yield [this.names[i]!, this.values[i]!];
+  }
+
+  /** Lines as `[name, value]` pairs, original spelling. */
+  entries(): [string, string][] {
+    const out: [string, string][] = [];
+    for (let i = 0; i < this.names.length; i++) out.push([this.names[i]!, this.values[i]!]);
+    return out;
+  }
+
+  /** Flat `[name, value, name, value, ...]` as Node's `rawHeaders`. */
+  toRaw(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.names.length; i++) out.push(this.names[i]!, this.values[i]!);
+    return out;
+  }
+
+  /** A plain object with lower-cased names; repeated fields joined, Set-Cookie as an array. */
+  toObject(): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    for (let i = 0; i < this.keys.length; i++) {
+      const k = this.keys[i]!;
+      const v = this.values[i]!;
+      const prev = out[k];
+      if (k === 'set-cookie') {
+        if (Array.isArray(prev)) prev.push(v);
+        else out[k] = [v];
+      } else {
+        out[k] = prev === undefined ? v : `${prev as string}, ${v}`;
+      }
+    }
+    return out;
+  }
+
+  clone(): HeaderList {
+    return new HeaderList(this);
+  }
+}
+
+/** Leading and trailing whitespace is not part of a field value (RFC 9110 §5.5). */
+function normalizeValue(value: string): string {
+  return value.replace(/^[\t ]+|[\t ]+$/g, '');
+}
+
+/** Throws when `name` is not a token: guards serializers against header injection. */
+export function assertFieldName(name: string): void {
+  if (!isToken(name)) {
+    throw new WireError('HF_WIRE_INVALID_HEADER_NAME', `invalid header name ${JSON.stringify(name)}`);
+  }
+}
+
+/** Throws when `value` holds CR, LF, NUL or another control: guards against header injection. */
+export function assertFieldValue(name: string, value: string): void {
+  const at = invalidFieldValueAt(value);
+  if (at !== -1) {
+    const c = value.charCodeAt(at);
+    const code = c === 0x0d || c === 0x0a ? 'HF_WIRE_HEADER_INJECTION' : 'HF_WIRE_INVALID_HEADER_VALUE';
+    throw new WireError(code, `invalid character 0x${c.toString(16)} in value of header ${name}`);
+  }
+}

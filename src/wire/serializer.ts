@@ -1,0 +1,73 @@
+/**
+ * Serializers for request and response heads. Every name and value is checked on the way out:
+ * a CR or LF in a value is an error (`HF_WIRE_HEADER_INJECTION`), never a second header line.
+ */
+import { WireError } from './errors.ts';
+import { assertFieldName, assertFieldValue, type HeaderList } from './headers.ts';
+import { isToken, isTarget } from './chars.ts';
+
+/** Header lines to serialize: a `HeaderList`, pairs, or a flat `[name, value, ...]` array. */
+export type SerializableHeaders = HeaderList | Iterable<readonly [string, string]>;
+
+export interface RequestHeadInit {
+  method: string;
+  target: string;
+  headers: SerializableHeaders;
+  /** 1 (default) or 0. */
+  versionMinor?: number;
+}
+
+export interface ResponseHeadInit {
+  status: number;
+  reason?: string;
+  headers: SerializableHeaders;
+  versionMinor?: number;
+}
+
+const REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols', 103: 'Early Hints',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content',
+  205: 'Reset Content', 206: 'Partial Content',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict', 410: 'Gone', 411: 'Length Required',
+  412: 'Precondition Failed', 413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable', 417: 'Expectation Failed', 421: 'Misdirected Request', 422: 'Unprocessable Content',
+  426: 'Upgrade Required', 428: 'Precondition Required', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+};
+
+/** The standard reason phrase for `status`, or '' when there is none. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? '';
+}
+
+function appendFields(out: string, headers: SerializableHeaders): string {
+  for (const [name, value] of headers) {
+    assertFieldName(name);
+    assertFieldValue(name, value);
+    out += `${name}: ${value}\r\n`;
+  }
+  return out;
+}
+
+/** Serializes a request head, ending with the empty line. */
+export function serializeRequestHead(init: RequestHeadInit): string {
+  if (!isToken(init.method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(init.method)}`);
+  if (!isTarget(init.target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(init.target)}`);
+  const out = `${init.method} ${init.target} HTTP/1.${init.versionMinor ?? 1}\r\n`;
+  return `${appendFields(out, init.headers)}\r\n`;
+}
+
+/** Serializes a response head, ending with the empty line. */
+export function serializeResponseHead(init: ResponseHeadInit): string {
+  const { status } = init;
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new WireError('HF_WIRE_INVALID_STATUS', `invalid status ${status}`);
+  const reason = init.reason ?? reasonPhrase(status);
+  if (/[\r\n\0]/.test(reason)) throw new WireError('HF_WIRE_HEADER_INJECTION', 'CR, LF or NUL in reason phrase');
+  const out = `HTTP/1.${init.versionMinor ?? 1} ${status} ${reason}\r\n`;
+  return `${appendFields(out, init.headers)}\r\n`;
+}
