@@ -1,0 +1,431 @@
+/**
+ * The Agent: one `Pool` per origin, the retry rules, timeouts and abort handling around each
+ * exchange, and the interceptor chain that `request()` and `fetch()` share.
+ */
+import { HeaderList, hasToken, serializeRequestHead, type HeaderInit } from '../wire/index.ts';
+import type { ClientTlsOptions } from '../transport/connect.ts';
+import { pollTurn } from '../transport/liveness.ts';
+import { Pool, type CheckoutHandle } from './pool.ts';
+import type { ClientConnection, OutgoingRequest, ExchangeTimeouts } from './connection.ts';
+import { RequestBody, type RequestBodyInit } from './requestBody.ts';
+import type { ClientResponse } from './response.ts';
+import { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
+import {
+  AbortedError,
+  ClientError,
+  InvalidRequestError,
+  PoolClosedError,
+  StaleConnectionError,
+  TimeoutError,
+} from './errors.ts';
+import { connectionReusedChannel, requestErrorChannel, requestRetryChannel, requestStartChannel } from './diagnostics.ts';
+import { resolveRetryPolicy, isReplayable, type RetryPolicy, type ResolvedRetryPolicy } from './retry.ts';
+import { fetchWith } from './fetch.ts';
+
+/** Options of an `Agent`. All durations are in milliseconds. */
+export interface AgentOptions {
+  /** Maximum connections per origin (default 128). */
+  connections?: number;
+  /** Maximum requests waiting for a connection per origin (default unlimited). */
+  queueLimit?: number;
+  /**
+   * Safety margin subtracted from a server's `Keep-Alive: timeout` hint (default 1000). A hint
+   * at or below the margin means the connection is not reused.
+   */
+  keepAliveMargin?: number;
+  /** Idle lifetime of a connection when the server gave no hint (default 4000). */
+  idleTimeout?: number;
+  /** Longest idle lifetime even when the server's hint allows more (default 600000). */
+  maxIdleTimeout?: number;
+  /** DNS + TCP + TLS (default 10000). */
+  connectTimeout?: number;
+  /** From the request written to the response head (default 300000). */
+  headersTimeout?: number;
+  /** Longest gap between body chunks (default 300000). */
+  bodyTimeout?: number;
+  /** Whole request including the body (default 0 = none). */
+  requestTimeout?: number;
+  /** Wait for `100 Continue` at most this long before sending the body anyway (default 1000). */
+  expectContinueTimeout?: number;
+  /**
+   * `true` (default): retry exactly when safe (see `README`/issue: reused connection, no
+   * response byte, nothing written or an idempotent request with a replayable body).
+   * `false`: never retry. A policy object adds opt-in retries on status codes and errors.
+   */
+  retry?: boolean | RetryPolicy;
+  /** TLS settings for `https:` origins. */
+  tls?: ClientTlsOptions;
+  /** Happy Eyeballs (default true). */
+  autoSelectFamily?: boolean;
+  /** Wrappers around the dispatch of every request (first = outermost). */
+  interceptors?: Interceptor[];
+  /**
+   * Give pending socket events one turn of the event loop before writing to a reused
+   * connection (default true). Turning it off only exists to measure what it costs.
+   */
+  livenessCheck?: boolean;
+}
+
+/** Options of `request()`. */
+export interface RequestOptions {
+  /** Default `GET`. */
+  method?: string;
+  headers?: HeaderInit | Headers;
+  body?: RequestBodyInit | null;
+  signal?: AbortSignal | undefined;
+  timeouts?: Timeouts;
+  /** Treat a non-idempotent request as safe to repeat (as `Idempotency-Key` does). */
+  idempotent?: boolean;
+  /** Send `Expect: 100-continue` and hold the body until `100` (or the timeout). */
+  expectContinue?: boolean;
+}
+
+/** Parsed request target, cached per URL string. */
+interface Target {
+  origin: string;
+  secure: boolean;
+  host: string;
+  port: number;
+  hostHeader: string;
+  path: string;
+  authorization: string | null;
+}
+
+const TARGET_CACHE_LIMIT = 512;
+
+/** Follows one request through queue, connection and body; carries abort and request timeout. */
+class RequestContext implements CheckoutHandle {
+  cancel: ((err: ClientError) => void) | null = null;
+  aborted: ClientError | null = null;
+  /** The connection and request currently in flight, for aborting it. */
+  conn: ClientConnection | null = null;
+  outgoing: OutgoingRequest | null = null;
+  timer: NodeJS.Timeout | null = null;
+  signal: AbortSignal | null = null;
+  onSignal: (() => void) | null = null;
+
+  abort(err: ClientError): void {
+    if (this.aborted !== null) return;
+    this.aborted = err;
+    const cancel = this.cancel;
+    this.cancel = null;
+    if (cancel !== null) cancel(err);
+    const conn = this.conn;
+    if (conn !== null && this.outgoing !== null) conn.abortIf(this.outgoing, err);
+  }
+
+  /** The body ended or failed: stop listening. */
+  dispose(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.signal !== null && this.onSignal !== null) this.signal.removeEventListener('abort', this.onSignal);
+    this.signal = null;
+    this.conn = null;
+    this.outgoing = null;
+  }
+
+  /** Phase and whether anything was written, for abort errors. */
+  whereNow(): { phase: 'queue' | 'write' | 'headers' | 'body'; written: boolean } {
+    const conn = this.conn;
+    if (conn === null || this.outgoing === null) return { phase: 'queue', written: false };
+    return conn.progressOf(this.outgoing);
+  }
+}
+
+/** An HTTP/1.1 client: pools per origin, safe retries, timeouts, interceptors. */
+export class Agent {
+  private readonly pools = new Map<string, Pool>();
+  private readonly targets = new Map<string, Target>();
+  private readonly opts: Required<Omit<AgentOptions, 'tls' | 'interceptors' | 'retry'>> & { tls: ClientTlsOptions | null };
+  private readonly retryPolicy: ResolvedRetryPolicy | null;
+  private readonly safeRetries: boolean;
+  private closed = false;
+  /** The composed dispatch: interceptors, then the retry policy, then the network. */
+  readonly dispatch: Dispatch;
+
+  constructor(options: AgentOptions = {}) {
+    this.opts = {
+      connections: options.connections ?? 128,
+      queueLimit: options.queueLimit ?? Infinity,
+      keepAliveMargin: options.keepAliveMargin ?? 1000,
+      idleTimeout: options.idleTimeout ?? 4000,
+      maxIdleTimeout: options.maxIdleTimeout ?? 600_000,
+      connectTimeout: options.connectTimeout ?? 10_000,
+      headersTimeout: options.headersTimeout ?? 300_000,
+      bodyTimeout: options.bodyTimeout ?? 300_000,
+      requestTimeout: options.requestTimeout ?? 0,
+      expectContinueTimeout: options.expectContinueTimeout ?? 1000,
+      autoSelectFamily: options.autoSelectFamily ?? true,
+      livenessCheck: options.livenessCheck ?? true,
+      tls: options.tls ?? null,
+    };
+    const retry = options.retry ?? true;
+    this.safeRetries = retry !== false;
+    this.retryPolicy = typeof retry === 'object' ? resolveRetryPolicy(retry) : null;
+    const network: Dispatch = (req) => this.dispatchNetwork(req);
+    const base: Dispatch = this.retryPolicy === null ? network : (req) => this.retryPolicy!.run(req, network);
+    this.dispatch = compose(base, options.interceptors ?? []);
+  }
+
+  /**
+   * Sends a request; resolves once the response head arrived. The body streams afterwards and
+   * must be consumed (or `dump()`ed / cancelled) to free the connection.
+   */
+  request(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+    let req: DispatchRequest;
+    try {
+      req = this.toDispatchRequest(url, options);
+    } catch (err) {
+      return Promise.reject(err instanceof ClientError ? err : new InvalidRequestError((err as Error).message, err));
+    }
+    return this.dispatch(req);
+  }
+
+  /** WHATWG `fetch` over this agent; returns the global `Response`. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return fetchWith(this.dispatch, input, init);
+  }
+
+  /** The pool for an origin (created on first use). */
+  pool(origin: string): Pool | undefined {
+    return this.pools.get(origin);
+  }
+
+  /** Closes idle connections now and those becoming idle until each pool's next checkout. */
+  closeIdle(): void {
+    for (const p of this.pools.values()) p.closeIdle();
+  }
+
+  /** Graceful: new requests fail, in-flight and queued ones finish, then everything closes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+
+  /** Closes every connection now; in-flight requests and their bodies fail. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
+  }
+
+  private toDispatchRequest(url: string | URL, options: RequestOptions): DispatchRequest {
+    const href = typeof url === 'string' ? url : url.href;
+    const method = options.method === undefined ? 'GET' : options.method.toUpperCase();
+    const h = options.headers;
+    const headers = h === undefined ? new HeaderList() : h instanceof HeaderList ? h : new HeaderList(h as HeaderInit);
+    let body = RequestBody.from(options.body);
+    if (body !== null && body.length === null && !body.replayable) {
+      const cl = headers.get('content-length');
+      if (cl !== undefined && /^\d+$/.test(cl)) body = RequestBody.withLength(options.body as never, Number(cl));
+    }
+    return {
+      url: href,
+      method,
+      headers,
+      body,
+      signal: options.signal,
+      timeouts: options.timeouts,
+      idempotent: options.idempotent,
+      expectContinue: options.expectContinue,
+    };
+  }
+
+  private target(url: string): Target {
+    const cached = this.targets.get(url);
+    if (cached !== undefined) return cached;
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch (err) {
+      throw new InvalidRequestError(`invalid URL ${JSON.stringify(url)}`, err);
+    }
+    const secure = u.protocol === 'https:';
+    if (!secure && u.protocol !== 'http:') throw new InvalidRequestError(`unsupported protocol ${u.protocol}`);
+    const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
+    const authorization = u.username !== '' || u.password !== ''
+      ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+      : null;
+    const t: Target = {
+      origin: `${u.protocol}//${u.hostname}:${port}`,
+      secure,
+      host: u.hostname,
+      port,
+      hostHeader: u.host,
+      path: `${u.pathname}${u.search}`,
+      authorization,
+    };
+    if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+    this.targets.set(url, t);
+    return t;
+  }
+
+  private poolFor(t: Target): Pool {
+    let pool = this.pools.get(t.origin);
+    if (pool === undefined || pool.isClosed) {
+      if (this.closed) throw new PoolClosedError('the agent is closed');
+      pool = new Pool({
+        origin: t.origin,
+        host: t.host,
+        port: t.port,
+        tls: t.secure ? (this.opts.tls ?? {}) : null,
+        connections: this.opts.connections,
+        queueLimit: this.opts.queueLimit,
+        connectTimeout: this.opts.connectTimeout,
+        autoSelectFamily: this.opts.autoSelectFamily,
+        connection: {
+          keepAliveMargin: this.opts.keepAliveMargin,
+          idleTimeout: this.opts.idleTimeout,
+          maxIdleTimeout: this.opts.maxIdleTimeout,
+        },
+      });
+      this.pools.set(t.origin, pool);
+    }
+    return pool;
+  }
+
+  /** Builds the request head once per request (retries reuse it). */
+  private buildOutgoing(req: DispatchRequest, t: Target): OutgoingRequest {
+    const headers = req.headers;
+    const body = req.body;
+    const fields: Array<readonly [string, string]> = [];
+    if (!headers.has('host')) fields.push(['host', t.hostHeader]);
+    if (t.authorization !== null && !headers.has('authorization')) fields.push(['authorization', t.authorization]);
+    for (const pair of headers) fields.push(pair);
+    let chunked = false;
+    let expectContinue = false;
+    if (body !== null) {
+      const te = headers.get('transfer-encoding');
+      const cl = headers.get('content-length');
+      if (te !== undefined) {
+        if (te.trim().toLowerCase() !== 'chunked') throw new InvalidRequestError(`unsupported Transfer-Encoding ${JSON.stringify(te)}`);
+        if (cl !== undefined) throw new InvalidRequestError('both Content-Length and Transfer-Encoding');
+        chunked = true;
+      } else if (cl !== undefined) {
+        if (body.length !== null && Number(cl) !== body.length) {
+          throw new InvalidRequestError(`Content-Length ${cl} does not match the body's ${body.length} bytes`);
+        }
+      } else if (body.length !== null) {
+        fields.push(['content-length', String(body.length)]);
+      } else {
+        fields.push(['transfer-encoding', 'chunked']);
+        chunked = true;
+      }
+      if (req.expectContinue === true && !headers.has('expect')) fields.push(['expect', '100-continue']);
+      expectContinue = req.expectContinue === true || hasToken(headers.get('expect'), '100-continue');
+    }
+    let head: string;
+    try {
+      head = serializeRequestHead({ method: req.method, target: t.path, headers: fields });
+    } catch (err) {
+      throw new InvalidRequestError((err as Error).message, err);
+    }
+    return { method: req.method, head, body, chunked, expectContinue, diagnostics: req, url: req.url };
+  }
+
+  /** The network end of the dispatch chain: pool checkout, exchange, safe retry. */
+  private async dispatchNetwork(req: DispatchRequest): Promise<ClientResponse> {
+    const t = this.target(req.url);
+    const pool = this.poolFor(t);
+    const outgoing = this.buildOutgoing(req, t);
+    const to = req.timeouts;
+    const timeouts: ExchangeTimeouts = {
+      headers: to?.headers ?? this.opts.headersTimeout,
+      body: to?.body ?? this.opts.bodyTimeout,
+      expectContinue: to?.expectContinue ?? this.opts.expectContinueTimeout,
+    };
+    const connectTimeout = to?.connect ?? this.opts.connectTimeout;
+    const requestTimeout = to?.request ?? this.opts.requestTimeout;
+    const signal = req.signal ?? null;
+    let ctx: RequestContext | null = null;
+    if (signal !== null || requestTimeout > 0) {
+      const c = new RequestContext();
+      ctx = c;
+      if (signal !== null) {
+        if (signal.aborted) throw new AbortedError('queue', false, signal.reason);
+        c.signal = signal;
+        c.onSignal = () => {
+          const where = c.whereNow();
+          c.abort(new AbortedError(where.phase, where.written, signal.reason));
+        };
+        signal.addEventListener('abort', c.onSignal, { once: true });
+      }
+      if (requestTimeout > 0) {
+        c.timer = setTimeout(() => {
+          const where = c.whereNow();
+          c.abort(new TimeoutError('HF_REQUEST_TIMEOUT', `request not complete within ${requestTimeout} ms`, where.phase, where.written, requestTimeout));
+        }, requestTimeout);
+        c.timer.unref();
+      }
+    }
+    if (requestStartChannel.hasSubscribers) requestStartChannel.publish({ request: req, attempt: 1 });
+    let fresh = false;
+    let attempts = 0;
+    try {
+      for (;;) {
+        attempts++;
+        const conn = await this.acquire(pool, fresh, connectTimeout, ctx);
+        const reused = conn.reused;
+        if (ctx !== null) {
+          ctx.conn = conn;
+          ctx.outgoing = outgoing;
+        }
+        try {
+          const res = await conn.exchange(outgoing, timeouts);
+          res.attempts = attempts;
+          if (ctx !== null) {
+            if (res.body.complete) ctx.dispose();
+            else res.body.onSettled(() => ctx.dispose());
+          }
+          return res;
+        } catch (err) {
+          if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
+          if (this.safeRetries && reused && err instanceof StaleConnectionError && (!err.mayHaveBeenProcessed || isReplayable(req))) {
+            // The keep-alive race, lost safely: the next attempt goes to a fresh connection, and
+            // a failure there is final.
+            if (requestRetryChannel.hasSubscribers) requestRetryChannel.publish({ request: req, attempt: attempts + 1, error: err });
+            fresh = true;
+            continue;
+          }
+          throw err;
+        }
+      }
+    } catch (err) {
+      ctx?.dispose();
+      if (requestErrorChannel.hasSubscribers) requestErrorChannel.publish({ request: req, error: err });
+      throw err;
+    }
+  }
+
+  /**
+   * A connection ready for writing. A reused one first gets a turn of the event loop so that a
+   * FIN, RST or stray bytes that already reached us evict it instead of eating our request.
+   */
+  private async acquire(pool: Pool, fresh: boolean, connectTimeout: number, ctx: RequestContext | null): Promise<ClientConnection> {
+    for (;;) {
+      if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
+      const got = pool.checkout(fresh, connectTimeout, ctx);
+      const conn = got instanceof Promise ? await got : got;
+      if (ctx !== null) {
+        ctx.cancel = null;
+        if (ctx.aborted !== null) {
+          pool.putBack(conn);
+          throw ctx.aborted;
+        }
+      }
+      if (!conn.reused) return conn;
+      if (this.opts.livenessCheck) {
+        await pollTurn();
+        if (ctx !== null && ctx.aborted !== null) {
+          pool.putBack(conn);
+          throw ctx.aborted;
+        }
+        // Evicted during the turn: it was dead, and nothing was lost. Take another.
+        if (conn.state !== 'reserved') continue;
+      }
+      if (connectionReusedChannel.hasSubscribers) {
+        connectionReusedChannel.publish({ connectionId: conn.id, origin: pool.origin, socket: conn.socket, requestCount: conn.requestCount });
+      }
+      return conn;
+    }
+  }
+}

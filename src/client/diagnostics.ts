@@ -1,0 +1,28 @@
+/**
+ * `node:diagnostics_channel` events, so that tracing tools can follow a request through
+ * retries and connections. Messages are published only when a channel has subscribers.
+ *
+ * | channel                                   | message                                              |
+ * |-------------------------------------------|------------------------------------------------------|
+ * | `holdfast:client:request:start`           | `{ request, attempt }`                               |
+ * | `holdfast:client:request:headers`         | `{ request, response, connectionId, reused }`        |
+ * | `holdfast:client:request:body:done`       | `{ request, response, bytes }`                       |
+ * | `holdfast:client:request:error`           | `{ request, error }`                                 |
+ * | `holdfast:client:request:retry`           | `{ request, attempt, error }`                        |
+ * | `holdfast:client:connection:created`      | `{ connectionId, origin, socket }`                   |
+ * | `holdfast:client:connection:reused`       | `{ connectionId, origin, socket, requestCount }`     |
+ * | `holdfast:client:connection:closed`       | `{ connectionId, origin, reason, requestCount }`     |
+ *
+ * `connection:reused` is published after the liveness check, immediately before the request is
+ * written to the socket.
+ */
+import diagnostics from 'node:diagnostics_channel';
+
+export const requestStartChannel = diagnostics.channel('holdfast:client:request:start');
+export const requestHeadersChannel = diagnostics.channel('holdfast:client:request:headers');
+export const requestBodyDoneChannel = diagnostics.channel('holdfast:client:request:body:done');
+export const requestErrorChannel = diagnostics.channel('holdfast:client:request:error');
+export const requestRetryChannel = diagnostics.channel('holdfast:client:request:retry');
+export const connectionCreatedChannel = diagnostics.channel('holdfast:client:connection:created');
+export const connectionReusedChannel = diagnostics.channel('holdfast:client:connection:reused');
+export const connectionClosedChannel = diagnostics.channel('holdfast:client:connection:closed');
