@@ -1,0 +1,349 @@
+/**
+ * The keep-alive race and its relatives, each reproduced exactly by a scripted peer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import diagnostics from 'node:diagnostics_channel';
+import { Agent, StaleConnectionError, TruncatedBodyError, ClientError } from '../../src/client/index.ts';
+import { scriptedPeer, ok, nextEvent, delay } from './peers.ts';
+
+/** Serves the first request on connection 0 then closes (FIN or RST) on reading the second. */
+async function closeOnSecond(kind: 'fin' | 'rst') {
+  return scriptedPeer(async (socket, reader, index) => {
+    if (index === 0) {
+      const r1 = await reader.next();
+      if (r1 === null) return;
+      socket.write(ok('first'));
+      const r2 = await reader.next();
+      if (r2 === null) return;
+      // The server's idle timer fired as the request arrived: it read it, and closes unanswered.
+      if (kind === 'fin') socket.end();
+      else socket.resetAndDestroy();
+      return;
+    }
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      socket.write(ok(`fresh ${r.method} ${r.body.toString()}`));
+    }
+  });
+}
+
+for (const kind of ['fin', 'rst'] as const) {
+  test(`GET on a reused connection closed (${kind}) on arrival succeeds through one retry`, async (t) => {
+    const peer = await closeOnSecond(kind);
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    const a = await agent.request(`${peer.url}/a`);
+    assert.equal(await a.body.text(), 'first');
+    const b = await agent.request(`${peer.url}/b`);
+    assert.equal(b.status, 200);
+    assert.equal(await b.body.text(), 'fresh GET ');
+    assert.equal(b.attempts, 2);
+    assert.equal(b.reusedConnection, false, 'the retry ran on a fresh connection');
+    assert.equal(peer.connections, 2);
+  });
+
+  test(`POST without Idempotency-Key on a connection closed (${kind}) on arrival fails as stale, may have been processed`, async (t) => {
+    const peer = await closeOnSecond(kind);
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    await (await agent.request(`${peer.url}/a`)).body.text();
+    await assert.rejects(agent.request(`${peer.url}/b`, { method: 'POST', body: 'x' }), (err: unknown) => {
+      assert.ok(err instanceof StaleConnectionError, String(err));
+      assert.equal(err.code, 'HF_STALE_CONNECTION');
+      assert.equal(err.mayHaveBeenProcessed, true);
+      assert.equal(err.phase, 'headers');
+      return true;
+    });
+    assert.equal(peer.connections, 1, 'never replayed');
+  });
+
+  test(`POST with Idempotency-Key on a connection closed (${kind}) on arrival is retried`, async (t) => {
+    const peer = await closeOnSecond(kind);
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    await (await agent.request(`${peer.url}/a`)).body.text();
+    const b = await agent.request(`${peer.url}/b`, { method: 'POST', body: 'x', headers: { 'idempotency-key': 'k1' } });
+    assert.equal(await b.body.text(), 'fresh POST x');
+    assert.equal(b.attempts, 2);
+  });
+}
+
+test('a streamed (non-replayable) PUT closed on arrival is not retried', async (t) => {
+  const peer = await closeOnSecond('fin');
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  await (await agent.request(`${peer.url}/a`)).body.text();
+  async function* body() { yield 'part'; }
+  await assert.rejects(agent.request(`${peer.url}/b`, { method: 'PUT', body: body() }), { code: 'HF_STALE_CONNECTION', mayHaveBeenProcessed: true });
+});
+
+test('with retry: false the GET race surfaces as a stale-connection error', async (t) => {
+  const peer = await closeOnSecond('fin');
+  const agent = new Agent({ retry: false });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  await (await agent.request(`${peer.url}/a`)).body.text();
+  await assert.rejects(agent.request(`${peer.url}/b`), { code: 'HF_STALE_CONNECTION' });
+});
+
+test('a POST whose bytes were never written is retried on a fresh connection', async (t) => {
+  const bodies: string[] = [];
+  const peer = await scriptedPeer(async (socket, reader) => {
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      bodies.push(`${r.method} ${r.body.toString()}`);
+      socket.write(ok('done'));
+    }
+  });
+  const agent = new Agent();
+  // The socket dies between the liveness turn and the write (published just before writing).
+  const ch = diagnostics.channel('holdfast:client:connection:reused');
+  let killed = 0;
+  const kill = (m: unknown): void => {
+    if (killed++ === 0) (m as { socket: net.Socket }).socket.destroy();
+  };
+  ch.subscribe(kill);
+  t.after(async () => { ch.unsubscribe(kill); await agent.destroy(); await peer.close(); });
+  await (await agent.request(`${peer.url}/a`)).body.text();
+  const res = await agent.request(`${peer.url}/b`, { method: 'POST', body: 'once' });
+  assert.equal(await res.body.text(), 'done');
+  assert.equal(res.attempts, 2);
+  assert.equal(killed, 1);
+  assert.deepEqual(bodies, ['GET ', 'POST once'], 'the POST reached the server exactly once');
+  assert.equal(peer.connections, 2);
+});
+
+test('a server restarting on the same port between requests: zero failures over 300 restarts', async (t) => {
+  const agent = new Agent();
+  t.after(() => agent.destroy());
+  let port = 0;
+  let failures = 0;
+  let reusedAttempts = 0;
+  const start = async (): Promise<http.Server> => {
+    const s = http.createServer((req, res) => res.end('hi'));
+    await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
+    port = (s.address() as net.AddressInfo).port;
+    return s;
+  };
+  const deadline = Date.now() + 30_000;
+  let i = 0;
+  for (; i < 300 && Date.now() < deadline; i++) {
+    const server = await start();
+    try {
+      const res = await agent.request(`http://127.0.0.1:${port}/`);
+      assert.equal(await res.body.text(), 'hi');
+      if (res.attempts > 1) reusedAttempts++;
+    } catch (err) {
+      failures++;
+      t.diagnostic(`restart ${i}: ${String(err)}`);
+    }
+    // Stop: the pooled connection to this process is now dead.
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  t.diagnostic(`${i} restarts, ${reusedAttempts} needed a retry`);
+  assert.equal(i, 300);
+  assert.equal(failures, 0);
+});
+
+test('an unsolicited 408 on an idle connection evicts it: the next request uses a fresh connection', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    const r = await reader.next();
+    if (r === null) return;
+    socket.write(ok(`conn ${index}`));
+    if (index === 0) {
+      await delay(20);
+      socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      // and keeps the socket open: only the bytes tell.
+      await reader.next();
+    }
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed', (m) => m.reason === 'unsolicited-data');
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  await closed;
+  const res = await agent.request(peer.url);
+  assert.equal(res.status, 200);
+  assert.equal(await res.body.text(), 'conn 1');
+  assert.equal(res.reusedConnection, false);
+});
+
+test('stray bytes right behind a response in the same segment retire the connection', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    const r = await reader.next();
+    if (r === null) return;
+    socket.write(ok(`conn ${index}`) + (index === 0 ? 'HTTP/1.1 408 Req' : ''));
+    await reader.next();
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 1');
+});
+
+test('FIN on an idle connection evicts it at once', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader) => {
+    const r = await reader.next();
+    if (r === null) return;
+    socket.write(ok());
+    await delay(10);
+    socket.end();
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed');
+  await (await agent.request(peer.url)).body.text();
+  assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.idleCount, 1);
+  assert.equal((await closed).reason, 'peer-closed');
+  assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.idleCount, 0);
+});
+
+for (const framing of ['content-length', 'chunked', 'reset'] as const) {
+  test(`a truncated body (${framing}) is an error on the body, never a normal end`, async (t) => {
+    const peer = await scriptedPeer(async (socket, reader) => {
+      if ((await reader.next()) === null) return;
+      if (framing === 'chunked') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab');
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n' + 'x'.repeat(50));
+      await delay(20);
+      if (framing === 'reset') socket.resetAndDestroy();
+      else socket.end();
+    });
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    const res = await agent.request(peer.url);
+    assert.equal(res.status, 200);
+    await assert.rejects(res.body.text(), (err: unknown) => {
+      assert.ok(err instanceof TruncatedBodyError, String(err));
+      assert.equal(err.code, 'HF_TRUNCATED_BODY');
+      assert.equal(err.phase, 'body');
+      return true;
+    });
+    // Also through async iteration.
+    const again = await agent.request(peer.url);
+    const seen: number[] = [];
+    await assert.rejects((async () => { for await (const c of again.body) seen.push(c.length); })(), { code: 'HF_TRUNCATED_BODY' });
+    assert.ok(seen.length > 0);
+  });
+}
+
+test('a close-delimited body ends normally at FIN', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader) => {
+    if ((await reader.next()) === null) return;
+    socket.end('HTTP/1.1 200 OK\r\n\r\nuntil close');
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'until close');
+});
+
+/** Counts connections; answers every request with `extra` header lines. */
+async function keepAlivePeer(extra: string) {
+  return scriptedPeer(async (socket, reader, index) => {
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      socket.write(ok(`conn ${index}`, extra));
+    }
+  });
+}
+
+test('Keep-Alive: timeout=1 with the default 1 s margin: never reused', async (t) => {
+  const peer = await keepAlivePeer('Keep-Alive: timeout=1\r\n');
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  const b = await agent.request(peer.url);
+  assert.equal(await b.body.text(), 'conn 1');
+  assert.equal(b.reusedConnection, false);
+});
+
+test('Keep-Alive: timeout=1 with a 200 ms margin: reused at once, not after the hint expires', async (t) => {
+  const peer = await keepAlivePeer('Keep-Alive: timeout=1, max=50\r\n');
+  const agent = new Agent({ keepAliveMargin: 200 });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  const b = await agent.request(peer.url);
+  assert.equal(await b.body.text(), 'conn 0');
+  assert.equal(b.reusedConnection, true);
+  await delay(850);
+  const c = await agent.request(peer.url);
+  assert.equal(await c.body.text(), 'conn 1');
+  assert.equal(c.reusedConnection, false);
+});
+
+test('without a hint the idle timeout applies', async (t) => {
+  const peer = await keepAlivePeer('');
+  const agent = new Agent({ idleTimeout: 200 });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  await (await agent.request(peer.url)).body.text();
+  assert.equal((await agent.request(peer.url)).reusedConnection, true);
+  await delay(300);
+  const c = await agent.request(peer.url);
+  assert.equal(await c.body.text(), 'conn 1');
+});
+
+test('Connection: close is honoured', async (t) => {
+  const peer = await keepAlivePeer('Connection: close\r\n');
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  const b = await agent.request(peer.url);
+  assert.equal(await b.body.text(), 'conn 1');
+  assert.equal(b.attempts, 1);
+});
+
+test('Keep-Alive max=0 means not reused', async (t) => {
+  const peer = await keepAlivePeer('Keep-Alive: timeout=30, max=0\r\n');
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  await (await agent.request(peer.url)).body.text();
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 1');
+});
+
+test('closeIdle(): the next request opens a new connection; one in flight is closed when it ends', async (t) => {
+  let release: (() => void) | null = null;
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      if (r.target === '/slow') await new Promise<void>((resolve) => { release = resolve; });
+      socket.write(ok(`conn ${index}`));
+    }
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  agent.closeIdle();
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 1');
+  // Go semantics: a connection that becomes idle after closeIdle() (before the next checkout)
+  // is closed instead of pooled.
+  const slow = agent.request(`${peer.url}/slow`);
+  while (release === null) await delay(5);
+  agent.closeIdle();
+  const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed', (m) => m.reason === 'close-idle');
+  (release as () => void)();
+  assert.equal(await (await slow).body.text(), 'conn 1');
+  await closed;
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 2');
+});
+
+test('errors are ClientErrors with phase and mayHaveBeenProcessed: connect refused', async () => {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  const agent = new Agent();
+  await assert.rejects(agent.request(`http://127.0.0.1:${port}/`), (err: unknown) => {
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 'HF_CONNECT');
+    assert.equal(err.phase, 'connect');
+    assert.equal(err.mayHaveBeenProcessed, false);
+    return true;
+  });
+  await agent.destroy();
+});
