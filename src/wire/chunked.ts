@@ -4,22 +4,45 @@
  */
 import { WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
-import { isFieldValueByte, isTokenByte } from './chars.ts';
+import { isTokenByte } from './chars.ts';
+import { parseFieldLine } from './lines.ts';
+import { assertFieldName, assertFieldValue } from './headers.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
 
 const S_SIZE = 0;
-const S_EXT = 1;
 const S_SIZE_LF = 2;
 const S_DATA = 3;
 const S_DATA_CR = 4;
 const S_DATA_LF = 5;
 const S_TRAILER = 6;
 const S_DONE = 7;
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )  (RFC 9112 §7.1.1)
+/** Whitespace after the size or a value: only ";" (or, in lenient mode, the line end) may follow. */
+const S_EXT_BWS = 8;
+/** After ";": optional whitespace, then a name. */
+const S_EXT_NAME_BWS = 9;
+const S_EXT_NAME = 10;
+/** Whitespace after a name: "=", ";" or the line end. */
+const S_EXT_AFTER_NAME = 11;
+/** After "=": optional whitespace, then a token or a quoted-string. */
+const S_EXT_VAL_BWS = 12;
+const S_EXT_VAL = 13;
+const S_EXT_QUOTED = 14;
+const S_EXT_QUOTED_PAIR = 15;
+/** After a quoted-string: whitespace, ";" or the line end. */
+const S_EXT_BWS_OR_END = 16;
 
-/** Hex digits beyond this cannot be a real chunk and would overflow a safe integer. */
+/** Significant hex digits beyond this cannot be a real chunk and would overflow a safe integer. */
 const MAX_SIZE_DIGITS = 13;
+
+const SP = 0x20;
+const HTAB = 0x09;
+const SEMI = 0x3b;
+const EQ = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 export interface ChunkedLimits {
   /** Bytes of chunk extensions allowed on one chunk-size line. */
@@ -35,6 +58,7 @@ export class ChunkedDecoder {
   private state = S_SIZE;
   private size = 0;
   private digits = 0;
+  private sawDigit = false;
   private extLength = 0;
   private remaining = 0;
   private trailerBytes: number[] | null = null;
@@ -64,82 +88,76 @@ export class ChunkedDecoder {
     let i = start;
     const n = buf.length;
     while (i < n) {
-      switch (this.state) {
+      const state = this.state;
+      if (state === S_DATA) {
+        const take = Math.min(this.remaining, n - i);
+        onData(i === 0 && take === n ? buf : buf.subarray(i, i + take));
+        this.received += take;
+        this.remaining -= take;
+        i += take;
+        if (this.remaining === 0) this.state = S_DATA_CR;
+        continue;
+      }
+      if (state === S_DONE) return i;
+      const c = buf[i]!;
+      if (state >= S_EXT_BWS) {
+        if (++this.extLength > this.limits.maxExtensionLength) {
+          throw new WireError('HF_WIRE_INVALID_CHUNK', 'chunk extensions too long');
+        }
+        this.extension(c);
+        i++;
+        continue;
+      }
+      switch (state) {
         case S_SIZE: {
-          const c = buf[i]!;
           const v = hexValue(c);
           if (v !== -1) {
-            if (++this.digits > MAX_SIZE_DIGITS) throw new WireError('HF_WIRE_CHUNK_TOO_LARGE', 'chunk size overflows');
+            // Leading zeros are allowed and do not count towards the overflow limit.
+            if (this.size !== 0 || v !== 0) {
+              if (++this.digits > MAX_SIZE_DIGITS) throw new WireError('HF_WIRE_CHUNK_TOO_LARGE', 'chunk size overflows');
+            }
             this.size = this.size * 16 + v;
-            i++;
-          } else if (this.digits === 0) {
+            this.sawDigit = true;
+          } else if (!this.sawDigit) {
             throw new WireError('HF_WIRE_INVALID_CHUNK', `invalid chunk size byte 0x${c.toString(16)}`);
           } else if (c === CR) {
             this.state = S_SIZE_LF;
-            i++;
           } else if (c === LF && this.limits.allowBareLF) {
-            i++;
             this.afterSizeLine();
-          } else if (c === 0x3b /* ; */ || c === 0x20 || c === 0x09) {
-            // chunk-ext with optional BWS before it (RFC 9112 §7.1.1).
-            this.state = S_EXT;
+          } else if (c === SEMI) {
+            this.state = S_EXT_NAME_BWS;
+          } else if (c === SP || c === HTAB) {
+            this.state = S_EXT_BWS;
           } else {
             throw new WireError('HF_WIRE_INVALID_CHUNK', `invalid chunk size byte 0x${c.toString(16)}`);
-          }
-          break;
-        }
-        case S_EXT: {
-          const c = buf[i]!;
-          if (c === CR) {
-            this.state = S_SIZE_LF;
-          } else if (c === LF && this.limits.allowBareLF) {
-            i++;
-            this.afterSizeLine();
-            break;
-          } else if (!(isFieldValueByte(c) || isTokenByte(c))) {
-            throw new WireError('HF_WIRE_INVALID_CHUNK', `invalid byte 0x${c.toString(16)} in chunk extension`);
-          } else if (++this.extLength > this.limits.maxExtensionLength) {
-            throw new WireError('HF_WIRE_INVALID_CHUNK', 'chunk extensions too long');
           }
           i++;
           break;
         }
         case S_SIZE_LF: {
-          if (buf[i] !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR in chunk size line');
+          if (c !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR in chunk size line');
           i++;
           this.afterSizeLine();
           break;
         }
-        case S_DATA: {
-          const take = Math.min(this.remaining, n - i);
-          onData(buf.subarray(i, i + take));
-          this.received += take;
-          this.remaining -= take;
-          i += take;
-          if (this.remaining === 0) this.state = S_DATA_CR;
-          break;
-        }
         case S_DATA_CR: {
-          const c = buf[i]!;
           if (c === CR) {
             this.state = S_DATA_LF;
-            i++;
           } else if (c === LF && this.limits.allowBareLF) {
             this.state = S_SIZE;
-            i++;
           } else {
             throw new WireError('HF_WIRE_INVALID_CHUNK', 'chunk data not followed by CRLF');
           }
+          i++;
           break;
         }
         case S_DATA_LF: {
-          if (buf[i] !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR after chunk data');
+          if (c !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR after chunk data');
           this.state = S_SIZE;
           i++;
           break;
         }
         case S_TRAILER: {
-          const c = buf[i]!;
           i++;
           const t = this.trailerBytes!;
           t.push(c);
@@ -151,7 +169,8 @@ export class ChunkedDecoder {
             const hasCR = lineLength >= 2 && t[t.length - 2] === CR;
             if (!hasCR && !this.limits.allowBareLF) throw new WireError('HF_WIRE_BARE_LF', 'bare LF in trailers');
             if (lineLength === (hasCR ? 2 : 1)) {
-              this.trailers = parseTrailerSection(Buffer.from(t), this.limits.allowBareLF);
+              this.trailers = parseTrailerSection(Buffer.from(t));
+              this.trailerBytes = null;
               this.state = S_DONE;
               return i;
             }
@@ -159,11 +178,72 @@ export class ChunkedDecoder {
           }
           break;
         }
-        case S_DONE:
-          return i;
       }
     }
     return i;
+  }
+
+  /** One byte of a chunk extension (RFC 9112 §7.1.1); extensions are validated, then ignored. */
+  private extension(c: number): void {
+    const ws = c === SP || c === HTAB;
+    const lineEnd = c === CR || (c === LF && this.limits.allowBareLF);
+    switch (this.state) {
+      case S_EXT_BWS:
+        if (ws) return;
+        if (c === SEMI) { this.state = S_EXT_NAME_BWS; return; }
+        // Trailing whitespace before the line end: tolerated only in lenient (response) mode.
+        if (lineEnd && this.limits.allowBareLF) return this.extensionEnd(c);
+        break;
+      case S_EXT_NAME_BWS:
+        if (ws) return;
+        if (isTokenByte(c)) { this.state = S_EXT_NAME; return; }
+        break;
+      case S_EXT_NAME:
+        if (isTokenByte(c)) return;
+        if (ws) { this.state = S_EXT_AFTER_NAME; return; }
+        if (c === EQ) { this.state = S_EXT_VAL_BWS; return; }
+        if (c === SEMI) { this.state = S_EXT_NAME_BWS; return; }
+        if (lineEnd) return this.extensionEnd(c);
+        break;
+      case S_EXT_AFTER_NAME:
+        if (ws) return;
+        if (c === EQ) { this.state = S_EXT_VAL_BWS; return; }
+        if (c === SEMI) { this.state = S_EXT_NAME_BWS; return; }
+        if (lineEnd && this.limits.allowBareLF) return this.extensionEnd(c);
+        break;
+      case S_EXT_VAL_BWS:
+        if (ws) return;
+        if (c === DQUOTE) { this.state = S_EXT_QUOTED; return; }
+        if (isTokenByte(c)) { this.state = S_EXT_VAL; return; }
+        break;
+      case S_EXT_VAL:
+        if (isTokenByte(c)) return;
+        if (ws) { this.state = S_EXT_BWS; return; }
+        if (c === SEMI) { this.state = S_EXT_NAME_BWS; return; }
+        if (lineEnd) return this.extensionEnd(c);
+        break;
+      case S_EXT_QUOTED:
+        if (c === DQUOTE) { this.state = S_EXT_BWS_OR_END; return; }
+        if (c === BACKSLASH) { this.state = S_EXT_QUOTED_PAIR; return; }
+        // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+        if (c !== 0x7f && (c === HTAB || c >= 0x20)) return;
+        break;
+      case S_EXT_QUOTED_PAIR:
+        if (c !== 0x7f && (c === HTAB || c >= 0x20)) { this.state = S_EXT_QUOTED; return; }
+        break;
+      case S_EXT_BWS_OR_END:
+        if (ws) { this.state = S_EXT_BWS; return; }
+        if (c === SEMI) { this.state = S_EXT_NAME_BWS; return; }
+        if (lineEnd) return this.extensionEnd(c);
+        break;
+    }
+    if (c === CR || c === LF) throw new WireError('HF_WIRE_INVALID_CHUNK', 'chunk extension ends early');
+    throw new WireError('HF_WIRE_INVALID_CHUNK', `invalid byte 0x${c.toString(16)} in chunk extension`);
+  }
+
+  private extensionEnd(c: number): void {
+    if (c === CR) this.state = S_SIZE_LF;
+    else this.afterSizeLine();
   }
 
   private afterSizeLine(): void {
@@ -176,6 +256,7 @@ export class ChunkedDecoder {
     }
     this.size = 0;
     this.digits = 0;
+    this.sawDigit = false;
     this.extLength = 0;
   }
 }
@@ -187,20 +268,14 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** Parses the trailer section bytes (ending in an empty line) as field lines. */
-function parseTrailerSection(bytes: Buffer, allowBareLF: boolean): HeaderList {
+/** Parses the trailer section bytes (ending in an empty line) as field lines, as strictly as a head. */
+function parseTrailerSection(bytes: Buffer): HeaderList {
   const headers = new HeaderList();
-  const text = bytes.toString('latin1');
-  const lines = text.split('\n');
+  const lines = bytes.toString('latin1').split('\n');
   for (let line of lines) {
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    else if (line.length > 0 && !allowBareLF) throw new WireError('HF_WIRE_BARE_LF', 'bare LF in trailers');
+    if (line.charCodeAt(line.length - 1) === CR) line = line.slice(0, -1);
     if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new WireError('HF_WIRE_INVALID_HEADER_NAME', 'invalid trailer line');
-    const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, '');
-    headers.append(name, value);
+    parseFieldLine(line, headers);
   }
   return headers;
 }
@@ -218,6 +293,11 @@ export function encodeChunk(data: Uint8Array): Buffer[] {
 export function encodeLastChunk(trailers?: HeaderList): Buffer {
   if (trailers === undefined || trailers.size === 0) return LAST_CHUNK;
   let s = '0\r\n';
-  for (const [name, value] of trailers) s += `${name}: ${value}\r\n`;
+  for (const [name, value] of trailers) {
+    // HeaderList.push skips validation: check again, as the head serializers do.
+    assertFieldName(name);
+    assertFieldValue(name, value);
+    s += `${name}: ${value}\r\n`;
+  }
   return Buffer.from(`${s}\r\n`, 'latin1');
 }

@@ -18,7 +18,7 @@ export function parseTokenList(value: string | undefined): string[] {
 /** True when the list `value` has the token `token` (case-insensitive). */
 export function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
-  return parseTokenList(value).includes(token);
+  return parseTokenList(value).includes(token.toLowerCase());
 }
 
 /**

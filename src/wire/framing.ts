@@ -86,11 +86,15 @@ export function responseHasNoBody(method: string, status: number): boolean {
 }
 
 /** Framing of a response body (RFC 9112 §6.3), given the method of the request it answers. */
-export function responseFraming(headers: HeaderList, method: string, status: number): BodyFraming {
+export function responseFraming(headers: HeaderList, method: string, status: number, versionMinor = 1): BodyFraming {
   if (responseHasNoBody(method, status)) return NO_BODY;
   // §6.3 rule 2: a 2xx to CONNECT switches to a tunnel; there is no HTTP body.
   if (method === 'CONNECT' && status >= 200 && status < 300) return NO_BODY;
   if (headers.has('transfer-encoding')) {
+    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if (versionMinor === 0) {
+      throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 response', 502);
+    }
     // RFC lets TE override CL, but a response carrying both is a sign of a desynchronised or
     // malicious peer: guessing could poison the pooled connection, so it is an error.
     if (headers.has('content-length')) {
@@ -104,7 +108,12 @@ export function responseFraming(headers: HeaderList, method: string, status: num
     }
     return CHUNKED;
   }
-  const length = parseContentLength(headers);
+  let length: number | undefined;
+  try {
+    length = parseContentLength(headers);
+  } catch (err) {
+    throw new WireError((err as WireError).code, (err as WireError).message, 502);
+  }
   if (length === undefined) return CLOSE_DELIMITED;
   if (length === 0) return NO_BODY;
   return { kind: 'length', length };

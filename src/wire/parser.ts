@@ -11,7 +11,8 @@ import { ChunkedDecoder } from './chunked.ts';
 import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
-import { isToken, isTarget, invalidFieldValueAt, isTokenByte } from './chars.ts';
+import { isToken, isTarget, invalidFieldValueAt } from './chars.ts';
+import { parseFieldLine } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
 const CR = 0x0d;
@@ -88,17 +89,24 @@ abstract class MessageParser<H> {
   protected readonly limits: ParserLimits;
   protected readonly handlers: ParserHandlers<H>;
   private state = ST_HEAD;
-  /** Bytes of an incomplete head, kept across `execute` calls. */
-  private pending: Buffer | null = null;
-  /** Offset in `pending` up to which lines have been scanned. */
+  /**
+   * Bytes of an incomplete head, copied (never a view of the caller's buffer, which it may
+   * reuse) into a buffer that grows by doubling, so a head fed one byte at a time costs O(n).
+   */
+  private acc: Buffer | null = null;
+  private accLen = 0;
+  /** Offset in the head being scanned up to which lines have been scanned. */
   private scanFrom = 0;
   private lineStart = 0;
   private lineCount = 0;
   private leadingEmpty = 0;
+  /** A CR before the request-line whose LF has not arrived yet. */
+  private leadingCR = false;
   private remaining = 0;
   private bodyReceived = 0;
   private chunked: ChunkedDecoder | null = null;
   private error: WireError | null = null;
+  private readonly emitBody: (chunk: Buffer) => void;
   /** Bytes after a 101 response or a CONNECT tunnel: they are not HTTP. */
   upgradeBuffer: Buffer | null = null;
   protected abstract readonly allowBareLF: boolean;
@@ -106,11 +114,12 @@ abstract class MessageParser<H> {
   constructor(handlers: ParserHandlers<H>, limits: Partial<ParserLimits> = {}) {
     this.handlers = handlers;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.emitBody = (chunk) => this.handlers.onBody(chunk);
   }
 
   /** True between messages: no byte of a next message has been received. */
   get idle(): boolean {
-    return this.state === ST_HEAD && this.pending === null;
+    return this.state === ST_HEAD && this.acc === null && !this.leadingCR;
   }
 
   /** True after a 101 response: the rest of the stream is another protocol. */
@@ -123,15 +132,23 @@ abstract class MessageParser<H> {
     return this.chunked !== null ? this.chunked.received : this.bodyReceived;
   }
 
-  /** Feeds bytes. Throws `WireError` on malformed input; the parser is then unusable. */
+  /**
+   * Feeds bytes. Throws `WireError` on malformed input; the parser is then unusable. An error
+   * thrown by a handler propagates unchanged (and also leaves the parser unusable).
+   */
   execute(chunk: Buffer): void {
     if (this.state === ST_ERROR) throw this.error!;
     try {
       this.run(chunk);
     } catch (err) {
       this.state = ST_ERROR;
-      this.error = err instanceof WireError ? err : new WireError('HF_WIRE_INVALID_START_LINE', String(err));
-      throw this.error;
+      this.acc = null;
+      if (err instanceof WireError) {
+        this.error = err;
+      } else {
+        this.error = new WireError('HF_WIRE_INVALID_START_LINE', `parser unusable after a handler error: ${String(err)}`);
+      }
+      throw err;
     }
   }
 
@@ -147,9 +164,10 @@ abstract class MessageParser<H> {
       return;
     }
     if (this.state === ST_HEAD) {
-      if (this.pending !== null) {
-        const received = this.pending.length;
-        this.pending = null;
+      if (this.acc !== null || this.leadingCR) {
+        const received = this.acc !== null ? this.accLen : 1;
+        this.acc = null;
+        this.leadingCR = false;
         this.state = ST_ERROR;
         this.error = new TruncatedMessageError('HF_WIRE_TRUNCATED_HEAD', `stream ended inside a message head after ${received} bytes`, received, null);
         throw this.error;
@@ -170,46 +188,44 @@ abstract class MessageParser<H> {
     }
   }
 
-  private run(chunk: Buffer): void {
-    let buf = chunk;
+  private run(buf: Buffer): void {
     let i = 0;
-    while (i < buf.length) {
+    const n = buf.length;
+    while (i < n) {
       switch (this.state) {
         case ST_HEAD: {
-          if (this.pending !== null) {
-            buf = Buffer.concat([this.pending, buf.subarray(i)]);
-            i = 0;
-            this.pending = null;
-          } else {
-            this.scanFrom = i;
-            this.lineStart = i;
-            this.lineCount = 0;
-            // Skip stray CRLFs between messages (RFC 9112 §2.2).
-            while (this.skipsLeadingEmptyLines() && i < buf.length && (buf[i] === CR || buf[i] === LF)) {
-              if (buf[i] === LF) this.leadingEmpty++;
-              if (this.leadingEmpty > MAX_LEADING_EMPTY_LINES) throw new WireError('HF_WIRE_INVALID_START_LINE', 'too many empty lines before the request-line');
-              i++;
-            }
-            if (i >= buf.length) return;
-            this.scanFrom = i;
-            this.lineStart = i;
+          if (this.acc !== null) {
+            i = this.continueHead(buf, i);
+            break;
           }
+          if (this.skipsLeadingEmptyLines()) {
+            i = this.skipEmptyLines(buf, i);
+            if (i >= n) return;
+          }
+          this.beforeHead();
+          this.scanFrom = i;
+          this.lineStart = i;
+          this.lineCount = 0;
           const end = this.findHeadEnd(buf, i);
           if (end === -1) {
-            this.pending = i === 0 ? buf : buf.subarray(i);
+            // Keep the incomplete head (a copy) and wait for more.
+            const len = n - i;
+            const acc = Buffer.allocUnsafe(Math.max(256, len * 2));
+            buf.copy(acc, 0, i, n);
+            this.acc = acc;
+            this.accLen = len;
             this.scanFrom -= i;
             this.lineStart -= i;
             return;
           }
-          const headStart = i;
           this.leadingEmpty = 0;
+          this.onHeadBytes(buf, i, end);
           i = end;
-          this.onHeadBytes(buf, headStart, end);
           break;
         }
         case ST_LENGTH: {
-          const take = Math.min(this.remaining, buf.length - i);
-          const slice = buf.subarray(i, i + take);
+          const take = Math.min(this.remaining, n - i);
+          const slice = i === 0 && take === n ? buf : buf.subarray(i, i + take);
           i += take;
           this.remaining -= take;
           this.bodyReceived += take;
@@ -219,14 +235,14 @@ abstract class MessageParser<H> {
         }
         case ST_CHUNKED: {
           const dec = this.chunked!;
-          i = dec.decode(buf, i, this.handlers.onBody);
+          i = dec.decode(buf, i, this.emitBody);
           if (dec.done) this.complete(dec.trailers);
           break;
         }
         case ST_CLOSE: {
           const slice = i === 0 ? buf : buf.subarray(i);
           this.bodyReceived += slice.length;
-          i = buf.length;
+          i = n;
           this.handlers.onBody(slice);
           break;
         }
@@ -241,9 +257,74 @@ abstract class MessageParser<H> {
     }
   }
 
+  /**
+   * Appends bytes of `buf` from `i` to the incomplete head; parses it when complete. Returns
+   * the index in `buf` just past the consumed bytes.
+   */
+  private continueHead(buf: Buffer, i: number): number {
+    const old = this.accLen;
+    // More than maxHeaderSize + 1 bytes are never needed: either the head ends within them
+    // or the size limit trips.
+    const take = Math.min(buf.length - i, this.limits.maxHeaderSize + 2 - old);
+    let acc = this.acc!;
+    if (old + take > acc.length) {
+      const grown = Buffer.allocUnsafe(Math.max(acc.length * 2, old + take));
+      acc.copy(grown, 0, 0, old);
+      acc = grown;
+      this.acc = acc;
+    }
+    buf.copy(acc, old, i, i + take);
+    this.accLen = old + take;
+    const view = acc.subarray(0, this.accLen);
+    const end = this.findHeadEnd(view, 0);
+    if (end === -1) return i + take;
+    this.acc = null;
+    this.accLen = 0;
+    this.leadingEmpty = 0;
+    this.onHeadBytes(view, 0, end);
+    return i + (end - old);
+  }
+
+  /** Skips CRLFs before a request-line (RFC 9112 §2.2); a bare CR or LF there is an error. */
+  private skipEmptyLines(buf: Buffer, i: number): number {
+    const n = buf.length;
+    if (this.leadingCR) {
+      if (buf[i] !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR before the request-line');
+      this.leadingCR = false;
+      this.countEmptyLine();
+      i++;
+    }
+    while (i < n) {
+      const c = buf[i];
+      if (c === CR) {
+        if (i + 1 === n) {
+          this.leadingCR = true;
+          return n;
+        }
+        if (buf[i + 1] !== LF) throw new WireError('HF_WIRE_BARE_CR', 'bare CR before the request-line');
+        this.countEmptyLine();
+        i += 2;
+      } else if (c === LF) {
+        throw new WireError('HF_WIRE_BARE_LF', 'bare LF before the request-line');
+      } else {
+        break;
+      }
+    }
+    return i;
+  }
+
+  private countEmptyLine(): void {
+    if (++this.leadingEmpty > MAX_LEADING_EMPTY_LINES) {
+      throw new WireError('HF_WIRE_INVALID_START_LINE', 'too many empty lines before the request-line');
+    }
+  }
+
   protected skipsLeadingEmptyLines(): boolean {
     return false;
   }
+
+  /** Called when the first byte of a new head arrives. */
+  protected beforeHead(): void {}
 
   /**
    * Scans lines from `scanFrom` for the empty line ending the head. Returns the index after it,
@@ -253,12 +334,17 @@ abstract class MessageParser<H> {
   private findHeadEnd(buf: Buffer, headStart: number): number {
     const { maxStartLineLength, maxHeaderSize, maxHeaderCount } = this.limits;
     let from = this.scanFrom;
+    const n = buf.length;
     for (;;) {
       const lf = buf.indexOf(LF, from);
       if (lf === -1) {
-        this.scanFrom = buf.length;
-        if (this.lineCount === 0 && buf.length - headStart > maxStartLineLength) this.startLineTooLong();
-        if (buf.length - headStart > maxHeaderSize) this.headTooLarge();
+        this.scanFrom = n;
+        if (this.lineCount === 0) {
+          // A CR at the very end may be the start of the line's CRLF: not part of its length.
+          const lineLength = n - headStart - (buf[n - 1] === CR ? 1 : 0);
+          if (lineLength > maxStartLineLength) this.startLineTooLong();
+        }
+        if (n - headStart > maxHeaderSize) this.headTooLarge();
         return -1;
       }
       const hasCR = lf > this.lineStart && buf[lf - 1] === CR;
@@ -290,49 +376,21 @@ abstract class MessageParser<H> {
 
   /** Splits a complete head into its start line and field lines. */
   protected splitLines(buf: Buffer, start: number, end: number): { startLine: string; headers: HeaderList } {
+    // One native decode of the whole head, then native indexOf per line.
     const text = buf.toString('latin1', start, end);
-    const lines = text.split('\n');
-    // The last two entries are the empty line and '' after its LF.
-    const count = lines.length - 2;
     const headers = new HeaderList();
-    let startLine = '';
-    for (let k = 0; k < count; k++) {
-      let line = lines[k]!;
-      if (line.charCodeAt(line.length - 1) === CR) line = line.slice(0, -1);
-      if (k === 0) {
-        startLine = line;
-        continue;
-      }
-      const first = line.charCodeAt(0);
-      // obs-fold (RFC 9112 §5.2): rejected, since recipients that unfold and those that do not
-      // would see different fields.
-      if (first === 0x20 || first === 0x09) throw new WireError('HF_WIRE_OBS_FOLD', 'obsolete line folding');
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new WireError('HF_WIRE_INVALID_HEADER_NAME', `field line without a name: ${JSON.stringify(line.slice(0, 40))}`);
-      const name = line.slice(0, colon);
-      // Whitespace between name and colon must be rejected (RFC 9112 §5.1): it is how
-      // "Transfer-Encoding : chunked" slips past one parser and not another.
-      for (let j = 0; j < name.length; j++) {
-        if (!isTokenByte(name.charCodeAt(j))) {
-          const c = name.charCodeAt(j);
-          const code = c === 0x20 || c === 0x09 ? 'whitespace before colon' : `invalid character 0x${c.toString(16)}`;
-          throw new WireError('HF_WIRE_INVALID_HEADER_NAME', `invalid field name ${JSON.stringify(name)}: ${code}`);
-        }
-      }
-      let vs = colon + 1;
-      let ve = line.length;
-      while (vs < ve && (line.charCodeAt(vs) === 0x20 || line.charCodeAt(vs) === 0x09)) vs++;
-      while (ve > vs && (line.charCodeAt(ve - 1) === 0x20 || line.charCodeAt(ve - 1) === 0x09)) ve--;
-      const value = line.slice(vs, ve);
-      const bad = invalidFieldValueAt(value);
-      if (bad !== -1) {
-        const c = value.charCodeAt(bad);
-        if (c === CR) throw new WireError('HF_WIRE_BARE_CR', `bare CR in field ${name}`);
-        throw new WireError('HF_WIRE_INVALID_HEADER_VALUE', `invalid character 0x${c.toString(16)} in field ${name}`);
-      }
-      headers.push(name, name.toLowerCase(), value);
-    }
+    let nl = text.indexOf('\n');
+    let startLine = text.charCodeAt(nl - 1) === CR ? text.slice(0, nl - 1) : text.slice(0, nl);
     if (startLine.indexOf('\r') !== -1) throw new WireError('HF_WIRE_BARE_CR', 'bare CR in start line');
+    let pos = nl + 1;
+    // The head ends with an empty line: stop when the remaining text is just "\r\n" or "\n".
+    const stop = text.length - (text.charCodeAt(text.length - 2) === CR ? 2 : 1);
+    while (pos < stop) {
+      nl = text.indexOf('\n', pos);
+      const lineEnd = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      parseFieldLine(text.slice(pos, lineEnd), headers);
+      pos = nl + 1;
+    }
     return { startLine, headers };
   }
 
@@ -457,11 +515,11 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     return this.methods.length;
   }
 
-  override execute(chunk: Buffer): void {
-    if (this.methods.length === 0 && this.inHeadState && this.idle && chunk.length > 0) {
-      throw new WireError('HF_WIRE_UNEXPECTED_DATA', `${chunk.length} unsolicited bytes on an idle connection`, 502);
+  /** A response byte arriving when no request awaits one: the server is out of step. */
+  protected override beforeHead(): void {
+    if (this.methods.length === 0) {
+      throw new WireError('HF_WIRE_UNEXPECTED_DATA', 'unsolicited bytes on a connection with no request outstanding', 502);
     }
-    super.execute(chunk);
   }
 
   protected onHeadBytes(buf: Buffer, start: number, end: number): void {
@@ -481,7 +539,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
       return;
     }
     this.methods.shift();
-    const framing = responseFraming(headers, method, status);
+    const framing = responseFraming(headers, method, status, versionMinor);
     const connection = headers.get('connection');
     let keepAlive = versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
     if (framing.kind === 'close') keepAlive = false;

@@ -4,9 +4,15 @@
  */
 import { WireError } from './errors.ts';
 import { assertFieldName, assertFieldValue, type HeaderList } from './headers.ts';
-import { isToken, isTarget } from './chars.ts';
+import { isToken, isTarget, invalidFieldValueAt } from './chars.ts';
 
-/** Header lines to serialize: a `HeaderList`, pairs, or a flat `[name, value, ...]` array. */
+function versionMinorOf(v: number | undefined): number {
+  if (v === undefined) return 1;
+  if (v !== 0 && v !== 1) throw new WireError('HF_WIRE_INVALID_VERSION', `cannot serialize HTTP/1.${String(v)}`);
+  return v;
+}
+
+/** Header lines to serialize: a `HeaderList` or `[name, value]` pairs. */
 export type SerializableHeaders = HeaderList | Iterable<readonly [string, string]>;
 
 export interface RequestHeadInit {
@@ -58,7 +64,7 @@ function appendFields(out: string, headers: SerializableHeaders): string {
 export function serializeRequestHead(init: RequestHeadInit): string {
   if (!isToken(init.method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(init.method)}`);
   if (!isTarget(init.target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(init.target)}`);
-  const out = `${init.method} ${init.target} HTTP/1.${init.versionMinor ?? 1}\r\n`;
+  const out = `${init.method} ${init.target} HTTP/1.${versionMinorOf(init.versionMinor)}\r\n`;
   return `${appendFields(out, init.headers)}\r\n`;
 }
 
@@ -67,7 +73,12 @@ export function serializeResponseHead(init: ResponseHeadInit): string {
   const { status } = init;
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new WireError('HF_WIRE_INVALID_STATUS', `invalid status ${status}`);
   const reason = init.reason ?? reasonPhrase(status);
-  if (/[\r\n\0]/.test(reason)) throw new WireError('HF_WIRE_HEADER_INJECTION', 'CR, LF or NUL in reason phrase');
-  const out = `HTTP/1.${init.versionMinor ?? 1} ${status} ${reason}\r\n`;
+  const bad = invalidFieldValueAt(reason);
+  if (bad !== -1) {
+    const c = reason.charCodeAt(bad);
+    if (c === 0x0d || c === 0x0a) throw new WireError('HF_WIRE_HEADER_INJECTION', 'CR or LF in reason phrase');
+    throw new WireError('HF_WIRE_INVALID_STATUS', `invalid character 0x${c.toString(16)} in reason phrase`);
+  }
+  const out = `HTTP/1.${versionMinorOf(init.versionMinor)} ${status} ${reason}\r\n`;
   return `${appendFields(out, init.headers)}\r\n`;
 }
