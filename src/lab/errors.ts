@@ -1,0 +1,24 @@
+/**
+ * Errors of the race lab. Each has a stable `code` (`HF_LAB_...`).
+ */
+
+/** Stable codes for the lab's own failures (not a subject's failures: those are scorecard cells). */
+export type LabErrorCode =
+  | 'HF_LAB_UNKNOWN_SCENARIO'
+  | 'HF_LAB_UNKNOWN_SUBJECT'
+  | 'HF_LAB_SUBJECT_START'
+  | 'HF_LAB_DRIVER'
+  | 'HF_LAB_PROXY'
+  | 'HF_LAB_BAD_TOXIC';
+
+/** An error raised by the lab itself (bad arguments, a subject that would not start...). */
+export class LabError extends Error {
+  override readonly name: string = 'LabError';
+  /** Stable machine-readable code. */
+  readonly code: LabErrorCode;
+
+  constructor(code: LabErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
