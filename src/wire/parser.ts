@@ -110,6 +110,7 @@ abstract class MessageParser<H> {
   /** Bytes after a 101 response or a CONNECT tunnel: they are not HTTP. */
   upgradeBuffer: Buffer | null = null;
   protected abstract readonly allowBareLF: boolean;
+  protected abstract readonly responseSide: boolean;
 
   constructor(handlers: ParserHandlers<H>, limits: Partial<ParserLimits> = {}) {
     this.handlers = handlers;
@@ -144,7 +145,9 @@ abstract class MessageParser<H> {
       this.state = ST_ERROR;
       this.acc = null;
       if (err instanceof WireError) {
-        this.error = err;
+        // A bad response is the upstream's fault: a proxy answers 502, whatever the rule.
+        if (this.responseSide && err.status !== 502) err = new WireError(err.code, err.message, 502);
+        this.error = err as WireError;
       } else {
         this.error = new WireError('HF_WIRE_INVALID_START_LINE', `parser unusable after a handler error: ${String(err)}`);
       }
@@ -439,6 +442,7 @@ const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
 /** Parses a stream of requests (server side). Bare LF line ends are rejected. */
 export class RequestParser extends MessageParser<RequestHead> {
   protected readonly allowBareLF = false;
+  protected readonly responseSide = false;
 
   protected override skipsLeadingEmptyLines(): boolean {
     return true;
@@ -503,6 +507,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
   // Bare LF ends lines in some old servers' responses; tolerating it cannot desynchronise
   // framing, since body framing still comes from the validated fields.
   protected readonly allowBareLF = true;
+  protected readonly responseSide = true;
   private methods: string[] = [];
 
   /** Announces a request whose response comes next (queued in order for pipelining). */
