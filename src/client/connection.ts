@@ -32,6 +32,7 @@ import {
   TimeoutError,
   TruncatedBodyError,
   RequestBodyError,
+  PoolClosedError,
 } from './errors.ts';
 import {
   connectionClosedChannel,
@@ -610,7 +611,11 @@ export class ClientConnection implements BodySource {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     const ex = this.ex;
     if (ex !== null) {
-      const err = new SocketResetError(`connection closed (${reason})`, ex.response === null ? (ex.written ? 'headers' : 'write') : 'body', ex.written || ex.response !== null);
+      const phase = ex.response === null ? (ex.written ? 'headers' : 'write') : 'body';
+      const processed = ex.written || ex.response !== null;
+      const err = reason === 'destroyed'
+        ? new PoolClosedError('the agent was destroyed during the request', processed, phase)
+        : new SocketResetError(`connection closed (${reason})`, phase, processed);
       this.failExchange(ex, err);
     }
     if (this.socket !== null) this.socket.destroy();
