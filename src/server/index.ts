@@ -1,1 +1,13 @@
-export {};
+/**
+ * `holdfast/server`: an HTTP/1.1 server that never truncates, never stalls, and closes the way
+ * RFC 9112 §9.6 asks. Two handler styles: a web-standard fetch handler and a streaming API.
+ */
+export { Server, createServer, serve, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
+export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
+export { ServerRequest } from './serverRequest.ts';
+export { RequestBody } from './requestBody.ts';
+export { ResponseWriter, type ResponseHeaders, type BodyChunk } from './responseWriter.ts';
+export { ServerError, type ServerErrorCode } from './errors.ts';
+export type { ConnectionState } from './connection.ts';
+export { lazyRequest, writeResponse, fetchToStreaming } from './fetchAdapter.ts';
+export { lingeringClose, DEFAULT_LINGER, type LingerOptions, type LingerOutcome } from '../transport/lingeringClose.ts';

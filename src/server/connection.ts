@@ -1,0 +1,516 @@
+/**
+ * One server connection: an explicit state machine over one socket.
+ *
+ *   new ──first byte──> reading-head ──head──> handling ──response done──> idle ──first byte──> reading-head ...
+ *    │                      │                     │                          │
+ *    └──header timeout──────┴─────────────────────┴── close decided ─────────┴──idle timeout──> lingering ──> closed
+ *
+ * Each connection runs on its own events and timers: nothing here waits on another connection,
+ * so a browser's silent preconnect costs one socket and one timer, never a stalled server.
+ * Requests are answered strictly in order (pipelining); every way out goes through
+ * `lingeringClose`, so no close ever discards the tail of a response.
+ */
+import type { Socket } from 'node:net';
+import { RequestParser, WireError, reasonPhrase } from '../wire/index.ts';
+import type { RequestHead } from '../wire/index.ts';
+import { lingeringClose } from '../transport/lingeringClose.ts';
+import { ServerError } from './errors.ts';
+import { httpDate } from './httpDate.ts';
+import { RequestBody, type BodySource } from './requestBody.ts';
+import { ServerRequest } from './serverRequest.ts';
+import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
+import type { ResolvedOptions, StreamingHandler } from './options.ts';
+
+/** Where a connection is in its life. */
+export type ConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly options: ResolvedOptions;
+  readonly handler: StreamingHandler;
+  /** Graceful shutdown has begun: finish what is in flight, then close. */
+  readonly closing: boolean;
+  connectionClosed(conn: Connection): void;
+}
+
+/** One request/response pair, queued in arrival order. */
+class Exchange {
+  readonly req: ServerRequest;
+  res: ResponseWriter | null = null;
+  /** A response the server gives without calling the handler (413, 417, 501). */
+  autoStatus = 0;
+  /** Body bytes received when the response completed (start of the post-response drain). */
+  drainFrom = -1;
+  constructor(req: ServerRequest) {
+    this.req = req;
+  }
+}
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+export class Connection implements ResponseSink, BodySource {
+  /** Current state (see the diagram above). */
+  state: ConnectionState = 'new';
+  /** Requests whose response has completed. */
+  served = 0;
+  lost = false;
+  readonly keepAliveValue: string;
+  private readonly socket: Socket;
+  private readonly host: ConnectionHost;
+  private readonly opts: ResolvedOptions;
+  private readonly parser: RequestParser;
+  private readonly secure: boolean;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly queue: Exchange[] = [];
+  /** The exchange whose request body the parser is currently delivering. */
+  private parsing: Exchange | null = null;
+  /** A malformed request head, answered once every earlier request has been answered. */
+  private pendingError: WireError | null = null;
+  /** No more input is parsed (a parse error happened). */
+  private inputClosed = false;
+  private peerEnded = false;
+  private closeAfterResponse = false;
+  private paused = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  constructor(socket: Socket, host: ConnectionHost, secure: boolean) {
+    this.socket = socket;
+    this.host = host;
+    this.opts = host.options;
+    this.secure = secure;
+    this.keepAliveValue = this.opts.keepAliveValue;
+    this.parser = new RequestParser({
+      onHead: (head) => this.onHead(head),
+      onBody: (chunk) => this.onBody(chunk),
+      onComplete: () => this.onComplete(),
+    }, this.opts.limits);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    // The header timeout runs from accept: a preconnect that never speaks is closed silently.
+    this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+  }
+
+  // ---- socket events ------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.inputClosed) return;
+    const state = this.state;
+    if (state === 'new' || state === 'idle') {
+      // A later request gets its own header timeout from its first byte.
+      if (state === 'idle') this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+      this.state = 'reading-head';
+    }
+    try {
+      this.parser.execute(chunk);
+    } catch (err) {
+      this.onParseError(err);
+    }
+    this.pump();
+  };
+
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    if (this.state === 'lingering' || this.state === 'closed') return;
+    if (!this.inputClosed) {
+      try {
+        this.parser.finish();
+      } catch (err) {
+        // Truncated inside a body: the handler's read fails. Inside a head: nobody to answer.
+        const ex = this.parsing;
+        if (ex !== null) {
+          this.parsing = null;
+          ex.req.body.fail(new ServerError('HF_SERVER_BODY_TRUNCATED', 'the client closed before the request body ended', 400, { cause: err }));
+        }
+      }
+      this.inputClosed = true;
+    }
+    this.pump();
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows; the error itself (ECONNRESET, EPIPE) is the client's business.
+  };
+
+  private readonly onClose = (): void => {
+    this.state = 'closed';
+    this.lost = true;
+    this.clearTimer();
+    const err = new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed');
+    for (const ex of this.queue) {
+      if (ex.res === null || !ex.res.finished) ex.req.abort(err);
+      ex.req.body.fail(err);
+    }
+    this.queue.length = 0;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.reject(err);
+    this.host.connectionClosed(this);
+  };
+
+  private readonly onDrain = (): void => {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const w of waiters) w.resolve();
+  };
+
+  // ---- timers -------------------------------------------------------------------------
+
+  private startTimer(ms: number, fn: () => void): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(fn, ms);
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private readonly onHeaderTimeout = (): void => {
+    this.timer = null;
+    if (this.state === 'new') {
+      // Never an unsolicited 408: a client that preconnected would read it as the answer to the
+      // request it sends next.
+      this.startLinger();
+    } else if (this.state === 'reading-head' && this.queue.length === 0) {
+      // Part of a head arrived: the client is waiting for an answer to it.
+      this.sendErrorAndLinger(408);
+    }
+  };
+
+  private readonly onIdleTimeout = (): void => {
+    this.timer = null;
+    if (this.state === 'idle') this.startLinger();
+  };
+
+  // ---- parser events ------------------------------------------------------------------
+
+  private onHead(head: RequestHead): void {
+    if (this.queue.length === 0) this.clearTimer();
+    const empty = head.framing.kind === 'none';
+    const body = new RequestBody(this, empty);
+    const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
+    const ex = new Exchange(req);
+    if (head.method === 'CONNECT') {
+      ex.autoStatus = 501;
+      this.closeAfterResponse = true;
+      // The parser treats what follows as tunnel bytes; we do not tunnel.
+      this.inputClosed = true;
+    } else if (head.expect !== undefined && head.expect !== '100-continue' && head.versionMinor >= 1) {
+      ex.autoStatus = 417;
+    } else if (head.framing.kind === 'length' && head.framing.length > this.opts.maxBodySize) {
+      ex.autoStatus = 413;
+    }
+    this.queue.push(ex);
+    if (!empty) this.parsing = ex;
+  }
+
+  private onBody(chunk: Buffer): void {
+    const ex = this.parsing!;
+    const body = ex.req.body;
+    body.push(chunk);
+    if (body.received > this.opts.maxBodySize) {
+      throw new WireError('HF_WIRE_BODY_TOO_LARGE', `request body larger than ${this.opts.maxBodySize} bytes`, 413);
+    }
+  }
+
+  private onComplete(): void {
+    const ex = this.parsing;
+    if (ex === null) return;
+    this.parsing = null;
+    ex.req.body.end();
+  }
+
+  private onParseError(err: unknown): void {
+    const we = err instanceof WireError ? err : new WireError('HF_WIRE_INVALID_START_LINE', String(err));
+    this.inputClosed = true;
+    // Stop reading until the answer is out; the lingering close then drains with bounds.
+    this.setPaused(true);
+    const ex = this.parsing;
+    if (ex !== null) {
+      this.parsing = null;
+      const code = we.code === 'HF_WIRE_BODY_TOO_LARGE' ? 'HF_SERVER_BODY_TOO_LARGE' : 'HF_SERVER_BODY_MALFORMED';
+      ex.req.body.fail(new ServerError(code, we.message, we.status, { cause: we }));
+      this.closeAfterResponse = true;
+      if (ex.res === null && ex.autoStatus === 0 && we.status === 413) ex.autoStatus = 413;
+    } else {
+      this.pendingError = we;
+    }
+  }
+
+  // ---- the exchange loop --------------------------------------------------------------
+
+  /**
+   * Advances the connection: dispatches the next request, retires finished exchanges, drains
+   * unread bodies, goes idle or closes. Re-entrant calls (a synchronous handler finishing inside
+   * dispatch) are folded into the running loop.
+   */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.pumpOnce();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpOnce(): void {
+    for (;;) {
+      if (this.state === 'lingering' || this.state === 'closed') return;
+      const ex = this.queue[0];
+      if (ex === undefined) break;
+      if (ex.res === null) {
+        this.dispatch(ex);
+        continue;
+      }
+      const res = ex.res;
+      if (!res.finished) break;
+      if (!res.keepAlive) {
+        this.startLinger();
+        return;
+      }
+      const body = ex.req.body;
+      if (!body.complete) {
+        if (body.failed !== null) {
+          this.startLinger();
+          return;
+        }
+        // The handler answered without reading the whole body: discard the rest (bounded) so
+        // the connection can carry the next request.
+        if (ex.drainFrom === -1) {
+          ex.drainFrom = body.received;
+          body.abandon();
+        }
+        if (body.received - ex.drainFrom > this.opts.maxDrainBytes) {
+          this.startLinger();
+          return;
+        }
+        break;
+      }
+      this.queue.shift();
+    }
+    if (this.queue.length === 0) {
+      if (this.pendingError !== null) {
+        this.sendErrorAndLinger(this.pendingError.status);
+        return;
+      }
+      if (this.peerEnded || this.host.closing || this.inputClosed) {
+        this.startLinger();
+        return;
+      }
+      if (this.state === 'handling') {
+        if (this.parser.idle) {
+          this.state = 'idle';
+          // Close later than advertised, so a client honouring `Keep-Alive: timeout=N` always
+          // retires the connection before our close can race its next request.
+          this.startTimer(this.opts.keepAliveTimeout + this.opts.keepAliveGrace, this.onIdleTimeout);
+        } else {
+          this.state = 'reading-head';
+          this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+        }
+      }
+    }
+    this.updateFlow();
+  }
+
+  private dispatch(ex: Exchange): void {
+    this.state = 'handling';
+    const res = new ResponseWriter(this, ex.req);
+    ex.res = res;
+    if (ex.autoStatus !== 0) {
+      if (ex.autoStatus === 413) this.closeAfterResponse = true;
+      this.writeAutoResponse(res, ex.autoStatus);
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = this.host.handler(ex.req, res);
+    } catch (err) {
+      this.handlerFailed(ex, err);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(() => this.handlerDone(ex), (err: unknown) => this.handlerFailed(ex, err));
+    } else {
+      this.handlerDone(ex);
+    }
+  }
+
+  private writeAutoResponse(res: ResponseWriter, status: number): void {
+    const text = `${status} ${reasonPhrase(status)}\n`;
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(text).catch(() => {});
+  }
+
+  private handlerDone(ex: Exchange): void {
+    const res = ex.res!;
+    if (!res.finished && !this.lost) {
+      // Go semantics: the handler returning completes the response.
+      res.end().catch((err: unknown) => this.opts.onError(err, ex.req));
+    }
+    this.pump();
+  }
+
+  private handlerFailed(ex: Exchange, err: unknown): void {
+    const res = ex.res!;
+    const lostConnection = err instanceof ServerError && err.code === 'HF_SERVER_CONNECTION_CLOSED';
+    if (!lostConnection) this.opts.onError(err, ex.req);
+    if (!res.finished && !this.lost) {
+      if (!res.headSent) {
+        const status = (err instanceof ServerError || err instanceof WireError) && err.status >= 400 ? err.status : 500;
+        if (status < 500) this.closeAfterResponse = this.closeAfterResponse || !ex.req.body.complete;
+        try {
+          this.writeAutoResponse(res, status);
+        } catch {
+          res.abort(err instanceof Error ? err : new Error(String(err)));
+        }
+      } else {
+        res.abort(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    this.pump();
+  }
+
+  /** Pauses reading while a pipelined request waits or a body's buffer is full. */
+  private updateFlow(): void {
+    if (this.state === 'lingering' || this.state === 'closed') return;
+    let pause = this.inputClosed || this.queue.length > 1;
+    const ex = this.parsing;
+    if (!pause && ex !== null) {
+      const body = ex.req.body;
+      pause = !body.abandoned && body.buffered >= this.opts.bodyHighWaterMark;
+    }
+    this.setPaused(pause);
+  }
+
+  private setPaused(pause: boolean): void {
+    if (pause === this.paused) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  // ---- closing ------------------------------------------------------------------------
+
+  private sendErrorAndLinger(status: number): void {
+    if (this.state === 'lingering' || this.state === 'closed') return;
+    const text = `${status} ${reasonPhrase(status)}\n`;
+    this.socket.write(
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\nDate: ${httpDate()}\r\n\r\n${text}`,
+      'latin1',
+    );
+    this.startLinger();
+  }
+
+  /** Every close: flush, half-close, read and discard until the client's FIN (bounded), destroy. */
+  private startLinger(): void {
+    if (this.state === 'lingering' || this.state === 'closed') return;
+    this.state = 'lingering';
+    this.lost = true;
+    this.clearTimer();
+    this.inputClosed = true;
+    this.socket.removeListener('data', this.onData);
+    const err = new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection is closing');
+    for (const ex of this.queue) {
+      if (ex.res !== null && !ex.res.finished) ex.req.abort(err);
+      ex.req.body.fail(err);
+    }
+    this.paused = false;
+    void lingeringClose(this.socket, this.opts.linger);
+  }
+
+  /** Graceful shutdown: close now if nothing is in flight, else after the current response. */
+  shutdown(): void {
+    if (this.state === 'new' || this.state === 'idle') this.startLinger();
+    // 'reading-head' and 'handling': the response says `Connection: close` (decideKeepAlive),
+    // and pump() closes when the queue empties.
+  }
+
+  /** Force-close (the graceful deadline passed). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // ---- ResponseSink -------------------------------------------------------------------
+
+  writeRaw(data: string | Uint8Array, encoding?: BufferEncoding): boolean {
+    if (this.lost) return true;
+    return encoding === undefined ? this.socket.write(data) : this.socket.write(data, encoding);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  get needDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.lost) return Promise.reject(new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.drainWaiters.push({ resolve, reject });
+    });
+  }
+
+  decideKeepAlive(req: ServerRequest, responseAllows: boolean): boolean {
+    if (!responseAllows || !req.head.keepAlive || this.closeAfterResponse || this.peerEnded || this.host.closing) return false;
+    if (this.served + 1 >= this.opts.maxRequestsPerConnection) return false;
+    const body = req.body;
+    if (!body.complete) {
+      if (body.failed !== null) return false;
+      // Nothing was asked for after `Expect: 100-continue`: the client may never send the body,
+      // or send it late — either way the next bytes on this connection are ambiguous.
+      if (req.expect === '100-continue' && !body.started && body.received === 0) return false;
+      const framing = req.framing;
+      if (framing.kind === 'length' && framing.length - body.received > this.opts.maxDrainBytes) return false;
+    }
+    return true;
+  }
+
+  responseEnded(_res: ResponseWriter): void {
+    this.served++;
+    this.pump();
+  }
+
+  responseAborted(_res: ResponseWriter, _err: Error): void {
+    // The framing cannot be completed: close so the client sees a truncated message, never a
+    // short one taken for whole.
+    this.startLinger();
+  }
+
+  // ---- BodySource ---------------------------------------------------------------------
+
+  bodyRequested(body: RequestBody): void {
+    const ex = this.queue[0];
+    if (ex === undefined || ex.req.body !== body) return;
+    const req = ex.req;
+    // `100 Continue` only when the handler actually wants the body (RFC 9110 §10.1.1).
+    if (req.expect === '100-continue' && req.versionMinor >= 1 && !body.complete && body.received === 0 && ex.res !== null && !ex.res.headSent && !this.lost) {
+      this.socket.write(CONTINUE, 'latin1');
+    }
+  }
+
+  bodyConsumed(_body: RequestBody): void {
+    if (!this.pumping) this.updateFlow();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Server options and their defaults. Every bound a peer can push against has a limit here.
+ */
+import type { TlsOptions } from 'node:tls';
+import type { ParserLimits } from '../wire/index.ts';
+import type { LingerOptions } from '../transport/lingeringClose.ts';
+import type { ServerRequest } from './serverRequest.ts';
+import type { ResponseWriter } from './responseWriter.ts';
+
+/**
+ * The streaming handler: the request head and a body stream in, a response writer out. The
+ * response is completed when the returned promise settles (an unfinished response is ended;
+ * a rejection before the head was sent becomes a 500, or the error's `status`).
+ */
+export type StreamingHandler = (req: ServerRequest, res: ResponseWriter) => void | Promise<void>;
+
+/** Facts about the connection a fetch handler may want (second argument). */
+export interface FetchInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The underlying streaming request (head, HeaderList, body stream). */
+  readonly request: ServerRequest;
+}
+
+/** A web-standard fetch handler: `Request` in, `Response` out (a Hono `app.fetch` fits). */
+export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>;
+
+/** Options of `createServer`. Exactly one of `handler` and `fetch` is required. */
+export interface ServerOptions {
+  /** Streaming handler. */
+  handler?: StreamingHandler;
+  /** Fetch handler. */
+  fetch?: FetchHandler;
+  /** TLS options (`key`, `cert`, ...): serve HTTPS. */
+  tls?: TlsOptions;
+  /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */
+  headerTimeout?: number;
+  /** Idle time (ms) advertised as `Keep-Alive: timeout=N`. Default 5 000. */
+  keepAliveTimeout?: number;
+  /** The real idle close happens this much (ms) after the advertised timeout, so hint-honouring clients retire first. Default 1 000. */
+  keepAliveGrace?: number;
+  /** Most requests served on one connection; the last response says `Connection: close`. Default 1 000. */
+  maxRequestsPerConnection?: number;
+  /** Largest request body accepted (bytes); larger is answered 413. Default 128 MiB. */
+  maxBodySize?: number;
+  /** Unread request body the server discards to keep a connection reusable (bytes); beyond it the connection closes. Default 256 KiB. */
+  maxDrainBytes?: number;
+  /** Request body bytes buffered before the server stops reading the socket. Default 64 KiB. */
+  bodyHighWaterMark?: number;
+  /** Lingering-close bounds (ms). Default 2 s idle, 30 s total, 30 s without flush progress. */
+  linger?: Partial<LingerOptions>;
+  /** Parser limits (request-line 414, head size and field count 431). */
+  limits?: Partial<ParserLimits>;
+  /** Called with errors a handler threw or the server met; default writes to stderr. */
+  onError?: (err: unknown, req: ServerRequest | null) => void;
+}
+
+/** Options after defaults. */
+export interface ResolvedOptions {
+  readonly headerTimeout: number;
+  readonly keepAliveTimeout: number;
+  readonly keepAliveGrace: number;
+  readonly maxRequestsPerConnection: number;
+  readonly maxBodySize: number;
+  readonly maxDrainBytes: number;
+  readonly bodyHighWaterMark: number;
+  readonly linger: LingerOptions;
+  readonly limits: Partial<ParserLimits>;
+  readonly keepAliveValue: string;
+  readonly onError: (err: unknown, req: ServerRequest | null) => void;
+}

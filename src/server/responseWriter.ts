@@ -1,0 +1,373 @@
+/**
+ * The response half of one exchange, written straight to the socket with backpressure. The
+ * writer owns framing: it chooses Content-Length, chunked or close-delimited, adds the
+ * connection-management fields, and refuses to let a handler produce bytes that would
+ * desynchronise the connection (more or fewer bytes than the Content-Length it announced).
+ */
+import { assertFieldName, assertFieldValue, encodeLastChunk, reasonPhrase, HeaderList } from '../wire/index.ts';
+import type { HeaderInit } from '../wire/index.ts';
+import { ServerError } from './errors.ts';
+import { httpDate } from './httpDate.ts';
+import type { ServerRequest } from './serverRequest.ts';
+
+/** What a writer needs from its connection. */
+export interface ResponseSink {
+  /** Writes bytes; returns false when the socket's buffer is above its high-water mark. */
+  writeRaw(data: string | Uint8Array, encoding?: BufferEncoding): boolean;
+  cork(): void;
+  uncork(): void;
+  /** Resolves when the socket drains; rejects if the connection is lost first. */
+  waitDrain(): Promise<void>;
+  /** Decides, when the head is written, whether the connection may carry another request. */
+  decideKeepAlive(req: ServerRequest, responseAllows: boolean): boolean;
+  /** The `Keep-Alive` header value advertised on persistent connections. */
+  readonly keepAliveValue: string;
+  /** Every byte of the response has been handed to the socket. */
+  responseEnded(res: ResponseWriter): void;
+  /** The response cannot be completed correctly: the connection must close without finishing it. */
+  responseAborted(res: ResponseWriter, err: Error): void;
+  /** The connection is gone; writes cannot reach the client. */
+  readonly lost: boolean;
+  /** The socket's buffer is above its high-water mark. */
+  readonly needDrain: boolean;
+}
+
+/** Body chunk types the writer accepts. */
+export type BodyChunk = string | Uint8Array;
+
+const F_NONE = 0;
+const F_LENGTH = 1;
+const F_CHUNKED = 2;
+const F_CLOSE = 3;
+
+const RESOLVED = Promise.resolve();
+const CRLF = '\r\n';
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function toBuffer(chunk: BodyChunk): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (Buffer.isBuffer(chunk)) return chunk;
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function byteLength(chunk: BodyChunk): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk, 'utf8') : chunk.byteLength;
+}
+
+/** Headers a handler may pass: a `HeaderList`, a web `Headers`, pairs, or a record. */
+export type ResponseHeaders = HeaderInit | Headers;
+
+/**
+ * Writes one response. `writeHead` only records; the head goes out with the first body byte or
+ * at `end`, so `end(body)` after `writeHead` sends head and body in one write with a
+ * Content-Length.
+ */
+export class ResponseWriter {
+  /** Status code to send (settable until the head is sent). */
+  status = 200;
+  /** Reason phrase; defaults to the standard one. */
+  reason: string | undefined = undefined;
+  private headerInit: ResponseHeaders | null = null;
+  private headerList: HeaderList | null = null;
+  private framing = F_NONE;
+  private remaining = 0;
+  private sentHead = false;
+  private done = false;
+  /** Whether the connection stays open after this response (known once the head is sent). */
+  keepAlive = false;
+  private readonly sink: ResponseSink;
+  private readonly req: ServerRequest;
+  private readonly versionMinor: number;
+
+  constructor(sink: ResponseSink, req: ServerRequest) {
+    this.sink = sink;
+    this.req = req;
+    this.versionMinor = req.versionMinor;
+  }
+
+  /** Whether the head has been written to the socket. */
+  get headSent(): boolean {
+    return this.sentHead;
+  }
+
+  /** Whether `end()` has completed the response. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** The request this response answers. */
+  get request(): ServerRequest {
+    return this.req;
+  }
+
+  /** Sets the status and headers (replacing any set before). Sends nothing yet. */
+  writeHead(status: number, headers?: ResponseHeaders, reason?: string): this {
+    if (this.sentHead) throw new ServerError('HF_SERVER_HEAD_SENT', 'the response head was already sent');
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid final status ${status}`);
+    }
+    this.status = status;
+    this.reason = reason;
+    this.headerInit = headers ?? null;
+    this.headerList = null;
+    return this;
+  }
+
+  private list(): HeaderList {
+    if (this.headerList === null) {
+      const init = this.headerInit;
+      this.headerList = init === null ? new HeaderList() : new HeaderList(init as HeaderInit);
+      this.headerInit = null;
+    }
+    return this.headerList;
+  }
+
+  /** Replaces the field `name`. */
+  setHeader(name: string, value: string): this {
+    if (this.sentHead) throw new ServerError('HF_SERVER_HEAD_SENT', 'the response head was already sent');
+    this.list().set(name, value);
+    return this;
+  }
+
+  /** Adds a line of field `name` (for Set-Cookie and other repeatable fields). */
+  appendHeader(name: string, value: string): this {
+    if (this.sentHead) throw new ServerError('HF_SERVER_HEAD_SENT', 'the response head was already sent');
+    this.list().append(name, value);
+    return this;
+  }
+
+  /** A header set so far, or undefined. */
+  getHeader(name: string): string | undefined {
+    return this.list().get(name);
+  }
+
+  /** Sends a 1xx informational response (e.g. 103 Early Hints) before the final one. */
+  writeInformational(status: number, headers?: ResponseHeaders): void {
+    if (this.sentHead) throw new ServerError('HF_SERVER_HEAD_SENT', 'the response head was already sent');
+    if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) {
+      throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid informational status ${status}`);
+    }
+    // HTTP/1.0 clients do not understand 1xx (RFC 9110 §15.2).
+    if (this.versionMinor === 0) return;
+    let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    if (headers !== undefined) {
+      for (const [name, value] of new HeaderList(headers as HeaderInit)) head += `${name}: ${value}\r\n`;
+    }
+    this.sink.writeRaw(`${head}\r\n`, 'latin1');
+  }
+
+  /**
+   * Serializes and writes the head. `knownLength` is the whole body's size when `end(body)` is
+   * the first write. Returns the head string (not yet written when `defer`).
+   */
+  private buildHead(knownLength: number): string {
+    const status = this.status;
+    const reason = this.reason ?? reasonPhrase(status);
+    if (/[\r\n\0]/.test(reason)) throw new ServerError('HF_SERVER_INVALID_RESPONSE', 'CR, LF or NUL in reason phrase');
+    let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+    let userLength = -1;
+    let hasDate = false;
+    let wantsClose = false;
+    let wantsTrailers = false;
+    const fields: Iterable<readonly [string, string]> | null = this.headerList ?? this.headerInit as Iterable<readonly [string, string]> | null;
+    if (fields !== null) {
+      const iterable = Symbol.iterator in fields ? fields : Object.entries(fields as Record<string, string | readonly string[] | undefined>);
+      for (const [name, raw] of iterable as Iterable<readonly [string, string | readonly string[] | undefined]>) {
+        if (raw === undefined) continue;
+        const values = typeof raw === 'string' ? [raw] : raw;
+        for (const value of values) {
+          assertFieldName(name);
+          assertFieldValue(name, value);
+          const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
+          // Connection management and framing belong to the server: a handler's own
+          // Transfer-Encoding or Keep-Alive could contradict the framing actually used.
+          if (key === 'content-length') {
+            if (!/^\d{1,15}$/.test(value.trim()) || (userLength !== -1 && userLength !== Number(value))) {
+              throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
+            }
+            userLength = Number(value);
+            continue;
+          }
+          if (key === 'connection') {
+            if (/(^|,)\s*close\s*(,|$)/i.test(value)) wantsClose = true;
+            continue;
+          }
+          if (key === 'transfer-encoding' || key === 'keep-alive') continue;
+          if (key === 'date') hasDate = true;
+          else if (key === 'trailer') wantsTrailers = true;
+          head += `${name}: ${value}\r\n`;
+        }
+      }
+    }
+    const isHead = this.req.method === 'HEAD';
+    const bodiless = status === 204 || status === 304 || (status >= 100 && status < 200);
+    if (knownLength !== -1 && userLength !== -1 && knownLength !== userLength && !isHead && !bodiless) {
+      throw new ServerError('HF_SERVER_CONTENT_LENGTH_MISMATCH', `Content-Length ${userLength} but the body has ${knownLength} bytes`);
+    }
+    let framing: number;
+    if (bodiless) {
+      framing = F_NONE;
+      if (status === 304 && userLength !== -1) head += `Content-Length: ${userLength}\r\n`;
+    } else if (isHead) {
+      framing = F_NONE;
+      // A HEAD response announces the length the GET response would have (RFC 9110 §9.3.2).
+      const length = userLength !== -1 ? userLength : knownLength > 0 ? knownLength : -1;
+      if (length !== -1) head += `Content-Length: ${length}\r\n`;
+    } else if (userLength !== -1 || (knownLength !== -1 && !wantsTrailers)) {
+      framing = F_LENGTH;
+      this.remaining = userLength !== -1 ? userLength : knownLength;
+      head += `Content-Length: ${this.remaining}\r\n`;
+    } else if (this.versionMinor >= 1) {
+      framing = F_CHUNKED;
+      head += 'Transfer-Encoding: chunked\r\n';
+    } else {
+      // An HTTP/1.0 client knows no chunked coding: the end of the body is the end of the connection.
+      framing = F_CLOSE;
+    }
+    this.framing = framing;
+    const keepAlive = this.sink.decideKeepAlive(this.req, !wantsClose && framing !== F_CLOSE);
+    this.keepAlive = keepAlive;
+    if (!keepAlive) head += 'Connection: close\r\n';
+    else if (this.versionMinor === 0) head += `Connection: keep-alive\r\nKeep-Alive: ${this.sink.keepAliveValue}\r\n`;
+    else head += `Keep-Alive: ${this.sink.keepAliveValue}\r\n`;
+    if (!hasDate) head += `Date: ${httpDate()}\r\n`;
+    this.sentHead = true;
+    return head + CRLF;
+  }
+
+  private fail(err: Error): never {
+    this.done = true;
+    this.sink.responseAborted(this, err);
+    throw err;
+  }
+
+  private writeHeadNow(): void {
+    this.sink.writeRaw(this.buildHead(-1), 'latin1');
+  }
+
+  /**
+   * Writes a body chunk (sending the head first if needed). Resolves at once while the socket
+   * buffer is below its high-water mark, else when it drains: `await res.write(x)` is backpressure.
+   */
+  write(chunk: BodyChunk): Promise<void> {
+    if (this.done) return Promise.reject(new ServerError('HF_SERVER_RESPONSE_ENDED', 'write after end'));
+    if (this.sink.lost) return Promise.reject(new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed'));
+    const size = byteLength(chunk);
+    if (!this.sentHead) {
+      this.sink.cork();
+      try {
+        this.writeHeadNow();
+        if (size > 0) this.writeBody(chunk, size);
+      } finally {
+        this.sink.uncork();
+      }
+    } else if (size > 0) {
+      if (!this.writeBody(chunk, size)) return this.sink.waitDrain();
+    }
+    return this.sink.needDrain ? this.sink.waitDrain() : RESOLVED;
+  }
+
+  /** Writes body bytes in the current framing; returns the socket's `write` result. */
+  private writeBody(chunk: BodyChunk, size: number): boolean {
+    switch (this.framing) {
+      case F_NONE:
+        return true;
+      case F_LENGTH:
+        if (size > this.remaining) {
+          this.fail(new ServerError('HF_SERVER_CONTENT_LENGTH_MISMATCH', `body exceeds Content-Length by ${size - this.remaining} bytes`));
+        }
+        this.remaining -= size;
+        return this.sink.writeRaw(chunk);
+      case F_CHUNKED: {
+        this.sink.cork();
+        this.sink.writeRaw(`${size.toString(16)}\r\n`, 'latin1');
+        this.sink.writeRaw(chunk);
+        const ok = this.sink.writeRaw(CRLF, 'latin1');
+        this.sink.uncork();
+        return ok;
+      }
+      default:
+        return this.sink.writeRaw(chunk);
+    }
+  }
+
+  /**
+   * Completes the response, optionally with a last chunk and trailers (sent only with chunked
+   * framing). When nothing was written before, head and body go out in one write with a
+   * Content-Length.
+   */
+  end(chunk?: BodyChunk | null, trailers?: HeaderInit): Promise<void> {
+    if (this.done) return Promise.reject(new ServerError('HF_SERVER_RESPONSE_ENDED', 'end after end'));
+    if (!this.sentHead) {
+      if (this.sink.lost) {
+        this.done = true;
+        return Promise.reject(new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed'));
+      }
+      const body = chunk ?? '';
+      const size = byteLength(body);
+      if (trailers !== undefined && this.versionMinor >= 1) {
+        // Trailers need chunked framing: send the head without a known length.
+        return this.write(body).then(() => this.end(null, trailers));
+      }
+      const head = this.buildHead(size);
+      this.done = true;
+      const writesBody = this.framing === F_LENGTH && size > 0;
+      if (!writesBody) {
+        this.sink.writeRaw(head, 'latin1');
+      } else if (typeof body === 'string') {
+        // One write for head and body: one syscall, one TCP segment for small responses.
+        if (NON_ASCII.test(head)) {
+          this.sink.cork();
+          this.sink.writeRaw(head, 'latin1');
+          this.sink.writeRaw(body, 'utf8');
+          this.sink.uncork();
+        } else {
+          this.sink.writeRaw(head + body, 'utf8');
+        }
+      } else if (size <= 16384) {
+        const headLength = head.length;
+        const out = Buffer.allocUnsafe(headLength + size);
+        out.write(head, 0, headLength, 'latin1');
+        out.set(body, headLength);
+        this.sink.writeRaw(out);
+      } else {
+        this.sink.cork();
+        this.sink.writeRaw(head, 'latin1');
+        this.sink.writeRaw(body);
+        this.sink.uncork();
+      }
+      this.remaining = 0;
+      this.sink.responseEnded(this);
+      return RESOLVED;
+    }
+    if (this.sink.lost) {
+      this.done = true;
+      return Promise.reject(new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed'));
+    }
+    const size = chunk === undefined || chunk === null ? 0 : byteLength(chunk);
+    this.sink.cork();
+    try {
+      if (size > 0) this.writeBody(chunk!, size);
+      if (this.framing === F_CHUNKED) {
+        this.sink.writeRaw(encodeLastChunk(trailers === undefined ? undefined : new HeaderList(trailers)));
+      } else if (this.framing === F_LENGTH && this.remaining > 0) {
+        this.fail(new ServerError('HF_SERVER_CONTENT_LENGTH_MISMATCH', `body ended ${this.remaining} bytes short of its Content-Length`));
+      }
+    } finally {
+      this.sink.uncork();
+    }
+    this.done = true;
+    this.sink.responseEnded(this);
+    return RESOLVED;
+  }
+
+  /**
+   * Gives up on this response: the connection closes without completing the body, so the client
+   * sees a truncated message rather than a wrong one.
+   */
+  abort(reason?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.sink.responseAborted(this, reason ?? new ServerError('HF_SERVER_INVALID_RESPONSE', 'response aborted'));
+  }
+}

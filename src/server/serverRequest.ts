@@ -1,0 +1,100 @@
+/**
+ * One request as the streaming API sees it: the parsed head, connection facts, and the body as
+ * a stream with backpressure.
+ */
+import type { HeaderList, RequestHead, BodyFraming } from '../wire/index.ts';
+import type { RequestBody } from './requestBody.ts';
+
+/** A request received by the server. The body is read at most once, through `body`. */
+export class ServerRequest {
+  /** Method, case-sensitive as sent (`GET`, `POST`...). */
+  readonly method: string;
+  /** The request-target exactly as sent (`/path?query`, or absolute-form, `*`, authority-form). */
+  readonly target: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly versionMinor: number;
+  readonly headers: HeaderList;
+  /** How the body is delimited on the wire. */
+  readonly framing: BodyFraming;
+  readonly body: RequestBody;
+  /** Whether the request arrived over TLS. */
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The `Expect` field value, lower-cased, if any. */
+  readonly expect: string | undefined;
+  /** @internal The head as parsed. */
+  readonly head: RequestHead;
+  private controller: AbortController | null = null;
+  private abortReason: Error | null = null;
+
+  constructor(head: RequestHead, body: RequestBody, secure: boolean, remoteAddress: string, remotePort: number) {
+    this.head = head;
+    this.method = head.method;
+    this.target = head.target;
+    this.versionMinor = head.versionMinor;
+    this.headers = head.headers;
+    this.framing = head.framing;
+    this.expect = head.expect;
+    this.body = body;
+    this.secure = secure;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+  }
+
+  /** The path and query of an origin-form target (`/a/b?c`); for absolute-form, its path and query. */
+  get pathAndQuery(): string {
+    const t = this.target;
+    if (t.charCodeAt(0) === 0x2f) return t;
+    if (t === '*') return t;
+    try {
+      const u = new URL(t);
+      return u.pathname + u.search;
+    } catch {
+      return t;
+    }
+  }
+
+  /** The path without the query. */
+  get path(): string {
+    const pq = this.pathAndQuery;
+    const q = pq.indexOf('?');
+    return q === -1 ? pq : pq.slice(0, q);
+  }
+
+  /** The absolute URL of the request, built from the scheme, `Host` and target. */
+  get url(): string {
+    const t = this.target;
+    if (t.charCodeAt(0) !== 0x2f && t !== '*') {
+      if (/^https?:\/\//i.test(t)) return t;
+    }
+    const host = this.headers.get('host') ?? 'localhost';
+    return `${this.secure ? 'https' : 'http'}://${host}${t === '*' ? '/' : t}`;
+  }
+
+  /** The value of the field `name` (lines joined with ", "), or undefined. */
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  /** Aborted when the connection is lost before the response completed. */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.abortReason !== null) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Whether the connection was lost before the response completed. */
+  get aborted(): boolean {
+    return this.abortReason !== null;
+  }
+
+  /** @internal */
+  abort(reason: Error): void {
+    if (this.abortReason !== null) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}
