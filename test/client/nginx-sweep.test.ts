@@ -1,0 +1,145 @@
+/**
+ * The keep-alive race against a real nginx (`keepalive_timeout 1s`, which sends no Keep-Alive
+ * hint): a second request on the same connection is delayed across 0.990–1.010 s, where the
+ * server's close and the request cross. holdfast must not fail once; Node's `http.Agent` on the
+ * same sweep is printed beside it (not asserted: it is the problem being shown).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import http from 'node:http';
+import { Agent } from '../../src/client/index.ts';
+
+const NGINX = '/usr/sbin/nginx';
+const TRIES = 320;
+const BATCH = 64;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function startNginx(): Promise<{ port: number; proc: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-nginx-'));
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 1s;
+  keepalive_requests 1000;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+  }
+}
+`);
+  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+      proc.kill('SIGKILL');
+      throw new Error(`nginx did not start: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { port, proc, dir };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Delay of try `i`: spread evenly over 990..1010 ms. */
+const delayOf = (i: number): number => 990 + (i % 21);
+
+/** Runs `one(i)` for every try in parallel batches; returns failure messages. */
+async function sweep(one: (i: number) => Promise<void>): Promise<string[]> {
+  const failures: string[] = [];
+  for (let start = 0; start < TRIES; start += BATCH) {
+    const batch: Promise<void>[] = [];
+    for (let i = start; i < Math.min(TRIES, start + BATCH); i++) {
+      batch.push(one(i).catch((err: unknown) => { failures.push(`${delayOf(i)} ms: ${String((err as Error).message ?? err)}`); }));
+    }
+    await Promise.all(batch);
+  }
+  return failures;
+}
+
+test(`nginx keepalive_timeout 1s, second request at 0.990–1.010 s, ${TRIES} tries: holdfast never fails`, { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
+  const { port, proc, dir } = await startNginx();
+  t.after(() => {
+    proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  const started = Date.now();
+  let retried = 0;
+  let reusedOk = 0;
+  const holdfastFailures = await sweep(async (i) => {
+    // One agent per try: each try has its own connection to race with.
+    const agent = new Agent();
+    try {
+      await (await agent.request(url)).body.text();
+      await sleep(delayOf(i));
+      const res = await agent.request(url);
+      assert.equal(await res.body.text(), 'ok\n');
+      if (res.attempts > 1) retried++;
+      else if (res.reusedConnection) reusedOk++;
+    } finally {
+      await agent.destroy();
+    }
+  });
+  const holdfastTime = Date.now() - started;
+
+  const nodeStarted = Date.now();
+  const nodeFailures = await sweep(async (i) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (): Promise<string> => new Promise((resolve, reject) => {
+      http.get(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve(body));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    try {
+      await get();
+      await sleep(delayOf(i));
+      await get();
+    } finally {
+      agent.destroy();
+    }
+  });
+  const nodeTime = Date.now() - nodeStarted;
+
+  const line = `nginx sweep (${TRIES} tries, batches of ${BATCH}): holdfast failures ${holdfastFailures.length}/${TRIES} ` +
+    `(${retried} recovered by a safe retry, ${reusedOk} reused cleanly, ${(holdfastTime / 1000).toFixed(1)} s) | ` +
+    `node http.Agent failures ${nodeFailures.length}/${TRIES} (${(nodeTime / 1000).toFixed(1)} s)`;
+  t.diagnostic(line);
+  process.stdout.write(`# ${line}\n`);
+  if (nodeFailures.length > 0) t.diagnostic(`node http.Agent e.g.: ${nodeFailures[0]!}`);
+  assert.deepEqual(holdfastFailures, []);
+});
