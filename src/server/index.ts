@@ -11,3 +11,5 @@ export { ServerError, type ServerErrorCode } from './errors.ts';
 export type { ConnectionState } from './connection.ts';
 export { lazyRequest, writeResponse, fetchToStreaming } from './fetchAdapter.ts';
 export { lingeringClose, DEFAULT_LINGER, type LingerOptions, type LingerOutcome } from '../transport/lingeringClose.ts';
+export { serveStatic, type StaticOptions } from './serveStatic.ts';
+export { mimeType } from './mime.ts';
