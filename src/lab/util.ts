@@ -81,8 +81,12 @@ export class Tally {
   rounds = 0;
   failed = 0;
 
-  pass(): void {
+  private note: string | undefined;
+
+  /** A good round; `note` (the first one given) is shown in the pass summary, e.g. the error code. */
+  pass(note?: string): void {
     this.rounds++;
+    this.note ??= note;
   }
 
   fail(label: string): void {
@@ -93,7 +97,8 @@ export class Tally {
 
   outcome(passSummary?: string): ScenarioOutcome {
     if (this.failed === 0) {
-      return { status: 'pass', mode: passSummary ?? `${this.rounds}/${this.rounds} ok`, failed: 0, rounds: this.rounds };
+      const note = this.note === undefined ? '' : ` (${this.note})`;
+      return { status: 'pass', mode: passSummary ?? `${this.rounds}/${this.rounds} ok${note}`, failed: 0, rounds: this.rounds };
     }
     const parts = [...this.counts.entries()]
       .sort((a, b) => b[1] - a[1])

@@ -37,7 +37,7 @@ export const stalePost: ClientScenario = {
           // Let a silent replay reach the peer before counting.
           await sleep(20);
           if (posts > 1) tally.fail(`duplicated (peer processed ${posts})`);
-          else if (o.kind === 'error' && o.mayHaveBeenProcessed === true) tally.pass();
+          else if (o.kind === 'error' && o.mayHaveBeenProcessed === true) tally.pass(`${o.code}, may have been processed`);
           else if (o.kind === 'error') tally.fail(`${o.code} without may-have-been-processed`);
           else if (o.kind === 'response' && posts === 0) tally.fail(`POST never reached the peer (${outcomeLabel(o)})`);
           else tally.fail(outcomeLabel(o));

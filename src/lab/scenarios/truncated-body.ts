@@ -61,7 +61,7 @@ async function runTruncation(
       const n = rounds(3, repeat);
       for (let i = 0; i < n && !signal.aborted; i++) {
         const o = await guarded(session, { method: 'GET', url: peer.url(`/${i}`) });
-        if (o.kind === 'error') tally.pass();
+        if (o.kind === 'error') tally.pass(o.code);
         else if (o.kind === 'response') tally.fail(accepted(o.bodyLength));
         else tally.fail(outcomeLabel(o));
       }
