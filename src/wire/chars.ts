@@ -15,10 +15,14 @@ FIELD_VALUE[0x09] = 1;
 for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;
 
-/** request-target characters: visible ASCII only (RFC 9112 §3.2); no whitespace, no controls. */
+/**
+ * request-target characters: visible ASCII only (RFC 9112 §3.2 uses the URI grammar of RFC 3986,
+ * which is ASCII); no whitespace, no controls, no raw non-ASCII bytes (they must be
+ * percent-encoded). A few visible characters RFC 3986 excludes ('"', '<', '>', '\\', '^', '`',
+ * '{', '|', '}') are tolerated in paths, as Node's parser and real clients do.
+ */
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) TARGET[c] = 1;
 
 /** True when `s` is a non-empty RFC 9110 token. */
 export function isToken(s: string): boolean {
@@ -47,6 +51,23 @@ export function isTarget(s: string): boolean {
     if (c > 0xff || TARGET[c] !== 1) return false;
   }
   return true;
+}
+
+/** absolute-form (RFC 9112 §3.2.2) as HTTP uses it: scheme "://" authority, then path/query. */
+const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9\-._~%!$&'()*+,;=:@[\]]*(?:[/?#]|$)/;
+
+/**
+ * Which form of request-target `target` is (RFC 9112 §3.2), or null for none: origin-form
+ * ("/path?query"), absolute-form ("http://host/path"), asterisk-form ("*"). authority-form
+ * ("host:port") is only meaningful for CONNECT, which the caller checks by method.
+ */
+export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' | null {
+  if (!isTarget(target)) return null;
+  const c = target.charCodeAt(0);
+  if (c === 0x2f /* / */) return 'origin';
+  if (target === '*') return 'asterisk';
+  if (ABSOLUTE_FORM_RE.test(target)) return 'absolute';
+  return null;
 }
 
 /** Byte-level token check used by the parser on raw slices. */

@@ -11,7 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
-import { isToken, isTarget, invalidFieldValueAt } from './chars.ts';
+import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
 import { parseFieldLine } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
@@ -463,7 +463,10 @@ export class RequestParser extends MessageParser<RequestHead> {
     const target = startLine.slice(sp1 + 1, sp2);
     const version = startLine.slice(sp2 + 1);
     if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
-    if (!isTarget(target)) throw new WireError('HF_WIRE_INVALID_TARGET', 'invalid request-target');
+    // RFC 9112 §3.2: origin-form, absolute-form or asterisk-form; authority-form for CONNECT.
+    if (method === 'CONNECT' ? !isTarget(target) : targetForm(target) === null) {
+      throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target.slice(0, 80))}`);
+    }
     const m = VERSION_RE.exec(version);
     if (m === null) throw new WireError('HF_WIRE_INVALID_VERSION', `invalid HTTP version ${JSON.stringify(version.slice(0, 20))}`);
     if (m[1] !== '1') throw new WireError('HF_WIRE_UNSUPPORTED_VERSION', `HTTP/${m[1]!}.${m[2]!} not supported`, 505);
