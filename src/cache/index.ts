@@ -1,1 +1,34 @@
-export {};
+/**
+ * holdfast/cache — an RFC 9111 HTTP cache that many processes can share safely.
+ *
+ * ```ts
+ * import { createCache, SqliteStore } from 'holdfast/cache';
+ * const cache = createCache({ store: new SqliteStore({ directory: '.cache/http' }) });
+ * const res = await cache.handle({ method: 'GET', url, headers }, next);
+ * ```
+ * @module
+ */
+export { Cache, createCache } from './cache.ts';
+export type { CacheOptions, CacheStats } from './cache.ts';
+export type { Body, CacheMode, CacheOutcome, CacheRequest, CacheResponse, HeaderList, Next, StoredEntry } from './types.ts';
+export type { CacheStore, StoreLimits } from './store.ts';
+export { MemoryStore } from './stores/memory.ts';
+export type { MemoryStoreOptions } from './stores/memory.ts';
+export { SqliteStore } from './stores/sqlite.ts';
+export type { SqliteStoreOptions } from './stores/sqlite.ts';
+export { RedisStore } from './stores/redis.ts';
+export type { RedisStoreOptions } from './stores/redis.ts';
+export { CacheError, CorruptEntryError, InvalidCacheOptionError, RedisClientMissingError, StoreClosedError, Unexpected304Error } from './errors.ts';
+export { encodeEntry, decodeEntry } from './entryCodec.ts';
+// Policy, as pure functions, for adapters and for other caches.
+export { parseCacheControl, parseRequestDirectives } from './cacheControl.ts';
+export type { Directives } from './cacheControl.ts';
+export { freshnessLifetime, currentAge } from './freshness.ts';
+export type { HeuristicOptions } from './freshness.ts';
+export { whyNotStorable } from './storability.ts';
+export { selectVariant, varyFields, normalizedFieldValue } from './vary.ts';
+export { conditionalHeaders, notModifiedMatches, mergeNotModified } from './revalidation.ts';
+export { decideReuse, staleIfErrorAllows } from './reuse.ts';
+export type { Reuse } from './reuse.ts';
+export { invalidationKeys } from './invalidation.ts';
+export { cacheKey } from './cacheKey.ts';

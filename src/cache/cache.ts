@@ -1,0 +1,475 @@
+/**
+ * The cache layer: RFC 9111 in front of any `next` hop. Policy lives in pure functions beside this
+ * file; this file sequences them and talks to the store.
+ *
+ * The seed-003 race (two processes, one store, Vary: Accept-Encoding, a 304 that can no longer be
+ * matched, a raw 304 handed to a caller) cannot happen here, by construction:
+ * 1. the response being validated is read whole from the store *before* the conditional request
+ *    is sent, and kept at hand; only its validators are sent;
+ * 2. a 304 is matched against that held response (§4.3.4) and the answer is built from it, never
+ *    from a second read of the store that another process may have changed meanwhile;
+ * 3. the store is updated by compare-and-set on the entry id, so a concurrent replacement wins;
+ * 4. if the 304 does not match, the request is repeated unconditionally; a 304 to an
+ *    unconditional request is an error ({@link Unexpected304Error}), never an answer.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { CacheMode, CacheRequest, CacheResponse, HeaderList, Next, StoredEntry } from './types.ts';
+import type { CacheStore } from './store.ts';
+import { parseCacheControl, parseRequestDirectives, deltaSeconds } from './cacheControl.ts';
+import type { Directives } from './cacheControl.ts';
+import { DEFAULT_HEURISTICS, ageHeaderValue, currentAge, freshnessLifetime } from './freshness.ts';
+import type { HeuristicOptions } from './freshness.ts';
+import { formatHttpDate, getFirstHeader, hasHeader, hopByHopNames, withHeader, withoutHeaders } from './headers.ts';
+import { whyNotStorable } from './storability.ts';
+import { normalizedFieldValue, selectVariant, variantKey, varyFields } from './vary.ts';
+import { CONDITIONAL_REQUEST_FIELDS, conditionalHeaders, hasValidator, mergeNotModified, notModifiedMatches, sharesStrongValidator } from './revalidation.ts';
+import { conditionsSayNotModified, hasCallerConditions, notModifiedFor } from './conditions.ts';
+import { invalidationKeys } from './invalidation.ts';
+import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
+import { cacheKey } from './cacheKey.ts';
+import { Flights, awaitLease } from './collapse.ts';
+import { bufferUpTo, cancel, drain } from './body.ts';
+import { InvalidCacheOptionError, Unexpected304Error } from './errors.ts';
+
+/** Options of {@link createCache}. */
+export interface CacheOptions {
+  /** Where responses are kept: `new MemoryStore()`, `new SqliteStore({ directory })`, `await RedisStore.connect(...)`... */
+  store: CacheStore;
+  /** `private` (default): a user agent's cache. `shared`: a proxy's (RFC 9111 §3.5, s-maxage, private). */
+  mode?: CacheMode;
+  /**
+   * Request collapsing: `'store'` (default) collapses within the process and, through a lease in
+   * the store, across processes; `'process'` only within the process; `false` never.
+   */
+  collapse?: 'store' | 'process' | false;
+  /** Lease expiry, ms: how long a crashed holder can hold others back. Default 10 000. */
+  leaseTtlMs?: number;
+  /** How long to wait for another process's lease before fetching anyway, ms. Default `leaseTtlMs`. */
+  leaseWaitMs?: number;
+  /** Seconds a stale response with a validator is kept for revalidation. Default 86 400. */
+  staleRetentionSeconds?: number;
+  /** Responses with bodies larger than this are passed through unstored. Default 16 MiB. */
+  maxEntryBytes?: number;
+  /** Heuristic freshness (RFC 9111 §4.2.2). Default 10% of the time since Last-Modified, at most a day. */
+  heuristics?: Partial<HeuristicOptions>;
+  /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
+  now?: () => number;
+  /** Told about errors the cache absorbs (store failures, background revalidation failures). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** Counters, for tests and monitoring. */
+export interface CacheStats {
+  hits: number;
+  stale: number;
+  revalidated: number;
+  misses: number;
+  bypassed: number;
+  /** 304s that matched no held response, so the request was repeated unconditionally (§4.3.4). */
+  repeatedUnconditionally: number;
+  /** Requests that waited for another request's flight or lease. */
+  collapsed: number;
+  storeErrors: number;
+}
+
+interface Ctx {
+  request: CacheRequest;
+  /** The request sent upstream: the caller's conditions removed (the cache owns validation). */
+  upstream: CacheRequest;
+  key: string;
+  head: boolean;
+  reqCC: Directives;
+  next: Next;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Lookups per request when collapsing (each wait is for another flight; then go upstream anyway). */
+const MAX_COLLAPSE_ROUNDS = 3;
+
+/** An RFC 9111 HTTP cache in front of a `next` hop. Create with {@link createCache}. */
+export class Cache {
+  readonly mode: CacheMode;
+  readonly store: CacheStore;
+  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, collapsed: 0, storeErrors: 0 };
+  readonly #collapse: 'store' | 'process' | false;
+  readonly #leaseTtlMs: number;
+  readonly #leaseWaitMs: number;
+  readonly #staleRetention: number;
+  readonly #maxEntryBytes: number;
+  readonly #heuristics: HeuristicOptions;
+  readonly #now: () => number;
+  readonly #onError: (error: unknown, context: string) => void;
+  readonly #owner = `${process.pid}:${randomUUID()}`;
+  readonly #flights = new Flights();
+  readonly #background = new Map<string, Promise<void>>();
+
+  constructor(options: CacheOptions) {
+    if (options?.store === undefined) throw new InvalidCacheOptionError('createCache needs a store');
+    const mode = options.mode ?? 'private';
+    if (mode !== 'private' && mode !== 'shared') throw new InvalidCacheOptionError(`mode must be 'private' or 'shared', not ${String(mode)}`);
+    this.mode = mode;
+    this.store = options.store;
+    this.#collapse = options.collapse ?? 'store';
+    this.#leaseTtlMs = options.leaseTtlMs ?? 10_000;
+    this.#leaseWaitMs = options.leaseWaitMs ?? this.#leaseTtlMs;
+    this.#staleRetention = options.staleRetentionSeconds ?? 86_400;
+    this.#maxEntryBytes = options.maxEntryBytes ?? 16 * 1024 * 1024;
+    this.#heuristics = { ...DEFAULT_HEURISTICS, ...options.heuristics };
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /**
+   * Answer `request`, from the store when RFC 9111 allows, else through `next` (storing the
+   * response when allowed). Never resolves with a 304 unless the caller sent If-None-Match or
+   * If-Modified-Since and the answer matches them.
+   */
+  async handle(request: CacheRequest, next: Next): Promise<CacheResponse> {
+    const method = request.method;
+    if (method !== 'GET' && method !== 'HEAD') return this.#unsafeOrOther(request, next);
+    // Partial content is not cached: pass Range requests straight through.
+    if (hasHeader(request.headers, 'range')) return this.#bypass(request, next);
+    let key: string;
+    try {
+      key = cacheKey(request.url);
+    } catch {
+      return this.#bypass(request, next);
+    }
+    const ctx: Ctx = {
+      request,
+      upstream: { ...request, headers: withoutHeaders(request.headers, CONDITIONAL_REQUEST_FIELDS) },
+      key,
+      head: method === 'HEAD',
+      reqCC: parseRequestDirectives(request.headers),
+      next,
+    };
+    const response = await this.#lookupOrFetch(ctx);
+    return this.#finish(ctx, response);
+  }
+
+  /** Resolves once background revalidations (stale-while-revalidate) have settled. */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1000 && this.#background.size > 0; i++) await Promise.allSettled([...this.#background.values()]);
+  }
+
+  /** Waits for background work. The store belongs to the caller and is not closed. */
+  async close(): Promise<void> {
+    await this.idle();
+  }
+
+  // ---- request paths ------------------------------------------------------------------------
+
+  async #unsafeOrOther(request: CacheRequest, next: Next): Promise<CacheResponse> {
+    const response = await next(request);
+    // §4.4: a non-error response to an unsafe method invalidates the target URI and same-origin
+    // Location / Content-Location.
+    let keys: string[] = [];
+    try {
+      keys = invalidationKeys(request.method, request.url, response.status, response.headers);
+    } catch {
+      keys = [];
+    }
+    for (const k of keys) await this.#storeOp('delete', () => this.store.delete(k));
+    this.stats.bypassed++;
+    return { ...response, cacheOutcome: 'bypass' };
+  }
+
+  async #bypass(request: CacheRequest, next: Next): Promise<CacheResponse> {
+    this.stats.bypassed++;
+    return { ...(await next(request)), cacheOutcome: 'bypass' };
+  }
+
+  async #lookupOrFetch(ctx: Ctx): Promise<CacheResponse> {
+    for (let round = 0; ; round++) {
+      const entries = await this.#get(ctx.key);
+      const selected = selectVariant(entries, ctx.request.headers);
+      if (selected !== undefined) {
+        const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
+        if (reuse === 'fresh') {
+          this.stats.hits++;
+          return this.#answer(selected, 'hit', ctx.head);
+        }
+        if (reuse === 'stale' || reuse === 'stale-while-revalidate') {
+          if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, selected, entries);
+          this.stats.stale++;
+          return this.#answer(selected, 'stale', ctx.head);
+        }
+      }
+      // §5.2.1.7: only-if-cached and nothing usable: 504.
+      if (ctx.reqCC.has('only-if-cached')) {
+        return { status: 504, statusText: 'Gateway Timeout', headers: [['content-length', '0']], body: EMPTY, cacheOutcome: 'generated' };
+      }
+      // HEAD is answered from stored GET responses, but not stored itself; forwarded as sent.
+      if (ctx.head) {
+        this.stats.misses++;
+        return { ...(await ctx.next(ctx.request)), cacheOutcome: 'miss' };
+      }
+      // A request that insists on validation (no-cache) is not made to wait for other flights.
+      if (this.#collapse === false || round >= MAX_COLLAPSE_ROUNDS || ctx.reqCC.has('no-cache')) {
+        return this.#fromOrigin(ctx, selected, entries);
+      }
+      const flight = this.#flights.current(ctx.key);
+      if (flight !== undefined) {
+        // Another request of this process is fetching this key: wait, then look again.
+        this.stats.collapsed++;
+        await flight;
+        continue;
+      }
+      const finish = this.#flights.start(ctx.key);
+      const leaseName = `fetch ${ctx.key}`;
+      let leased = false;
+      try {
+        if (this.#collapse === 'store') {
+          leased = await this.#storeOp('lease', () => this.store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
+          if (!leased) {
+            // Another process is fetching this key: wait for its lease (bounded), then look again.
+            this.stats.collapsed++;
+            leased = await this.#storeOp('lease', () => awaitLease(this.store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true);
+            continue;
+          }
+        }
+        return await this.#fromOrigin(ctx, selected, entries);
+      } finally {
+        if (leased) await this.#storeOp('lease', () => this.store.releaseLease(leaseName, this.#owner));
+        finish();
+      }
+    }
+  }
+
+  #fromOrigin(ctx: Ctx, selected: StoredEntry | undefined, entries: StoredEntry[]): Promise<CacheResponse> {
+    if (selected !== undefined && hasValidator(selected)) return this.#revalidate(ctx, selected, entries);
+    return this.#fetchUnconditionally(ctx, selected);
+  }
+
+  /**
+   * Validate `held` with the origin (§4.3). `held` was read whole before the request is sent and
+   * is the only response this 304 can be merged into and answered from.
+   */
+  async #revalidate(ctx: Ctx, held: StoredEntry, entries: StoredEntry[]): Promise<CacheResponse> {
+    const conditional: CacheRequest = { ...ctx.upstream, headers: [...ctx.upstream.headers, ...conditionalHeaders(held)] };
+    const requestTime = this.#now();
+    let response: CacheResponse;
+    try {
+      response = await ctx.next(conditional);
+    } catch (err) {
+      if (this.#staleIfError(held, ctx.reqCC)) return this.#servedStale(held, ctx);
+      throw err;
+    }
+    const responseTime = this.#now();
+    if (response.status === 304) {
+      await drain(response.body);
+      if (notModifiedMatches(held, response.headers)) {
+        const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
+        await this.#persistFreshened(held, fresh, response.headers, entries);
+        this.stats.revalidated++;
+        return this.#answer(fresh, 'revalidated', false);
+      }
+      // §4.3.4: the 304 identifies no response we hold: repeat the request unconditionally
+      // rather than guess (and never pass the 304 on).
+      this.stats.repeatedUnconditionally++;
+      return this.#fetchUnconditionally(ctx, undefined);
+    }
+    if (ERROR_STATUSES.has(response.status) && this.#staleIfError(held, ctx.reqCC)) {
+      await cancel(response.body);
+      return this.#servedStale(held, ctx);
+    }
+    return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
+  }
+
+  async #fetchUnconditionally(ctx: Ctx, staleCandidate: StoredEntry | undefined): Promise<CacheResponse> {
+    const requestTime = this.#now();
+    let response: CacheResponse;
+    try {
+      response = await ctx.next(ctx.upstream);
+    } catch (err) {
+      if (staleCandidate !== undefined && this.#staleIfError(staleCandidate, ctx.reqCC)) return this.#servedStale(staleCandidate, ctx);
+      throw err;
+    }
+    const responseTime = this.#now();
+    if (response.status === 304) {
+      // The upstream request carried no conditions; a 304 to it is the origin's bug, and passing
+      // it on is exactly the seed-003 failure.
+      await drain(response.body);
+      throw new Unexpected304Error(ctx.request.url);
+    }
+    if (staleCandidate !== undefined && ERROR_STATUSES.has(response.status) && this.#staleIfError(staleCandidate, ctx.reqCC)) {
+      await cancel(response.body);
+      return this.#servedStale(staleCandidate, ctx);
+    }
+    return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
+  }
+
+  async #storeAndAnswer(ctx: Ctx, response: CacheResponse, requestTime: number, responseTime: number): Promise<CacheResponse> {
+    this.stats.misses++;
+    const resCC = parseCacheControl(response.headers);
+    const why = whyNotStorable({
+      mode: this.mode,
+      method: ctx.request.method,
+      requestHeaders: ctx.request.headers,
+      requestDirectives: ctx.reqCC,
+      status: response.status,
+      responseHeaders: response.headers,
+      responseDirectives: resCC,
+    });
+    if (why !== undefined) return { ...response, cacheOutcome: 'miss' };
+    const declared = Number(getFirstHeader(response.headers, 'content-length'));
+    if (Number.isFinite(declared) && declared > this.#maxEntryBytes) return { ...response, cacheOutcome: 'miss' };
+    const buffered = await bufferUpTo(response.body, this.#maxEntryBytes);
+    if (buffered.kind === 'overflow') return { ...response, body: buffered.body, cacheOutcome: 'miss' };
+    const body = buffered.bytes;
+    // §3.1: hop-by-hop fields are not stored. The body is now whole, so its length frames it.
+    let headers = withoutHeaders(response.headers, hopByHopNames(response.headers));
+    headers = withHeader(headers, 'content-length', String(body.byteLength));
+    // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response it caches that lacks one.
+    if (!hasHeader(headers, 'date')) headers.push(['date', formatHttpDate(responseTime)]);
+    const vary = varyFields(headers);
+    const varyValues = vary.map((name) => normalizedFieldValue(ctx.request.headers, name));
+    const entry: StoredEntry = {
+      id: randomUUID(),
+      key: ctx.key,
+      variant: variantKey(vary, varyValues),
+      vary,
+      varyValues,
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+      body,
+      requestTime,
+      responseTime,
+      expires: 0,
+    };
+    entry.expires = this.#expires(entry);
+    await this.#storeOp('put', () => this.store.put(entry));
+    return this.#answer(entry, 'miss', false);
+  }
+
+  // ---- stale-while-revalidate ----------------------------------------------------------------
+
+  #revalidateInBackground(ctx: Ctx, held: StoredEntry, entries: StoredEntry[]): void {
+    // RFC 5861 §3: revalidate once, in the background, however many requests are served stale.
+    const name = `swr ${ctx.key}\n${held.id}`;
+    if (this.#background.has(name)) return;
+    const bgCtx: Ctx = { ...ctx, head: false, reqCC: new Map() };
+    const work = (async () => {
+      let leased = true;
+      if (this.#collapse === 'store') {
+        leased = await this.#storeOp('lease', () => this.store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
+        if (!leased) return; // another process is revalidating it
+      }
+      try {
+        const response = await this.#revalidate(bgCtx, held, entries);
+        await cancel(response.body);
+      } finally {
+        if (this.#collapse === 'store') await this.#storeOp('lease', () => this.store.releaseLease(name, this.#owner));
+      }
+    })()
+      .catch((err: unknown) => this.#onError(err, 'stale-while-revalidate'))
+      .finally(() => this.#background.delete(name));
+    this.#background.set(name, work);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  #reuseInput(entry: StoredEntry, reqCC: Directives) {
+    const responseDirectives = parseCacheControl(entry.headers);
+    return {
+      mode: this.mode,
+      requestDirectives: reqCC,
+      responseDirectives,
+      lifetime: freshnessLifetime(entry, this.mode, responseDirectives, this.#heuristics),
+      age: currentAge(entry, this.#now()),
+    };
+  }
+
+  #staleIfError(entry: StoredEntry, reqCC: Directives): boolean {
+    return staleIfErrorAllows(this.#reuseInput(entry, reqCC));
+  }
+
+  #servedStale(entry: StoredEntry, ctx: Ctx): CacheResponse {
+    this.stats.stale++;
+    return this.#answer(entry, 'stale', ctx.head);
+  }
+
+  /** The held response updated by a 304 (§4.3.4, §3.2). */
+  #freshened(held: StoredEntry, notModified: HeaderList, requestTime: number, responseTime: number): StoredEntry {
+    // RFC 9110 §6.6.1: a 304 without Date gets the time it was received, else the old Date would
+    // make the freshly validated response look old (§4.2.3).
+    const incoming = hasHeader(notModified, 'date') ? notModified : [...notModified, ['date', formatHttpDate(responseTime)] as [string, string]];
+    const fresh: StoredEntry = { ...held, headers: mergeNotModified(held.headers, incoming), requestTime, responseTime };
+    fresh.expires = this.#expires(fresh);
+    return fresh;
+  }
+
+  /**
+   * Write the freshened response back by compare-and-set on its id: if another writer replaced
+   * it meanwhile, theirs stays. §4.3.4: other stored responses with the same strong validator are
+   * freshened too.
+   */
+  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<void> {
+    await this.#storeOp('freshen', () => this.store.freshen(fresh), false);
+    for (const other of entries) {
+      if (other.id === held.id || !sharesStrongValidator(other, notModified)) continue;
+      const o = this.#freshened(other, notModified, fresh.requestTime, fresh.responseTime);
+      await this.#storeOp('freshen', () => this.store.freshen(o), false);
+    }
+  }
+
+  /** When the store may drop an entry: after freshness, plus the stale windows it may still serve. */
+  #expires(entry: StoredEntry): number {
+    const cc = parseCacheControl(entry.headers);
+    const lifetime = freshnessLifetime(entry, this.mode, cc, this.#heuristics);
+    const initialAge = currentAge(entry, entry.responseTime);
+    const windows = [deltaSeconds(cc, 'stale-while-revalidate'), deltaSeconds(cc, 'stale-if-error')].map((n) => (typeof n === 'number' ? n : 0));
+    const keep = Math.max(hasValidator(entry) ? this.#staleRetention : 0, ...windows);
+    return entry.responseTime + Math.max(0, lifetime - initialAge + keep) * 1000;
+  }
+
+  #answer(entry: StoredEntry, outcome: 'hit' | 'stale' | 'revalidated' | 'miss', head: boolean): CacheResponse {
+    // §5.1 / §4: a response served from storage carries its current age.
+    const headers = outcome === 'hit' || outcome === 'stale' ? withHeader(entry.headers, 'age', ageHeaderValue(currentAge(entry, this.#now()))) : entry.headers;
+    return { status: entry.status, statusText: entry.statusText, headers, body: head ? EMPTY : entry.body, cacheOutcome: outcome };
+  }
+
+  /** Apply the caller's own conditions, and make sure no unasked-for 304 leaves the cache. */
+  async #finish(ctx: Ctx, response: CacheResponse): Promise<CacheResponse> {
+    const callerConditional = hasCallerConditions(ctx.request.headers);
+    if (response.status === 304) {
+      if (callerConditional) return response;
+      await drain(response.body);
+      throw new Unexpected304Error(ctx.request.url);
+    }
+    if (callerConditional && conditionsSayNotModified(ctx.request.headers, response)) {
+      await cancel(response.body);
+      return notModifiedFor(response);
+    }
+    return response;
+  }
+
+  async #get(key: string): Promise<StoredEntry[]> {
+    return this.#storeOp('get', () => this.store.get(key), []);
+  }
+
+  /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
+  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      this.stats.storeErrors++;
+      this.#onError(err, `store ${context}`);
+      return fallback as T;
+    }
+  }
+}
+
+/**
+ * Create an RFC 9111 cache.
+ *
+ * ```ts
+ * const cache = createCache({ store: new SqliteStore({ directory: '.cache/http' }), mode: 'private' });
+ * const response = await cache.handle({ method: 'GET', url, headers: [] }, (req) => send(req));
+ * ```
+ */
+export function createCache(options: CacheOptions): Cache {
+  return new Cache(options);
+}

@@ -1,0 +1,52 @@
+/**
+ * Errors raised by the cache. Each has a stable `code` for programmatic handling.
+ * @module
+ */
+
+/** Base class of every cache error. */
+export class CacheError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A stored entry failed its integrity check (torn, truncated or tampered with). Treated as a miss. */
+export class CorruptEntryError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HF_CACHE_CORRUPT_ENTRY', message, options);
+  }
+}
+
+/**
+ * The origin answered an unconditional request with 304. A caller that sent no conditions must
+ * never receive a 304 (DESIGN.md, seed 003), so this is reported as an error instead.
+ */
+export class Unexpected304Error extends CacheError {
+  constructor(url: string) {
+    super('HF_CACHE_UNEXPECTED_304', `origin answered an unconditional GET ${url} with 304 Not Modified`);
+  }
+}
+
+/** An option passed to the cache or a store is invalid. */
+export class InvalidCacheOptionError extends CacheError {
+  constructor(message: string) {
+    super('HF_CACHE_INVALID_OPTION', message);
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends CacheError {
+  constructor() {
+    super('HF_CACHE_STORE_CLOSED', 'the cache store is closed');
+  }
+}
+
+/** The optional Redis client package (`@redis/client`) is not installed. */
+export class RedisClientMissingError extends CacheError {
+  constructor(cause: unknown) {
+    super('HF_CACHE_REDIS_CLIENT_MISSING', 'the Redis store needs the optional peer dependency @redis/client (npm install @redis/client)', { cause });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Whether a response may be stored (RFC 9111 §3, §3.5, §5.2). Pure.
+ * @module
+ */
+import type { CacheMode, HeaderList } from './types.ts';
+import type { Directives } from './cacheControl.ts';
+import { HEURISTICALLY_CACHEABLE, hasExplicitExpiration } from './freshness.ts';
+import { hasHeader } from './headers.ts';
+import { varyFields } from './vary.ts';
+
+/**
+ * Status codes this cache understands (§3: "the cache understands the response status code";
+ * also what `must-understand` is checked against, §5.2.2.3). 206 and 304 are understood but never
+ * stored as responses of their own: this cache keeps no partial content, and a 304 only freshens.
+ */
+export const UNDERSTOOD_STATUS = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 421, 451, 500, 501, 502, 503, 504]);
+
+/** What the storability decision looks at. */
+export interface StorabilityInput {
+  mode: CacheMode;
+  method: string;
+  requestHeaders: HeaderList;
+  requestDirectives: Directives;
+  status: number;
+  responseHeaders: HeaderList;
+  responseDirectives: Directives;
+}
+
+/** `undefined` when the response may be stored, else the reason it may not. */
+export function whyNotStorable(x: StorabilityInput): string | undefined {
+  const cc = x.responseDirectives;
+  // §3: only methods whose responses are defined cacheable and that this cache knows: GET.
+  if (x.method !== 'GET') return 'method';
+  // §3: the status must be final, and understood by the cache.
+  if (x.status < 200 || x.status === 206 || x.status === 304) return 'status';
+  if (cc.has('must-understand')) {
+    // §5.2.2.3: with must-understand, an understood status overrides no-store; else never store.
+    if (!UNDERSTOOD_STATUS.has(x.status)) return 'must-understand';
+  } else if (cc.has('no-store')) return 'no-store'; // §5.2.2.5
+  // §5.2.1.5: a request no-store forbids storing any response to it.
+  if (x.requestDirectives.has('no-store')) return 'request no-store';
+  // §5.2.2.7: a shared cache must not store a `private` response (qualified or not: treating the
+  // qualified form as unqualified is allowed and safer).
+  if (x.mode === 'shared' && cc.has('private')) return 'private';
+  // §3.5: a shared cache stores a response to an Authorization request only when the response
+  // explicitly allows it.
+  if (x.mode === 'shared' && hasHeader(x.requestHeaders, 'authorization') && !cc.has('must-revalidate') && !cc.has('public') && !cc.has('s-maxage')) {
+    return 'authorization';
+  }
+  // §4.1: `Vary: *` never matches a later request, so storing it is pointless.
+  if (varyFields(x.responseHeaders).includes('*')) return 'vary *';
+  // §3: one of: public, private (private cache), Expires, max-age, s-maxage (shared), or a
+  // heuristically cacheable status.
+  if (cc.has('public')) return undefined;
+  if (x.mode === 'private' && cc.has('private')) return undefined;
+  if (hasExplicitExpiration(x.responseHeaders, x.mode, cc)) return undefined;
+  if (HEURISTICALLY_CACHEABLE.has(x.status)) return undefined;
+  return 'no freshness information';
+}

@@ -1,0 +1,229 @@
+/**
+ * Redis store: one cache shared by every process on every machine. Needs the optional peer
+ * dependency `@redis/client`, loaded on first use only.
+ *
+ * Layout: one hash per primary key (`<prefix>k:<key>`), one field per variant, whose value is
+ * `<id>\n<checksummed entry blob>`. Every write is one Lua script, which Redis runs atomically:
+ * a reader sees a variant before or after a write, never between; a client killed mid-command
+ * leaves nothing (Redis executes only complete commands). The hash expires (TTL) when its
+ * longest-lived variant does; memory bounds are Redis's own (`maxmemory` + an LRU policy).
+ * @module
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { CacheStore, StoreLimits } from '../store.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
+import type { StoredEntry } from '../types.ts';
+import { decodeEntry, encodeEntry } from '../entryCodec.ts';
+import { CorruptEntryError, InvalidCacheOptionError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
+
+/** Options of {@link RedisStore.connect}. */
+export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
+  /** `redis://host:port[/db]`. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** Key prefix, so several caches can share one Redis. Default `hf:cache:`. */
+  prefix?: string;
+  /** Called when a corrupt entry is found and removed. */
+  onCorrupt?: (key: string, error: CorruptEntryError) => void;
+}
+
+/** The subset of a Redis connection this store uses. */
+interface Connection {
+  sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Set the variant, then extend the key's TTL to cover it (never shorten it for other variants). */
+const PUT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+local cur = redis.call('PTTL', KEYS[1])
+if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`;
+
+/** Compare-and-set on the entry id prefix of the variant's value (§4.3.4 freshening). */
+const FRESHEN = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v or string.sub(v, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local ttl = tonumber(ARGV[4])
+local cur = redis.call('PTTL', KEYS[1])
+if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`;
+
+/** Remove a variant only if its value is still the one found corrupt or expired. */
+const DROP_IF_SAME = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and redis.sha1hex(v) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
+return 0`;
+
+/** Take a lease when free, expired (PX), or already ours (renew). */
+const LEASE = `
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+const UNLEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`;
+
+const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
+const NL = 0x0a;
+
+/** A store in Redis, shared across processes and machines. Create with {@link RedisStore.connect}. */
+export class RedisStore implements CacheStore {
+  readonly prefix: string;
+  readonly maxEntryBytes: number;
+  readonly #conn: Connection;
+  readonly #bufferMapping: Record<number, unknown>;
+  readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
+  #closed = false;
+
+  private constructor(conn: Connection, bufferMapping: Record<number, unknown>, options: RedisStoreOptions) {
+    this.#conn = conn;
+    this.#bufferMapping = bufferMapping;
+    this.prefix = options.prefix ?? 'hf:cache:';
+    this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    if (!(this.maxEntryBytes > 0)) throw new InvalidCacheOptionError('maxEntryBytes must be positive');
+    this.#onCorrupt = options.onCorrupt;
+  }
+
+  /** Connect to Redis (loads `@redis/client`; throws {@link RedisClientMissingError} without it). */
+  static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
+    let mod: typeof import('@redis/client');
+    try {
+      mod = await import('@redis/client');
+    } catch (cause) {
+      throw new RedisClientMissingError(cause);
+    }
+    const client = mod.createClient({ url: options.url ?? 'redis://127.0.0.1:6379', disableClientInfo: true });
+    // Errors surface through the failing command; a listener keeps them from being "unhandled".
+    client.on('error', () => {});
+    await client.connect();
+    return new RedisStore(client as unknown as Connection, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
+  }
+
+  async get(key: string): Promise<StoredEntry[]> {
+    this.#check();
+    const hashKey = this.#hashKey(key);
+    const reply = (await this.#conn.sendCommand(['HGETALL', hashKey], { typeMapping: this.#bufferMapping })) as unknown;
+    const pairs = flattenPairs(reply);
+    const now = Date.now();
+    const out: StoredEntry[] = [];
+    for (const [field, value] of pairs) {
+      let entry: StoredEntry | undefined;
+      try {
+        const nl = value.indexOf(NL);
+        if (nl <= 0) throw new CorruptEntryError('entry without id prefix');
+        entry = decodeEntry(value.subarray(nl + 1));
+        if (entry.key !== key || entry.variant !== field.toString('utf8') || entry.id !== value.subarray(0, nl).toString('utf8')) {
+          throw new CorruptEntryError('entry does not belong to its field');
+        }
+      } catch (err) {
+        if (err instanceof CorruptEntryError) this.#onCorrupt?.(key, err);
+        entry = undefined;
+      }
+      if (entry === undefined || entry.expires <= now) {
+        // A damaged or expired variant is a miss and is removed, unless it was rewritten meanwhile.
+        await this.#eval(DROP_IF_SAME, [hashKey], [field, createHash('sha1').update(value).digest('hex')]);
+        continue;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  async put(entry: StoredEntry): Promise<void> {
+    this.#check();
+    const value = this.#value(entry);
+    if (value.length > this.maxEntryBytes) {
+      await this.#conn.sendCommand(['HDEL', this.#hashKey(entry.key), entry.variant]);
+      return;
+    }
+    await this.#eval(PUT, [this.#hashKey(entry.key)], [entry.variant, value, String(this.#ttl(entry))]);
+  }
+
+  async freshen(entry: StoredEntry): Promise<boolean> {
+    this.#check();
+    const value = this.#value(entry);
+    if (value.length > this.maxEntryBytes) return false;
+    const r = await this.#eval(FRESHEN, [this.#hashKey(entry.key)], [entry.variant, `${entry.id}\n`, value, String(this.#ttl(entry))]);
+    return Number(r) === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#check();
+    await this.#conn.sendCommand(['DEL', this.#hashKey(key)]);
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#check();
+    return Number(await this.#eval(LEASE, [this.#leaseKey(name)], [owner, String(Math.max(1, Math.ceil(ttlMs)))])) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    if (this.#closed) return;
+    await this.#eval(UNLEASE, [this.#leaseKey(name)], [owner]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#conn.close();
+    } catch {
+      this.#conn.destroy();
+    }
+  }
+
+  /** A unique prefix for tests that want an isolated namespace. */
+  static uniquePrefix(): string {
+    return `hf:test:${randomUUID()}:`;
+  }
+
+  #value(entry: StoredEntry): Buffer {
+    return Buffer.concat([Buffer.from(`${entry.id}\n`, 'utf8'), encodeEntry(entry)]);
+  }
+
+  #ttl(entry: StoredEntry): number {
+    return Math.max(1, Math.ceil(entry.expires - Date.now()));
+  }
+
+  #hashKey(key: string): string {
+    return `${this.prefix}k:${key}`;
+  }
+
+  #leaseKey(name: string): string {
+    return `${this.prefix}l:${name}`;
+  }
+
+  /** EVALSHA, loading the script on first use (NOSCRIPT). */
+  async #eval(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    const sha = sha1(script);
+    try {
+      return await this.#conn.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return this.#conn.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]);
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+/** HGETALL replies as [field, value] buffer pairs (RESP2 flat array, or a RESP3 map). */
+function flattenPairs(reply: unknown): Array<[Buffer, Buffer]> {
+  const out: Array<[Buffer, Buffer]> = [];
+  const toBuf = (x: unknown): Buffer => (Buffer.isBuffer(x) ? x : Buffer.from(String(x), 'utf8'));
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push([toBuf(reply[i]), toBuf(reply[i + 1])]);
+  } else if (reply instanceof Map) {
+    for (const [k, v] of reply) out.push([toBuf(k), toBuf(v)]);
+  } else if (reply !== null && typeof reply === 'object') {
+    for (const [k, v] of Object.entries(reply)) out.push([Buffer.from(k, 'utf8'), toBuf(v)]);
+  }
+  return out;
+}

@@ -1,0 +1,253 @@
+/**
+ * SQLite store via the built-in `node:sqlite`: the embedded default. A cache directory that many
+ * processes open at once: WAL journal (readers never block the writer), a busy timeout (writers
+ * queue instead of failing), and each entry written in one transaction, so `kill -9` at any
+ * instant leaves every entry whole or absent. Each entry is also a checksummed blob
+ * (entryCodec.ts), so a damaged one is removed and read as a miss, never served.
+ * @module
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CacheStore, StoreLimits } from '../store.ts';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
+import type { StoredEntry } from '../types.ts';
+import { decodeEntry, encodeEntry } from '../entryCodec.ts';
+import { CorruptEntryError, InvalidCacheOptionError, StoreClosedError } from '../errors.ts';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions extends StoreLimits {
+  /** Cache directory (created if missing); the database is `cache.sqlite` inside it. */
+  directory: string;
+  /** How long a write waits for another process's transaction, ms (SQLite busy_timeout). Default 10 000. */
+  busyTimeoutMs?: number;
+  /** Recency is recorded on read at most this often per entry, ms (keeps hits read-only). Default 10 000. */
+  touchIntervalMs?: number;
+  /** Called when a corrupt entry is found and removed (for monitoring). */
+  onCorrupt?: (key: string, error: CorruptEntryError) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hf_entries (
+  key TEXT NOT NULL,
+  variant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  data BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  atime INTEGER NOT NULL,
+  PRIMARY KEY (key, variant)
+);
+CREATE INDEX IF NOT EXISTS hf_entries_atime ON hf_entries(atime);
+CREATE INDEX IF NOT EXISTS hf_entries_expires ON hf_entries(expires);
+CREATE TABLE IF NOT EXISTS hf_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hf_stats (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO hf_stats (one, bytes) VALUES (1, 0);
+-- The byte total is kept by triggers inside each writing transaction, so it stays exact
+-- whichever process writes and wherever one is killed.
+CREATE TRIGGER IF NOT EXISTS hf_entries_ins AFTER INSERT ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes + NEW.size; END;
+CREATE TRIGGER IF NOT EXISTS hf_entries_del AFTER DELETE ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size; END;
+CREATE TRIGGER IF NOT EXISTS hf_entries_upd AFTER UPDATE OF size ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size + NEW.size; END;
+`;
+
+/** Synchronous sleep used only while another process initialises the database. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+interface Row {
+  variant: string;
+  id: string;
+  data: Uint8Array;
+  expires: number;
+  atime: number;
+}
+
+/** A store in a SQLite database that many processes may share. */
+export class SqliteStore implements CacheStore {
+  readonly maxBytes: number;
+  readonly maxEntryBytes: number;
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #touchIntervalMs: number;
+  readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
+  readonly #q: {
+    select: StatementSync;
+    upsert: StatementSync;
+    updateById: StatementSync;
+    deleteKey: StatementSync;
+    deleteOne: StatementSync;
+    touch: StatementSync;
+    bytes: StatementSync;
+    deleteExpired: StatementSync;
+    evictOldest: StatementSync;
+    lease: StatementSync;
+    unlease: StatementSync;
+  };
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options?.directory !== 'string' || options.directory === '') throw new InvalidCacheOptionError('SqliteStore needs a directory');
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.maxEntryBytes = Math.min(options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, this.maxBytes);
+    if (!(this.maxBytes > 0) || !(this.maxEntryBytes > 0)) throw new InvalidCacheOptionError('maxBytes and maxEntryBytes must be positive');
+    this.#touchIntervalMs = options.touchIntervalMs ?? 10_000;
+    this.#onCorrupt = options.onCorrupt;
+    mkdirSync(options.directory, { recursive: true });
+    this.path = join(options.directory, 'cache.sqlite');
+    this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? 10_000 });
+    // Several processes may open a fresh directory at the same instant; switching to WAL and
+    // creating the schema can then report SQLITE_BUSY without waiting on the busy handler.
+    // Retry a bounded number of times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+        this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+        break;
+      } catch (err) {
+        try {
+          if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+        } catch {
+          // nothing to roll back
+        }
+        if (attempt >= 50 || !/busy|locked/i.test(String((err as Error).message))) {
+          this.#db.close();
+          throw err;
+        }
+        sleepSync(10 + attempt * 5);
+      }
+    }
+    const db = this.#db;
+    this.#q = {
+      select: db.prepare('SELECT variant, id, data, expires, atime FROM hf_entries WHERE key = ?'),
+      upsert: db.prepare(
+        'INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (key, variant) DO UPDATE SET id = excluded.id, data = excluded.data, size = excluded.size, expires = excluded.expires, atime = excluded.atime',
+      ),
+      updateById: db.prepare('UPDATE hf_entries SET data = ?, size = ?, expires = ?, atime = ? WHERE key = ? AND variant = ? AND id = ?'),
+      deleteKey: db.prepare('DELETE FROM hf_entries WHERE key = ?'),
+      deleteOne: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ? AND id = ?'),
+      touch: db.prepare('UPDATE hf_entries SET atime = ? WHERE key = ? AND variant = ? AND id = ?'),
+      bytes: db.prepare('SELECT bytes FROM hf_stats WHERE one = 1'),
+      deleteExpired: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries WHERE expires <= ? LIMIT 256)'),
+      evictOldest: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries ORDER BY atime LIMIT 16)'),
+      lease: db.prepare(
+        'INSERT INTO hf_leases (name, owner, until) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE hf_leases.until <= ? OR hf_leases.owner = excluded.owner',
+      ),
+      unlease: db.prepare('DELETE FROM hf_leases WHERE name = ? AND owner = ?'),
+    };
+  }
+
+  /** Total bytes of stored entries, as kept by the database. */
+  get bytes(): number {
+    this.#check();
+    return Number((this.#q.bytes.get() as { bytes: number }).bytes);
+  }
+
+  async get(key: string): Promise<StoredEntry[]> {
+    this.#check();
+    const rows = this.#q.select.all(key) as unknown as Row[];
+    const now = Date.now();
+    const out: StoredEntry[] = [];
+    for (const row of rows) {
+      if (row.expires <= now) {
+        this.#q.deleteOne.run(key, row.variant, row.id);
+        continue;
+      }
+      let entry: StoredEntry;
+      try {
+        entry = decodeEntry(row.data);
+        if (entry.key !== key || entry.variant !== row.variant || entry.id !== row.id) throw new CorruptEntryError('entry does not belong to its row');
+      } catch (err) {
+        // A damaged entry is a miss, and is removed so that it is not met again.
+        this.#q.deleteOne.run(key, row.variant, row.id);
+        if (err instanceof CorruptEntryError) this.#onCorrupt?.(key, err);
+        continue;
+      }
+      if (now - row.atime > this.#touchIntervalMs) this.#q.touch.run(now, key, row.variant, row.id);
+      out.push(entry);
+    }
+    return out;
+  }
+
+  async put(entry: StoredEntry): Promise<void> {
+    this.#check();
+    const blob = encodeEntry(entry);
+    if (blob.length > this.maxEntryBytes) {
+      // Too large to keep: do not leave an older copy of the same variant behind either.
+      this.#transaction(() => this.#q.deleteOne.run(entry.key, entry.variant, entry.id));
+      return;
+    }
+    const now = Date.now();
+    this.#transaction(() => {
+      this.#q.upsert.run(entry.key, entry.variant, entry.id, blob, blob.length, entry.expires, now);
+      this.#evict(now);
+    });
+  }
+
+  async freshen(entry: StoredEntry): Promise<boolean> {
+    this.#check();
+    const blob = encodeEntry(entry);
+    if (blob.length > this.maxEntryBytes) return false;
+    const now = Date.now();
+    return this.#transaction(() => {
+      // Compare-and-set on id: a concurrent replacement of this variant wins.
+      const r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
+      if (Number(r.changes) === 0) return false;
+      this.#evict(now);
+      return true;
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#check();
+    this.#transaction(() => this.#q.deleteKey.run(key));
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#check();
+    const now = Date.now();
+    const r = this.#q.lease.run(name, owner, now + ttlMs, now);
+    return Number(r.changes) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    if (this.#closed) return;
+    this.#q.unlease.run(name, owner);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /** Evict expired entries, then least recently used ones, until within `maxBytes` (bounded). */
+  #evict(now: number): void {
+    if (this.bytes <= this.maxBytes) return;
+    this.#q.deleteExpired.run(now);
+    for (let i = 0; i < 10_000 && this.bytes > this.maxBytes; i++) {
+      if (Number(this.#q.evictOldest.run().changes) === 0) break;
+    }
+  }
+
+  #transaction<T>(fn: () => T): T {
+    // BEGIN IMMEDIATE takes the write lock up front (waiting on busy_timeout), so the
+    // transaction never has to upgrade a read lock, which SQLite would fail with SQLITE_BUSY.
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

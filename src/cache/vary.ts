@@ -1,0 +1,67 @@
+/**
+ * Vary: secondary cache keys and selection among stored variants (RFC 9111 §4.1). Pure.
+ * @module
+ */
+import type { HeaderList, StoredEntry } from './types.ts';
+import { getFirstHeader, getHeader, parseHttpDate, splitList } from './headers.ts';
+
+/** Lower-cased field names listed by the Vary field(s) of a response; may include `*`. */
+export function varyFields(headers: HeaderList): string[] {
+  const raw = getHeader(headers, 'vary');
+  if (raw === undefined) return [];
+  const names = splitList(raw).map((n) => n.toLowerCase());
+  return [...new Set(names)].sort();
+}
+
+/** Fields whose values are lists of case-insensitive tokens, so lower-casing keeps their meaning. */
+const CASE_INSENSITIVE = new Set(['accept-encoding', 'accept-charset', 'accept-language', 'te']);
+
+/**
+ * Normalise a request field for comparison (§4.1: "normalizing both header field values in a way
+ * that is known to have identical semantics"): combine all lines, drop whitespace around commas
+ * and empty list members; lower-case fields known to be case-insensitive. `null` = absent.
+ */
+export function normalizedFieldValue(headers: HeaderList, name: string): string | null {
+  const raw = getHeader(headers, name);
+  if (raw === undefined) return null;
+  const lower = name.toLowerCase();
+  let v = splitList(raw).join(', ');
+  if (CASE_INSENSITIVE.has(lower)) v = v.toLowerCase();
+  return v;
+}
+
+/** Secondary key of a response: its Vary names with the request's normalised values for them. */
+export function variantKey(vary: readonly string[], values: ReadonlyArray<string | null>): string {
+  return JSON.stringify([vary, values]);
+}
+
+/** Whether a stored response's Vary'd values match the presented request (§4.1). */
+export function variantMatches(entry: Pick<StoredEntry, 'vary' | 'varyValues'>, requestHeaders: HeaderList): boolean {
+  for (let i = 0; i < entry.vary.length; i++) {
+    const name = entry.vary[i]!;
+    // §4.1: "A stored response with a Vary header field value containing a member '*' always fails to match."
+    if (name === '*') return false;
+    // §4.1: absent in both counts as a match; present in one only does not.
+    if (normalizedFieldValue(requestHeaders, name) !== (entry.varyValues[i] ?? null)) return false;
+  }
+  return true;
+}
+
+/**
+ * Select the stored response to use for a request (§4.1): among the variants whose Vary'd
+ * values match, "the most recent response (as determined by the Date header field) is used";
+ * ties go to the one received last.
+ */
+export function selectVariant<E extends Pick<StoredEntry, 'vary' | 'varyValues' | 'headers' | 'responseTime'>>(entries: readonly E[], requestHeaders: HeaderList): E | undefined {
+  let best: E | undefined;
+  let bestDate = -Infinity;
+  for (const e of entries) {
+    if (!variantMatches(e, requestHeaders)) continue;
+    const date = parseHttpDate(getFirstHeader(e.headers, 'date')) ?? e.responseTime;
+    if (best === undefined || date > bestDate || (date === bestDate && e.responseTime > best.responseTime)) {
+      best = e;
+      bestDate = date;
+    }
+  }
+  return best;
+}
