@@ -9,8 +9,9 @@
  * a body that is still streaming is sent chunked with backpressure.
  */
 import { ServerError } from './errors.ts';
+import { NativeResponse, lightParts, initHas } from './lightResponse.ts';
 import type { ServerRequest } from './serverRequest.ts';
-import type { ResponseWriter } from './responseWriter.ts';
+import type { ResponseWriter, ResponseHeaders } from './responseWriter.ts';
 import type { ReadableStreamReadResult } from 'node:stream/web';
 import type { FetchHandler, FetchInfo, StreamingHandler } from './options.ts';
 
@@ -128,9 +129,15 @@ export function lazyRequest(src: ServerRequest): Request {
   return new (LazyRequest as unknown as new (src: ServerRequest) => Request)(src);
 }
 
-/** Resolves on the next macrotask: by then every microtask of a finished body stream has run. */
-function nextMacrotask(): Promise<'pending'> {
-  return new Promise((resolve) => setImmediate(resolve, 'pending'));
+/**
+ * Resolves `'pending'` after a few microtask turns. A body built from a string or bytes (undici's
+ * `extractBody`) closes its stream one microtask after its only chunk, so by then the next read
+ * has settled; a producer that is still working (SSE, a proxied upstream) has not. A body that
+ * is complete but slower to say so only loses the Content-Length fast path (it goes chunked).
+ */
+async function microtaskTurns(): Promise<'pending'> {
+  for (let i = 0; i < 8; i++) await null;
+  return 'pending';
 }
 
 async function streamRest(res: ResponseWriter, reader: ReadableStreamDefaultReader<Uint8Array>, pending: Promise<ReadableStreamReadResult<Uint8Array>>): Promise<void> {
@@ -154,8 +161,16 @@ async function streamRest(res: ResponseWriter, reader: ReadableStreamDefaultRead
 
 /** Writes a `Response` through `res`. */
 export function writeResponse(req: ServerRequest, res: ResponseWriter, response: Response): Promise<void> | undefined {
-  if (!(response instanceof Response)) {
+  if (!(response instanceof NativeResponse)) {
     throw new ServerError('HF_SERVER_INVALID_RESPONSE', `the fetch handler returned ${Object.prototype.toString.call(response)}, not a Response`);
+  }
+  const light = lightParts(response);
+  if (light !== undefined) {
+    // Fast path: the body is already a value; no Headers, no stream, one write.
+    res.writeHead(light.status, light.headers as ResponseHeaders | undefined, light.statusText === '' ? undefined : light.statusText);
+    if (typeof light.body === 'string' && !initHas(light.headers, 'content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8');
+    void res.end(light.body);
+    return undefined;
   }
   const status = response.status;
   res.writeHead(status, response.headers, response.statusText === '' ? undefined : response.statusText);
@@ -174,14 +189,14 @@ export function writeResponse(req: ServerRequest, res: ResponseWriter, response:
 
 /**
  * HEAD: announce the Content-Length a GET would get when the body is a complete value (the same
- * one-macrotask look-ahead as `sendBody`); a streaming body is cancelled unread.
+ * look-ahead as `sendBody`); a streaming body is cancelled unread.
  */
 async function sendHeadLength(res: ResponseWriter, body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   try {
     for (let i = 0; i < 2; i++) {
-      const next = await Promise.race([reader.read(), nextMacrotask()]);
+      const next = await Promise.race([reader.read(), microtaskTurns()]);
       if (next === 'pending') break;
       if (next.done) {
         await res.end(parts.length === 1 ? parts[0] : Buffer.concat(parts));
@@ -211,10 +226,10 @@ async function sendBody(res: ResponseWriter, body: ReadableStream<Uint8Array>): 
     return;
   }
   // A string or byte body ends right after its one chunk; a streaming body (SSE, a proxied
-  // upstream) usually does not. Looking one macrotask ahead tells them apart without ever
-  // holding a streaming body's first chunk back for longer than that.
+  // upstream) usually does not. Looking a few microtasks ahead tells them apart without
+  // holding a streaming body's first chunk back.
   const second = reader.read();
-  const peek = await Promise.race([second, nextMacrotask()]);
+  const peek = await Promise.race([second, microtaskTurns()]);
   if (peek !== 'pending' && peek.done) {
     reader.releaseLock();
     await res.end(first.value);
@@ -229,7 +244,7 @@ export function fetchToStreaming(fetch: FetchHandler): StreamingHandler {
   return (req: ServerRequest, res: ResponseWriter) => {
     const info: FetchInfo = { remoteAddress: req.remoteAddress, remotePort: req.remotePort, request: req };
     const result = fetch(lazyRequest(req), info);
-    if (result instanceof Response) return writeResponse(req, res, result);
+    if (result instanceof NativeResponse) return writeResponse(req, res, result);
     return Promise.resolve(result).then((response) => writeResponse(req, res, response));
   };
 }

@@ -13,3 +13,4 @@ export { lazyRequest, writeResponse, fetchToStreaming } from './fetchAdapter.ts'
 export { lingeringClose, DEFAULT_LINGER, type LingerOptions, type LingerOutcome } from '../transport/lingeringClose.ts';
 export { serveStatic, type StaticOptions } from './serveStatic.ts';
 export { mimeType } from './mime.ts';
+export { LightResponse, NativeResponse, installLightResponse } from './lightResponse.ts';

@@ -31,6 +31,11 @@ export interface ServerOptions {
   handler?: StreamingHandler;
   /** Fetch handler. */
   fetch?: FetchHandler;
+  /**
+   * Replace `globalThis.Response` with `LightResponse` (process-wide), so fetch handlers —
+   * frameworks included — skip undici's per-response Headers and stream construction. Default false.
+   */
+  lightResponse?: boolean;
   /** TLS options (`key`, `cert`, ...): serve HTTPS. */
   tls?: TlsOptions;
   /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */

@@ -10,6 +10,7 @@ import { DEFAULT_LINGER } from '../transport/lingeringClose.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
 import { ServerError } from './errors.ts';
 import { fetchToStreaming } from './fetchAdapter.ts';
+import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
 
@@ -75,6 +76,7 @@ export class Server implements ConnectionHost {
       throw new ServerError('HF_SERVER_INVALID_OPTIONS', 'pass exactly one of `handler` (streaming) and `fetch`');
     }
     this.options = resolveOptions(options);
+    if (options.lightResponse === true) installLightResponse();
     this.handler = options.handler ?? fetchToStreaming(options.fetch as FetchHandler);
     this.secure = options.tls !== undefined;
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
