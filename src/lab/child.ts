@@ -127,3 +127,29 @@ export function readPortLine(child: ChildProcess, timeoutMs: number): Promise<nu
     });
   });
 }
+
+/** A free TCP port on 127.0.0.1 (for servers that must be told their port). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once a TCP connection to the port succeeds; rejects after `timeoutMs` or if `child` exits. */
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs: number, stderr: () => string): Promise<void> {
+  const net = await import('node:net');
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new LabError('HF_LAB_SUBJECT_START', `port ${port} not listening: ${stderr().trim().split('\n').slice(-3).join(' | ')}`);
+}
