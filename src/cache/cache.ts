@@ -358,7 +358,7 @@ export class Cache {
         if (!leased) return; // another process is revalidating it
       }
       try {
-        const response = await this.#revalidate(bgCtx, held, entries);
+        const response = await this.#fromOrigin(bgCtx, held, entries);
         await cancel(response.body);
       } finally {
         if (this.#collapse === 'store') await this.#storeOp('lease', () => this.store.releaseLease(name, this.#owner));

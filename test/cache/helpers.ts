@@ -17,12 +17,14 @@ export interface Origin {
 }
 
 /** Start a loopback origin on 127.0.0.1, port 0. `handler` gets the request number (0-based). */
-export async function startOrigin(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<Origin> {
+export async function startOrigin(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void, now?: () => number): Promise<Origin> {
   const requests: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
     const n = requests.length;
     requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
     req.resume();
+    // With a fake clock, the origin's Date follows it, as a real origin's would follow real time.
+    if (now !== undefined) res.setHeader('date', new Date(now()).toUTCString());
     req.on('end', () => handler(req, res, n));
   });
   server.keepAliveTimeout = 60_000;

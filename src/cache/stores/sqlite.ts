@@ -131,7 +131,7 @@ export class SqliteStore implements CacheStore {
       touch: db.prepare('UPDATE hf_entries SET atime = ? WHERE key = ? AND variant = ? AND id = ?'),
       bytes: db.prepare('SELECT bytes FROM hf_stats WHERE one = 1'),
       deleteExpired: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries WHERE expires <= ? LIMIT 256)'),
-      evictOldest: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries ORDER BY atime LIMIT 16)'),
+      evictOldest: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries ORDER BY atime, rowid LIMIT 1)'),
       lease: db.prepare(
         'INSERT INTO hf_leases (name, owner, until) VALUES (?, ?, ?) ' +
           'ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE hf_leases.until <= ? OR hf_leases.owner = excluded.owner',

@@ -1,0 +1,447 @@
+/** The cache layer end to end against loopback origins (RFC 9111 sections cited per test). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { createCache, MemoryStore, Unexpected304Error } from '../../src/cache/index.ts';
+import type { CacheStore, StoredEntry, CacheOptions } from '../../src/cache/index.ts';
+import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
+import type { Origin } from './helpers.ts';
+
+async function setup(handler: (req: import('node:http').IncomingMessage, res: ServerResponse, n: number) => void, options: Partial<CacheOptions> = {}) {
+  const clock = fakeClock();
+  const origin = await startOrigin(handler, clock.now);
+  const store = new MemoryStore();
+  const cache = createCache({ store, now: clock.now, ...options });
+  const next = httpNext();
+  const done = async () => {
+    await cache.close();
+    next.agent.destroy();
+    await origin.close();
+  };
+  return { origin, clock, store, cache, next, done, url: (p: string) => origin.url + p };
+}
+
+function ok(res: ServerResponse, headers: Record<string, string>, body: string): void {
+  res.writeHead(200, headers);
+  res.end(body);
+}
+
+test('§4.2: a fresh stored response is served without contacting the origin; §5.1: with its current Age', async () => {
+  const s = await setup((_q, r, n) => ok(r, { 'cache-control': 'max-age=100' }, `body ${n}`));
+  try {
+    const a = await s.cache.handle(get(s.url('/x')), s.next);
+    assert.equal(a.cacheOutcome, 'miss');
+    s.clock.advance(50);
+    const b = await s.cache.handle(get(s.url('/x')), s.next);
+    assert.equal(b.cacheOutcome, 'hit');
+    assert.equal(await text(b), 'body 0');
+    const age = Number(header(b, 'age'));
+    assert.ok(age >= 50 && age <= 52, `age ${age}`);
+    assert.equal(s.origin.requests.length, 1);
+    s.clock.advance(60);
+    const c = await s.cache.handle(get(s.url('/x')), s.next);
+    assert.equal(c.cacheOutcome, 'miss'); // stale, no validator: refetched
+    assert.equal(s.origin.requests.length, 2);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§4.3.1/§4.3.4: revalidation sends the held ETag; the 304 freshens it and the held body is served', async () => {
+  const s = await setup((q, r) => {
+    if (q.headers['if-none-match'] === '"v1"') {
+      r.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=100', 'x-fresh': 'yes' });
+      r.end();
+    } else ok(r, { etag: '"v1"', 'cache-control': 'max-age=0', 'content-type': 'text/plain' }, 'one');
+  });
+  try {
+    await s.cache.handle(get(s.url('/v')), s.next);
+    const b = await s.cache.handle(get(s.url('/v')), s.next);
+    assert.equal(b.status, 200);
+    assert.equal(b.cacheOutcome, 'revalidated');
+    assert.equal(await text(b), 'one');
+    assert.equal(header(b, 'x-fresh'), 'yes');
+    assert.equal(header(b, 'content-type'), 'text/plain');
+    assert.equal(s.origin.requests[1]!.headers['if-none-match'], '"v1"');
+    // The 304's max-age=100 now applies (§3.2 header update): a hit.
+    const c = await s.cache.handle(get(s.url('/v')), s.next);
+    assert.equal(c.cacheOutcome, 'hit');
+    assert.equal(s.origin.requests.length, 2);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§4.3.4: a 304 that names another validator is not merged; the request is repeated unconditionally', async () => {
+  let phase = 0;
+  const s = await setup((q, r) => {
+    if (q.headers['if-none-match'] !== undefined) {
+      r.writeHead(304, { etag: '"other"' });
+      r.end();
+    } else ok(r, { etag: `"v${phase}"`, 'cache-control': 'max-age=0' }, `body ${phase++}`);
+  });
+  try {
+    await s.cache.handle(get(s.url('/m')), s.next);
+    const b = await s.cache.handle(get(s.url('/m')), s.next);
+    assert.equal(b.status, 200);
+    assert.equal(await text(b), 'body 1');
+    assert.equal(s.cache.stats.repeatedUnconditionally, 1);
+    assert.equal(s.origin.requests.length, 3);
+    assert.equal(s.origin.requests[2]!.headers['if-none-match'], undefined);
+  } finally {
+    await s.done();
+  }
+});
+
+test('seed 003: a 304 to an unconditional request is an error (HF_CACHE_UNEXPECTED_304), never handed to the caller', async () => {
+  const s = await setup((_q, r) => {
+    r.writeHead(304, { etag: '"x"' });
+    r.end();
+  });
+  try {
+    await assert.rejects(s.cache.handle(get(s.url('/bad')), s.next), (e: unknown) => e instanceof Unexpected304Error && e.code === 'HF_CACHE_UNEXPECTED_304');
+  } finally {
+    await s.done();
+  }
+});
+
+test('RFC 9110 §13.1.2: a caller with its own If-None-Match gets 304 when it matches, 200 when not; its conditions never reach the origin', async () => {
+  const s = await setup((_q, r) => ok(r, { etag: '"e1"', 'cache-control': 'max-age=100' }, 'payload'));
+  try {
+    const miss = await s.cache.handle(get(s.url('/c'), [['if-none-match', '"e1"']]), s.next);
+    assert.equal(miss.status, 304);
+    assert.equal(header(miss, 'etag'), '"e1"');
+    assert.equal(s.origin.requests[0]!.headers['if-none-match'], undefined); // stored whole
+    const hit = await s.cache.handle(get(s.url('/c'), [['if-none-match', 'W/"e1"']]), s.next);
+    assert.equal(hit.status, 304);
+    const other = await s.cache.handle(get(s.url('/c'), [['if-none-match', '"zzz"']]), s.next);
+    assert.equal(other.status, 200);
+    assert.equal(await text(other), 'payload');
+    assert.equal(s.origin.requests.length, 1);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§4.1: Vary variants are stored side by side and each is selected for its own request', async () => {
+  const s = await setup((q, r) => ok(r, { vary: 'Accept-Encoding', 'cache-control': 'max-age=100' }, `for ${q.headers['accept-encoding'] ?? 'none'}`));
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const ae of ['gzip', 'br', undefined]) {
+        const res = await s.cache.handle(get(s.url('/v'), ae === undefined ? [] : [['accept-encoding', ae]]), s.next);
+        assert.equal(await text(res), `for ${ae ?? 'none'}`);
+        assert.equal(res.cacheOutcome, round === 0 ? 'miss' : 'hit');
+      }
+    }
+    assert.equal(s.origin.requests.length, 3);
+    assert.equal(s.store.size, 3);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§5.2.1.7: only-if-cached answers 504 when nothing usable is stored, and the stored response when it is', async () => {
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
+  try {
+    const a = await s.cache.handle(get(s.url('/o'), [['cache-control', 'only-if-cached']]), s.next);
+    assert.equal(a.status, 504);
+    assert.equal(s.origin.requests.length, 0);
+    await s.cache.handle(get(s.url('/o')), s.next);
+    const b = await s.cache.handle(get(s.url('/o'), [['cache-control', 'only-if-cached']]), s.next);
+    assert.equal(b.status, 200);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§5.2.2.5 response no-store is not stored; §5.2.1.5 request no-store is not stored but may be served from storage', async () => {
+  const s = await setup((q, r) => ok(r, { 'cache-control': q.url === '/ns' ? 'no-store' : 'max-age=100' }, 'x'));
+  try {
+    await s.cache.handle(get(s.url('/ns')), s.next);
+    await s.cache.handle(get(s.url('/ns')), s.next);
+    assert.equal(s.origin.requests.length, 2);
+    await s.cache.handle(get(s.url('/rq'), [['cache-control', 'no-store']]), s.next);
+    assert.equal(s.store.size, 0);
+    await s.cache.handle(get(s.url('/rq')), s.next);
+    const c = await s.cache.handle(get(s.url('/rq'), [['cache-control', 'no-store']]), s.next);
+    assert.equal(c.cacheOutcome, 'hit');
+  } finally {
+    await s.done();
+  }
+});
+
+test('§5.2.1.4: request no-cache (and §5.4 Pragma: no-cache) validates a fresh response with the origin', async () => {
+  const s = await setup((q, r) => {
+    if (q.headers['if-none-match'] === '"a"') {
+      r.writeHead(304, { etag: '"a"' });
+      r.end();
+    } else ok(r, { etag: '"a"', 'cache-control': 'max-age=100' }, 'x');
+  });
+  try {
+    await s.cache.handle(get(s.url('/n')), s.next);
+    const b = await s.cache.handle(get(s.url('/n'), [['cache-control', 'no-cache']]), s.next);
+    assert.equal(b.cacheOutcome, 'revalidated');
+    const c = await s.cache.handle(get(s.url('/n'), [['pragma', 'no-cache']]), s.next);
+    assert.equal(c.cacheOutcome, 'revalidated');
+    assert.equal(s.origin.requests.length, 3);
+  } finally {
+    await s.done();
+  }
+});
+
+test('RFC 5861 §3: stale-while-revalidate serves stale at once and revalidates in the background once', async () => {
+  let version = 0;
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=10, stale-while-revalidate=100' }, `v${version++}`));
+  try {
+    await s.cache.handle(get(s.url('/s')), s.next);
+    s.clock.advance(20);
+    const answers = await Promise.all([1, 2, 3].map(() => s.cache.handle(get(s.url('/s')), s.next)));
+    for (const a of answers) {
+      assert.equal(a.cacheOutcome, 'stale');
+      assert.equal(await text(a), 'v0');
+    }
+    await s.cache.idle();
+    assert.equal(s.origin.requests.length, 2);
+    const fresh = await s.cache.handle(get(s.url('/s')), s.next);
+    assert.equal(fresh.cacheOutcome, 'hit');
+    assert.equal(await text(fresh), 'v1');
+  } finally {
+    await s.done();
+  }
+});
+
+test('RFC 5861 §4: stale-if-error serves stale on a 5xx and on a network error; §5.2.2.2 must-revalidate does not', async () => {
+  let fail = false;
+  let closeAll: (() => void) | undefined;
+  const s = await setup((q, r) => {
+    if (fail) {
+      r.writeHead(503);
+      r.end('down');
+      return;
+    }
+    const cc = q.url === '/mr' ? 'max-age=10, stale-if-error=100, must-revalidate' : 'max-age=10, stale-if-error=100';
+    ok(r, { 'cache-control': cc }, 'good');
+  });
+  try {
+    await s.cache.handle(get(s.url('/sie')), s.next);
+    await s.cache.handle(get(s.url('/mr')), s.next);
+    s.clock.advance(30);
+    fail = true;
+    const a = await s.cache.handle(get(s.url('/sie')), s.next);
+    assert.equal(a.cacheOutcome, 'stale');
+    assert.equal(await text(a), 'good');
+    const b = await s.cache.handle(get(s.url('/mr')), s.next);
+    assert.equal(b.status, 503);
+    // Network error: a next hop that throws.
+    const c = await s.cache.handle(get(s.url('/sie')), async () => {
+      throw new Error('ECONNREFUSED');
+    });
+    assert.equal(c.cacheOutcome, 'stale');
+    await assert.rejects(
+      s.cache.handle(get(s.url('/mr')), async () => {
+        throw new Error('ECONNREFUSED');
+      }),
+      /ECONNREFUSED/,
+    );
+    s.clock.advance(200); // past the stale-if-error window
+    const d = await s.cache.handle(get(s.url('/sie')), s.next);
+    assert.equal(d.status, 503);
+    void closeAll;
+  } finally {
+    await s.done();
+  }
+});
+
+test('§4.4: a successful unsafe request invalidates the URI and same-origin Location; an error or another origin does not', async () => {
+  let other: Origin | undefined;
+  const s = await setup((q, r) => {
+    if (q.method === 'POST') {
+      const fails = q.url === '/fail';
+      r.writeHead(fails ? 500 : 201, { location: q.url === '/x' ? '/y' : `${other!.url}/z` });
+      r.end();
+      return;
+    }
+    ok(r, { 'cache-control': 'max-age=100' }, 'x');
+  });
+  other = await startOrigin((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'z'));
+  try {
+    for (const p of ['/x', '/y', '/w', '/fail']) await s.cache.handle(get(s.url(p)), s.next);
+    await s.cache.handle(get(`${other.url}/z`), s.next);
+    const post = await s.cache.handle({ method: 'POST', url: s.url('/x'), headers: [] }, s.next);
+    assert.equal(post.status, 201);
+    assert.equal((await s.cache.handle(get(s.url('/x')), s.next)).cacheOutcome, 'miss');
+    assert.equal((await s.cache.handle(get(s.url('/y')), s.next)).cacheOutcome, 'miss');
+    assert.equal((await s.cache.handle(get(s.url('/w')), s.next)).cacheOutcome, 'hit');
+    await s.cache.handle({ method: 'POST', url: s.url('/fail'), headers: [] }, s.next);
+    assert.equal((await s.cache.handle(get(s.url('/fail')), s.next)).cacheOutcome, 'hit');
+    await s.cache.handle({ method: 'POST', url: s.url('/w'), headers: [] }, s.next); // Location: other origin
+    assert.equal((await s.cache.handle(get(`${other.url}/z`), s.next)).cacheOutcome, 'hit');
+  } finally {
+    await other.close();
+    await s.done();
+  }
+});
+
+test('§5.2.2.7/§5.2.2.10/§3.5: shared mode — private is not stored, s-maxage applies, Authorization needs permission', async () => {
+  const s = await setup(
+    (q, r) => {
+      const cc = q.url === '/priv' ? 'private, max-age=100' : q.url === '/s' ? 'max-age=0, s-maxage=100' : 'max-age=100';
+      ok(r, { 'cache-control': cc }, 'x');
+    },
+    { mode: 'shared' },
+  );
+  try {
+    for (let i = 0; i < 2; i++) await s.cache.handle(get(s.url('/priv')), s.next);
+    assert.equal(s.origin.requests.length, 2);
+    await s.cache.handle(get(s.url('/s')), s.next);
+    assert.equal((await s.cache.handle(get(s.url('/s')), s.next)).cacheOutcome, 'hit');
+    for (let i = 0; i < 2; i++) await s.cache.handle(get(s.url('/auth'), [['authorization', 'Basic eA==']]), s.next);
+    assert.equal(s.origin.requests.length, 5);
+  } finally {
+    await s.done();
+  }
+});
+
+test('§4 (HEAD): a HEAD is answered from a stored GET response, without a body', async () => {
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
+  try {
+    await s.cache.handle(get(s.url('/h')), s.next);
+    const h = await s.cache.handle({ method: 'HEAD', url: s.url('/h'), headers: [] }, s.next);
+    assert.equal(h.cacheOutcome, 'hit');
+    assert.equal((h.body as Uint8Array).byteLength, 0);
+    assert.equal(header(h, 'content-length'), '5');
+    assert.equal(s.origin.requests.length, 1);
+  } finally {
+    await s.done();
+  }
+});
+
+test('Range requests bypass the cache (no partial content is stored)', async () => {
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
+  try {
+    const a = await s.cache.handle(get(s.url('/r'), [['range', 'bytes=0-1']]), s.next);
+    assert.equal(a.cacheOutcome, 'bypass');
+    assert.equal(s.store.size, 0);
+  } finally {
+    await s.done();
+  }
+});
+
+test('a failing store degrades to pass-through, never fails the request', async () => {
+  const broken: CacheStore = {
+    get: async () => {
+      throw new Error('disk on fire');
+    },
+    put: async () => {
+      throw new Error('disk on fire');
+    },
+    freshen: async () => false,
+    delete: async () => {},
+    acquireLease: async () => {
+      throw new Error('disk on fire');
+    },
+    releaseLease: async () => {},
+    close: async () => {},
+  };
+  const errors: string[] = [];
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'fine'), { store: broken, onError: (_e, ctx) => errors.push(ctx) });
+  try {
+    const a = await s.cache.handle(get(s.url('/b')), s.next);
+    assert.equal(await text(a), 'fine');
+    assert.ok(errors.includes('store get') && errors.includes('store put'));
+  } finally {
+    await s.done();
+  }
+});
+
+test('bodies larger than maxEntryBytes are streamed through whole and not stored', async () => {
+  const big = 'y'.repeat(50_000);
+  const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, big), { maxEntryBytes: 10_000 });
+  try {
+    const a = await s.cache.handle(get(s.url('/big')), s.next);
+    assert.equal(await text(a), big);
+    assert.equal(s.store.size, 0);
+  } finally {
+    await s.done();
+  }
+});
+
+// ---- request collapsing ---------------------------------------------------------------------
+
+/** An origin that holds every response until released. */
+async function gatedOrigin() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const origin = await startOrigin((_q, r, n) => {
+    void gate.then(() => ok(r, { 'cache-control': 'max-age=100', etag: `"${n}"` }, `body ${n}`));
+  });
+  return { origin, release };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(cond(), 'condition not reached');
+}
+
+test('collapsing within a process: concurrent misses for one key make one origin request', async () => {
+  const { origin, release } = await gatedOrigin();
+  const cache = createCache({ store: new MemoryStore(), collapse: 'process' });
+  const next = httpNext();
+  try {
+    const all = Promise.all(Array.from({ length: 10 }, () => cache.handle(get(`${origin.url}/k`), next)));
+    await until(() => origin.requests.length === 1);
+    await until(() => cache.stats.collapsed === 9);
+    release();
+    const res = await all;
+    for (const r of res) assert.equal(await text(r), 'body 0');
+    assert.equal(origin.requests.length, 1);
+  } finally {
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
+test('collapsing across processes: a lease in the shared store makes another cache instance wait', async () => {
+  const { origin, release } = await gatedOrigin();
+  const store = new MemoryStore();
+  // Two Cache instances = two lease owners, as two processes sharing one store would be.
+  const a = createCache({ store });
+  const b = createCache({ store });
+  const next = httpNext();
+  try {
+    const first = a.handle(get(`${origin.url}/k`), next);
+    await until(() => origin.requests.length === 1);
+    const second = b.handle(get(`${origin.url}/k`), next);
+    await until(() => b.stats.collapsed === 1);
+    release();
+    assert.equal(await text(await first), 'body 0');
+    const r2 = await second;
+    assert.equal(await text(r2), 'body 0');
+    assert.equal(r2.cacheOutcome, 'hit');
+    assert.equal(origin.requests.length, 1);
+  } finally {
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
+test('collapsing: a lease left by a crashed holder expires, and the waiter then fetches itself', async () => {
+  const origin = await startOrigin((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
+  const store = new MemoryStore();
+  const key = `${origin.url}/k`;
+  // A "crashed process" took the lease and will never release it.
+  assert.ok(await store.acquireLease(`fetch ${key}`, 'dead-process', 200));
+  const cache = createCache({ store, leaseTtlMs: 200 });
+  const next = httpNext();
+  try {
+    const r = await cache.handle(get(key), next);
+    assert.equal(r.status, 200);
+    assert.equal(cache.stats.collapsed, 1);
+    assert.equal(origin.requests.length, 1);
+  } finally {
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
+void (null as unknown as StoredEntry);

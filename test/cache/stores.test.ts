@@ -1,0 +1,211 @@
+/** The store contract (store.ts), run against every built-in store; then each store's own limits. */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { MemoryStore, SqliteStore, RedisStore } from '../../src/cache/index.ts';
+import type { CacheStore, StoredEntry } from '../../src/cache/index.ts';
+import { REDIS_SERVER, startRedis } from './redisServer.ts';
+import type { RedisServer } from './redisServer.ts';
+
+function entry(key: string, variant: string, body: string, over: Partial<StoredEntry> = {}): StoredEntry {
+  const now = Date.now();
+  return {
+    id: randomUUID(),
+    key,
+    variant,
+    vary: ['accept-encoding'],
+    varyValues: [variant],
+    status: 200,
+    statusText: 'OK',
+    headers: [['etag', `"${body}"`]],
+    body: new Uint8Array(Buffer.from(body)),
+    requestTime: now,
+    responseTime: now,
+    expires: now + 60_000,
+    ...over,
+  };
+}
+
+const bodies = (es: StoredEntry[]) => es.map((e) => Buffer.from(e.body).toString()).sort();
+
+function contract(name: string, make: () => Promise<CacheStore>, skip: string | false = false): void {
+  describe(`${name} store contract`, { skip }, () => {
+    let store: CacheStore;
+    before(async () => {
+      store = await make();
+    });
+    after(async () => {
+      await store?.close();
+    });
+
+    test('variants of one key live side by side (RFC 9111 §4.1); put replaces only the same variant', async () => {
+      const k = `http://t/${randomUUID()}`;
+      await store.put(entry(k, 'gzip', 'a'));
+      await store.put(entry(k, 'br', 'b'));
+      assert.deepEqual(bodies(await store.get(k)), ['a', 'b']);
+      await store.put(entry(k, 'gzip', 'c'));
+      assert.deepEqual(bodies(await store.get(k)), ['b', 'c']);
+      assert.deepEqual(await store.get(`${k}/other`), []);
+    });
+
+    test('entries round-trip whole', async () => {
+      const k = `http://t/${randomUUID()}`;
+      const e = entry(k, 'x', 'payload', { headers: [['a', '1'], ['A', '2']], status: 404, statusText: 'Not Found' });
+      await store.put(e);
+      const [got] = await store.get(k);
+      assert.deepEqual({ ...got!, body: Buffer.from(got!.body).toString() }, { ...e, body: 'payload' });
+    });
+
+    test('freshen is compare-and-set on the entry id (§4.3.4 vs. a concurrent replacement)', async () => {
+      const k = `http://t/${randomUUID()}`;
+      const old = entry(k, 'gzip', 'old');
+      await store.put(old);
+      assert.equal(await store.freshen({ ...old, headers: [['x-fresh', '1']] }), true);
+      assert.deepEqual((await store.get(k))[0]!.headers, [['x-fresh', '1']]);
+      await store.put(entry(k, 'gzip', 'new'));
+      assert.equal(await store.freshen({ ...old, headers: [['x-fresh', '2']] }), false);
+      assert.deepEqual(bodies(await store.get(k)), ['new']);
+    });
+
+    test('delete removes every variant (§4.4); expired entries are not returned', async () => {
+      const k = `http://t/${randomUUID()}`;
+      await store.put(entry(k, 'a', 'a'));
+      await store.put(entry(k, 'b', 'b'));
+      await store.delete(k);
+      assert.deepEqual(await store.get(k), []);
+      await store.put(entry(k, 'c', 'c', { expires: Date.now() - 1 }));
+      assert.deepEqual(await store.get(k), []);
+    });
+
+    test('leases are exclusive, renewable by their owner, released only by their owner, and expire', async () => {
+      const n = `lease-${randomUUID()}`;
+      assert.equal(await store.acquireLease(n, 'p1', 60_000), true);
+      assert.equal(await store.acquireLease(n, 'p2', 60_000), false);
+      assert.equal(await store.acquireLease(n, 'p1', 60_000), true);
+      await store.releaseLease(n, 'p2');
+      assert.equal(await store.acquireLease(n, 'p2', 60_000), false);
+      await store.releaseLease(n, 'p1');
+      assert.equal(await store.acquireLease(n, 'p2', 60_000), true);
+      const m = `lease-${randomUUID()}`;
+      assert.equal(await store.acquireLease(m, 'p1', 30), true);
+      // Bounded wait for the expiry (no timing assertion: only that it eventually expires).
+      let got = false;
+      for (let i = 0; i < 200 && !got; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        got = await store.acquireLease(m, 'p2', 60_000);
+      }
+      assert.ok(got);
+    });
+
+    test('entries above maxEntryBytes are not stored', async () => {
+      const k = `http://t/${randomUUID()}`;
+      await store.put(entry(k, 'a', 'z'.repeat(300_000)));
+      assert.deepEqual(await store.get(k), []);
+    });
+  });
+}
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'hf-store-'));
+  dirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+let redis: RedisServer | undefined;
+const redisSkip = REDIS_SERVER === undefined ? 'redis-server is not installed (apt-get install redis-server)' : false;
+after(async () => {
+  await redis?.stop();
+});
+
+contract('memory', async () => new MemoryStore({ maxEntryBytes: 100_000 }));
+contract('sqlite', async () => new SqliteStore({ directory: tmp(), maxEntryBytes: 100_000 }));
+contract(
+  'redis',
+  async () => {
+    redis ??= await startRedis();
+    return RedisStore.connect({ url: redis.url, prefix: RedisStore.uniquePrefix(), maxEntryBytes: 100_000 });
+  },
+  redisSkip,
+);
+
+test('memory: least recently used entries are evicted by bytes', async () => {
+  const store = new MemoryStore({ maxBytes: 3_500, maxEntryBytes: 3_500 });
+  for (const k of ['a', 'b', 'c']) await store.put(entry(k, '', 'x'.repeat(1000), { headers: [] }));
+  await store.get('a'); // a becomes most recent; b is now the oldest
+  await store.put(entry('d', '', 'x'.repeat(1000), { headers: [] }));
+  assert.equal((await store.get('b')).length, 0);
+  for (const k of ['a', 'c', 'd']) assert.equal((await store.get(k)).length, 1, k);
+  assert.ok(store.bytes <= 3_500);
+});
+
+test('sqlite: total bytes stay under maxBytes; the oldest entries go first', async () => {
+  const dir = tmp();
+  const store = new SqliteStore({ directory: dir, maxBytes: 20_000, maxEntryBytes: 20_000, touchIntervalMs: 0 });
+  for (let i = 0; i < 20; i++) await store.put(entry(`k${i}`, '', 'x'.repeat(2_000), { headers: [] }));
+  assert.ok(store.bytes <= 20_000, String(store.bytes));
+  assert.equal((await store.get('k0')).length, 0);
+  assert.equal((await store.get('k19')).length, 1);
+  await store.close();
+});
+
+test('sqlite: a corrupt entry is a miss and is removed, never served', async () => {
+  const dir = tmp();
+  const corrupt: string[] = [];
+  const store = new SqliteStore({ directory: dir, onCorrupt: (k) => corrupt.push(k) });
+  await store.put(entry('k', 'a', 'good'));
+  await store.put(entry('k', 'b', 'will rot'));
+  const db = new DatabaseSync(store.path);
+  // Flip one byte in the body of variant b.
+  const row = db.prepare("SELECT data FROM hf_entries WHERE variant = 'b'").get() as { data: Uint8Array };
+  const data = Buffer.from(row.data);
+  data[data.length - 40] ^= 0xff;
+  db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'b'").run(data);
+  db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'a' AND 0").run(data);
+  assert.deepEqual(bodies(await store.get('k')), ['good']);
+  assert.deepEqual(corrupt, ['k']);
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_entries').get() as { n: number }).n, 1);
+  db.close();
+  await store.close();
+});
+
+test('sqlite: many connections on one directory see each other\'s writes (what many processes do)', async () => {
+  const dir = tmp();
+  const stores = Array.from({ length: 4 }, () => new SqliteStore({ directory: dir }));
+  await Promise.all(stores.map((s, i) => s.put(entry('shared', `v${i}`, `from ${i}`))));
+  for (const s of stores) assert.equal((await s.get('shared')).length, 4);
+  const mode = new DatabaseSync(stores[0]!.path).prepare('PRAGMA journal_mode').get() as { journal_mode: string };
+  assert.equal(mode.journal_mode, 'wal');
+  for (const s of stores) await s.close();
+});
+
+test('redis: a corrupt value is a miss and is removed; keys carry a TTL', { skip: redisSkip }, async () => {
+  redis ??= await startRedis();
+  const prefix = RedisStore.uniquePrefix();
+  const store = await RedisStore.connect({ url: redis.url, prefix });
+  const raw = await RedisStore.connect({ url: redis.url, prefix: 'unused:' });
+  try {
+    await store.put(entry('k', 'a', 'good'));
+    await store.put(entry('k', 'b', 'will rot'));
+    // Overwrite variant b with garbage through a plain client.
+    const { createClient } = await import('@redis/client');
+    const c = createClient({ url: redis.url });
+    await c.connect();
+    await c.hSet(`${prefix}k:k`, 'b', 'not an entry');
+    const ttl = await c.pTTL(`${prefix}k:k`);
+    assert.ok(ttl > 0 && ttl <= 60_000, String(ttl));
+    assert.deepEqual(bodies(await store.get('k')), ['good']);
+    assert.equal(await c.hExists(`${prefix}k:k`, 'b'), 0);
+    await c.close();
+  } finally {
+    await store.close();
+    await raw.close();
+  }
+});
