@@ -1,1 +1,19 @@
-export {};
+/**
+ * `holdfast/proxy`: a caching reverse proxy that makes a fragile backend safe to put in front of
+ * browsers and scripts — holdfast's server downstream, holdfast's client upstream, and the
+ * shared-mode RFC 9111 cache with request collapsing in between.
+ *
+ * ```ts
+ * import { createProxy } from 'holdfast/proxy';
+ * const proxy = createProxy({ upstreams: ['http://127.0.0.1:8000'], upstreamConcurrency: 1 });
+ * await proxy.listen(8080, '127.0.0.1');
+ * ```
+ */
+export { Proxy, createProxy, type ProxyOptions, type ProxyTimeouts, type ProxyStats } from './proxy.ts';
+export { ProxyError, type ProxyErrorCode } from './errors.ts';
+export { stripHopByHop, isHopByHop, connectionNominated } from './hopByHop.ts';
+export { addForwarded, appendVia, type ForwardedStyle, type HopInfo } from './forwarded.ts';
+export { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
+export { ReadAhead } from './readAhead.ts';
+export { Balancer, type Lease, type BalancerOptions } from './balancer.ts';
+export { Upstream, isUpstreamFailure, type UpstreamKeepAlive, type UpstreamStatus, type HealthOptions, type UpstreamSettings } from './upstream.ts';
