@@ -61,8 +61,10 @@ const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9\-._~%!$&'()*+,
  * ("/path?query"), absolute-form ("http://host/path"), asterisk-form ("*"). authority-form
  * ("host:port") is only meaningful for CONNECT, which the caller checks by method.
  */
+const TARGET_RE = /^[\x21-\x7e]+$/;
+
 export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' | null {
-  if (!isTarget(target)) return null;
+  if (!TARGET_RE.test(target)) return null;
   const c = target.charCodeAt(0);
   if (c === 0x2f /* / */) return 'origin';
   if (target === '*') return 'asterisk';

@@ -47,3 +47,43 @@ export function parseFieldLine(line: string, headers: HeaderList): void {
   }
   headers.push(name, name.toLowerCase(), value);
 }
+
+/**
+ * One native pass over a whole head: true when it holds no byte that is invalid anywhere in a
+ * head (controls other than HTAB, DEL, a CR not followed by LF). Heads that pass skip the
+ * per-value check; the rare ones that fail are re-checked line by line for a precise error.
+ */
+const HEAD_BAD_CHAR_RE = /[^\t\n\r\x20-\x7e\x80-\xff]/;
+export function headLooksClean(text: string): boolean {
+  if (HEAD_BAD_CHAR_RE.test(text)) return false;
+  // Every CR must start a CRLF: one native indexOf per line.
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 2)) {
+    if (text.charCodeAt(i + 1) !== 0x0a) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses the field line `text[start, end)` (its CRLF excluded) of a head already known clean
+ * (see `headLooksClean`): only the name and the line shape still need checking.
+ */
+export function parseCleanFieldLine(text: string, start: number, end: number, headers: HeaderList): void {
+  const colon = text.indexOf(':', start);
+  const first = text.charCodeAt(start);
+  if (colon === -1 || colon >= end || colon === start || first === 0x20 || first === 0x09) {
+    parseFieldLine(text.slice(start, end), headers); // throws the precise error
+    return;
+  }
+  const name = text.slice(start, colon);
+  if (!TOKEN_RE.test(name)) {
+    parseFieldLine(text.slice(start, end), headers);
+    return;
+  }
+  let vs = colon + 1;
+  let ve = end;
+  let c = text.charCodeAt(vs);
+  while (vs < ve && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++vs);
+  c = text.charCodeAt(ve - 1);
+  while (ve > vs && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--ve - 1);
+  headers.push(name, name.toLowerCase(), text.slice(vs, ve));
+}

@@ -12,10 +12,20 @@ import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
 import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
-import { parseFieldLine } from './lines.ts';
+import { parseFieldLine, parseCleanFieldLine, headLooksClean } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
 const CR = 0x0d;
+
+/** Persistence per RFC 9112 §9.3: 1.1 unless "close"; 1.0 only with "keep-alive" (and no "close"). */
+function connectionKeepAlive(connection: string | undefined, versionMinor: number): boolean {
+  if (connection === undefined) return versionMinor === 1;
+  // Fast path for the usual single-option values.
+  const c = connection.length <= 10 ? connection.toLowerCase() : '';
+  if (c === 'keep-alive') return true;
+  if (c === 'close') return false;
+  return versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
+}
 const LF = 0x0a;
 
 /** Size limits; exceeding one gives a distinct error so a server can answer 414 or 431. */
@@ -388,11 +398,19 @@ abstract class MessageParser<H> {
     let pos = nl + 1;
     // The head ends with an empty line: stop when the remaining text is just "\r\n" or "\n".
     const stop = text.length - (text.charCodeAt(text.length - 2) === CR ? 2 : 1);
-    while (pos < stop) {
-      nl = text.indexOf('\n', pos);
-      const lineEnd = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-      parseFieldLine(text.slice(pos, lineEnd), headers);
-      pos = nl + 1;
+    if (headLooksClean(text)) {
+      while (pos < stop) {
+        nl = text.indexOf('\n', pos);
+        parseCleanFieldLine(text, pos, text.charCodeAt(nl - 1) === CR ? nl - 1 : nl, headers);
+        pos = nl + 1;
+      }
+    } else {
+      while (pos < stop) {
+        nl = text.indexOf('\n', pos);
+        const lineEnd = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+        parseFieldLine(text.slice(pos, lineEnd), headers);
+        pos = nl + 1;
+      }
     }
     return { startLine, headers };
   }
@@ -438,6 +456,8 @@ abstract class MessageParser<H> {
 }
 
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
+/** Methods that skip the token check: all are tokens. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
 
 /** Parses a stream of requests (server side). Bare LF line ends are rejected. */
 export class RequestParser extends MessageParser<RequestHead> {
@@ -462,22 +482,27 @@ export class RequestParser extends MessageParser<RequestHead> {
     const method = startLine.slice(0, sp1);
     const target = startLine.slice(sp1 + 1, sp2);
     const version = startLine.slice(sp2 + 1);
-    if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
+    if (!KNOWN_METHODS.has(method) && !isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
     // RFC 9112 §3.2: origin-form, absolute-form or asterisk-form; authority-form for CONNECT.
     if (method === 'CONNECT' ? !isTarget(target) : targetForm(target) === null) {
       throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target.slice(0, 80))}`);
     }
-    const m = VERSION_RE.exec(version);
-    if (m === null) throw new WireError('HF_WIRE_INVALID_VERSION', `invalid HTTP version ${JSON.stringify(version.slice(0, 20))}`);
-    if (m[1] !== '1') throw new WireError('HF_WIRE_UNSUPPORTED_VERSION', `HTTP/${m[1]!}.${m[2]!} not supported`, 505);
-    const versionMinor = m[2] === '0' ? 0 : 1;
+    let versionMinor: number;
+    if (version === 'HTTP/1.1') {
+      versionMinor = 1;
+    } else {
+      const m = VERSION_RE.exec(version);
+      if (m === null) throw new WireError('HF_WIRE_INVALID_VERSION', `invalid HTTP version ${JSON.stringify(version.slice(0, 20))}`);
+      if (m[1] !== '1') throw new WireError('HF_WIRE_UNSUPPORTED_VERSION', `HTTP/${m[1]!}.${m[2]!} not supported`, 505);
+      versionMinor = m[2] === '0' ? 0 : 1;
+    }
     const hosts = headers.count('host');
     // RFC 9112 §3.2: a 1.1 request without Host, or any request with more than one, gets 400.
     if (hosts > 1) throw new WireError('HF_WIRE_DUPLICATE_HOST', 'more than one Host field');
     if (hosts === 0 && versionMinor === 1) throw new WireError('HF_WIRE_MISSING_HOST', 'HTTP/1.1 request without Host');
     const framing = requestFraming(headers, versionMinor);
     const connection = headers.get('connection');
-    const keepAlive = versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
+    const keepAlive = connectionKeepAlive(connection, versionMinor);
     const expectValue = headers.get('expect');
     const head: RequestHead = {
       method,
@@ -549,7 +574,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     this.methods.shift();
     const framing = responseFraming(headers, method, status, versionMinor);
     const connection = headers.get('connection');
-    let keepAlive = versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
+    let keepAlive = connectionKeepAlive(connection, versionMinor);
     if (framing.kind === 'close') keepAlive = false;
     const head: ResponseHead = { status, reason, versionMinor, headers, framing, keepAlive, headSize: end - start };
     this.handlers.onHead(head);
