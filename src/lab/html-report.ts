@@ -86,7 +86,7 @@ table { border-collapse: collapse; table-layout: fixed; }
 th, td { border: 1px solid #d9d9d9; padding: 6px 8px; vertical-align: top; }
 thead th { background: #f4f4f4; font-size: 13px; width: 118px; word-break: break-all; }
 thead th.holdfast { background: #dff1e4; } thead th.naive { background: #ececec; color: #555; }
-th.scenario { text-align: left; font-weight: 600; width: 230px; background: #fafafa; }
+th.scenario { text-align: left; font-weight: 600; width: 240px; min-width: 240px; background: #fafafa; }
 th.scenario code { font-weight: 400; color: #666; font-size: 12px; }
 td { font-size: 12px; width: 118px; word-wrap: break-word; }
 td.pass { background: #eaf7ee; } td.pass b { color: #1b873f; }

@@ -34,7 +34,8 @@ test('the verdict follows the holdfast rows; failure modes reach the text and th
     assert.ok(html.includes(c.mode.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), `html lacks ${c.mode}`);
   }
   assert.match(html, /<svg[^>]*role="img"/);
-  assert.doesNotMatch(html, /<script|https?:\/\/(?!127)/);
+  // Self-contained: no scripts, no external stylesheets, images or links.
+  assert.doesNotMatch(html, /<script|<link|src="http|href="http|url\(/);
   const failedHoldfast: Scorecard = { ...card, cells: card.cells.map((c) => (c.subject === 'holdfast-request' ? { ...c, status: 'fail' as const } : c)), holdfastPassed: false };
   assert.match(renderScorecard(failedHoldfast), /a holdfast row FAILED/);
 });
