@@ -39,10 +39,10 @@ test('graceful shutdown under load drops no in-flight request and leaves no sock
   await Promise.all(pre.map((c) => c.connected));
   // Connected on the client side is not yet accepted by the server: connections still in the
   // kernel's accept queue when the listener closes are reset by the kernel (they carried no byte).
-  for (let i = 0; i < 200 && (server.connectionStates()['new'] ?? 0) < 20; i++) await sleep(5);
+  for (let i = 0; i < 2000 && (server.connectionStates()["new"] ?? 0) < 20; i++) await sleep(5);
   assert.equal(server.connectionStates()['new'], 20);
   // Wait until every busy request reached its handler.
-  for (let i = 0; i < 200 && started < 60; i++) await sleep(5);
+  for (let i = 0; i < 2000 && started < 60; i++) await sleep(5);
   assert.equal(started, 60);
 
   const closed = server.close({ timeout: 5000 });
