@@ -33,7 +33,7 @@ interface Tally {
   samples: string[];
 }
 
-/** Origin: Vary: Accept-Encoding, ETag = hash of body, bodies change every 40 requests per path. */
+/** Origin: Vary: Accept-Encoding, ETag = hash of body (so one per variant), bodies change every 40 requests per path. */
 async function raceOrigin(): Promise<Origin & { sent304: () => number }> {
   const perPath = new Map<string, number>();
   let sent304 = 0;
@@ -45,7 +45,9 @@ async function raceOrigin(): Promise<Origin & { sent304: () => number }> {
     const ae = (req.headers['accept-encoding'] ?? '-').toLowerCase();
     const body = `${path} v${version} ae=${ae}; ${'x'.repeat(200 + ((version * 37) % 300))}`;
     const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
-    const headers = { 'cache-control': 'max-age=0', etag, vary: 'Accept-Encoding' };
+    // /r/2 may be served fresh for a second (so variant selection is exercised without the
+    // origin's help); the others must be revalidated every time (the seed's 304 path).
+    const headers = { 'cache-control': path === '/r/2' ? 'max-age=1' : 'max-age=0', etag, vary: 'Accept-Encoding' };
     if (req.headers['if-none-match'] === etag) {
       sent304++;
       res.writeHead(304, headers);
