@@ -1,20 +1,39 @@
 /**
  * Client throughput: holdfast `request` and `fetch` beside undici's `request`, undici's `Pool`,
  * Node's `http.Agent` and the global `fetch`, against one loopback node:http server running in a
- * child process (so server work does not share the clients' event loop). Keep-alive GET (small
- * and 64 KiB bodies) and POST, at concurrency 1 and 50. Also measures the cost of the liveness
- * turn (holdfast with `livenessCheck: false`). Prints a table; returns the figures.
+ * child process (so server work does not share the clients' event loop; the same child serves
+ * every run). Keep-alive GET (small and 64 KiB bodies) and POST, at concurrency 1 and 50. Also
+ * measures the cost of the liveness turn on reused connections (holdfast `request` with
+ * `livenessCheck: false` beside the default).
  *
- * Run alone: `npx node bench/client.ts` (or `npm run bench -- client`).
+ * Method, chosen because the machines this runs on are small and shared (2 cores, other jobs):
+ * - every cell (scenario × concurrency) runs each client ROUNDS times, interleaved (round 1 runs
+ *   every client once, then round 2...), with the order rotated each round, so that a burst of
+ *   outside load hits all clients alike instead of one; each run is preceded by a short warm-up
+ *   (reopens connections a client's idle timer closed, re-warms its code) and a forced GC, so
+ *   one client's garbage is not collected on the next one's clock;
+ * - the figure is the median of the runs; the spread (min–max) is printed beside it;
+ * - beside throughput, the client process's CPU time per request (user + system, from
+ *   `process.cpuUsage`) is reported: it is much less sensitive to outside load than req/s, and
+ *   the server's CPU is not in it;
+ * - the liveness-turn ratio is the median of per-round ratios of two runs made back to back.
+ *
+ * Run alone: `npx node bench/client.ts` (or `npm run bench -- client`). About 90 s.
+ * `HOLDFAST_BENCH_ROUNDS` and `HOLDFAST_BENCH_RUN_MS` override the defaults (3 and 600).
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { request as undiciRequest, Pool as UndiciPool, Agent as UndiciAgent } from 'undici';
 import { Agent } from '../src/client/index.ts';
 
-const WARMUP_MS = 200;
-const RUN_MS = 1000;
+const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
+const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 600);
+const WARMUP_MS = 100;
+/** Once per client at start, so that the first measured cell does not pay for JIT warm-up. */
+const INITIAL_WARMUP_MS = 300;
 
 const SERVER = `
 const http = require('node:http');
@@ -44,8 +63,20 @@ const SCENARIOS: Scenario[] = [
   { name: 'POST 1 KiB', path: '/post', post: true },
 ];
 const POST_BODY = Buffer.alloc(1024, 97);
+const NO_TURN = 'holdfast request (no liveness turn)';
 
-async function measure(client: Client, s: Scenario, concurrency: number): Promise<number> {
+/** One measured run. */
+interface Run { rps: number; cpuUs: number }
+
+/** Median of a cell's runs, with the spread. */
+interface Figure { rps: number; min: number; max: number; cpuUsPerReq: number }
+
+// A forced GC between runs (the flag is set at run time so the command stays `node bench/...`).
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+async function measure(client: Client, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+  gc();
   let count = 0;
   let stop = false;
   let counting = false;
@@ -56,15 +87,24 @@ async function measure(client: Client, s: Scenario, concurrency: number): Promis
     }
   };
   const workers = Array.from({ length: concurrency }, worker);
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  await new Promise((r) => setTimeout(r, warmupMs));
   counting = true;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, RUN_MS));
+  await new Promise((r) => setTimeout(r, runMs));
   counting = false;
   const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const n = count;
   stop = true;
   await Promise.all(workers);
-  return Math.round((count / elapsed) * 1000);
+  return { rps: (n / elapsed) * 1000, cpuUs: n === 0 ? 0 : (cpu.user + cpu.system) / n };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function run(): Promise<object> {
@@ -80,9 +120,14 @@ export async function run(): Promise<object> {
     const pool = new UndiciPool(origin, { connections: 50 });
     const nodeAgent = new http.Agent({ keepAlive: true, maxSockets: 50 });
 
+    // NO_TURN directly follows 'holdfast request' so that their runs are back to back.
     const clients: Record<string, Client> = {
       'holdfast request': async (path, post) => {
         const res = await hf.request(origin + path, post ? { method: 'POST', body: POST_BODY } : undefined);
+        await res.body.bytes();
+      },
+      [NO_TURN]: async (path, post) => {
+        const res = await hfNoTurn.request(origin + path, post ? { method: 'POST', body: POST_BODY } : undefined);
         await res.body.bytes();
       },
       'holdfast fetch': async (path, post) => {
@@ -110,43 +155,73 @@ export async function run(): Promise<object> {
         const res = await fetch(origin + path, post ? { method: 'POST', body: POST_BODY } : undefined);
         await res.arrayBuffer();
       },
-      'holdfast request (no liveness turn)': async (path, post) => {
-        const res = await hfNoTurn.request(origin + path, post ? { method: 'POST', body: POST_BODY } : undefined);
-        await res.body.bytes();
-      },
     };
+    const names = Object.keys(clients);
 
-    const results: Record<string, Record<string, number>> = {};
+    for (const name of names) await measure(clients[name]!, SCENARIOS[0]!, 50, 0, INITIAL_WARMUP_MS);
+
+    const results: Record<string, Record<string, Figure>> = {};
     const ratios: Record<string, Record<string, number>> = {};
     for (const s of SCENARIOS) {
       for (const c of [1, 50]) {
         const key = `${s.name} c=${c}`;
-        const row: Record<string, number> = {};
-        for (const [name, client] of Object.entries(clients)) {
-          if (name.includes('no liveness') && s.post) continue;
-          row[name] = await measure(client, s, c);
+        // The liveness row only for GETs: the turn costs the same whatever the body.
+        const active = names.filter((n) => !(n === NO_TURN && s.post));
+        const runs: Record<string, Run[]> = Object.fromEntries(active.map((n) => [n, []]));
+        const turnRatios: number[] = [];
+        const turnCpuRatios: number[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          const rot = (r * 2) % active.length;
+          const order = [...active.slice(rot), ...active.slice(0, rot)];
+          const round: Record<string, Run> = {};
+          for (const name of order) {
+            const m = await measure(clients[name]!, s, c, WARMUP_MS, RUN_MS);
+            round[name] = m;
+            runs[name]!.push(m);
+          }
+          if (round[NO_TURN] !== undefined) {
+            turnRatios.push(round['holdfast request']!.rps / round[NO_TURN].rps);
+            turnCpuRatios.push(round['holdfast request']!.cpuUs / round[NO_TURN].cpuUs);
+          }
+        }
+        const row: Record<string, Figure> = {};
+        for (const name of active) {
+          const rs = runs[name]!;
+          const rps = rs.map((x) => x.rps);
+          row[name] = {
+            rps: Math.round(median(rps)),
+            min: Math.round(Math.min(...rps)),
+            max: Math.round(Math.max(...rps)),
+            cpuUsPerReq: Math.round(median(rs.map((x) => x.cpuUs)) * 10) / 10,
+          };
         }
         results[key] = row;
-        ratios[key] = {
-          'holdfast request / undici request': round(row['holdfast request']! / row['undici request']!),
-          'holdfast fetch / global fetch': round(row['holdfast fetch']! / row['global fetch']!),
-          ...(row['holdfast request (no liveness turn)'] !== undefined
-            ? { 'liveness turn cost (with / without)': round(row['holdfast request']! / row['holdfast request (no liveness turn)']!) }
-            : {}),
+        const ratio: Record<string, number> = {
+          'holdfast request / undici request': round2(row['holdfast request']!.rps / row['undici request']!.rps),
+          'holdfast fetch / global fetch': round2(row['holdfast fetch']!.rps / row['global fetch']!.rps),
+          'CPU per request, holdfast request / undici request': round2(row['holdfast request']!.cpuUsPerReq / row['undici request']!.cpuUsPerReq),
         };
-        process.stdout.write(`${key.padEnd(18)} ${Object.entries(row).map(([k, v]) => `${k}: ${v}`).join(' | ')}\n`);
-        process.stdout.write(`${''.padEnd(18)} ${Object.entries(ratios[key]!).map(([k, v]) => `${k} = ${v}`).join(' | ')}\n`);
+        if (turnRatios.length > 0) {
+          ratio['liveness turn: throughput with / without'] = round2(median(turnRatios));
+          ratio['liveness turn: CPU per request with / without'] = round2(median(turnCpuRatios));
+        }
+        ratios[key] = ratio;
+        process.stdout.write(`${key}\n`);
+        for (const [name, f] of Object.entries(row)) {
+          process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
+        }
+        for (const [k, v] of Object.entries(ratio)) process.stdout.write(`  ${k} = ${v}\n`);
       }
     }
     await Promise.all([hf.close(), hfNoTurn.close(), undiciAgent.close(), pool.close()]);
     nodeAgent.destroy();
-    return { unit: 'requests/s', warmupMs: WARMUP_MS, runMs: RUN_MS, results, ratios };
+    return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
   } finally {
     child.kill();
   }
 }
 
-function round(x: number): number {
+function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 

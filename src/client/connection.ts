@@ -102,6 +102,9 @@ export interface OutgoingRequest {
 
 let nextConnectionId = 1;
 
+const PHASE_HEADERS = 0;
+const PHASE_BODY = 1;
+
 /** State of the one exchange in flight. */
 class Exchange {
   readonly req: OutgoingRequest;
@@ -121,9 +124,15 @@ class Exchange {
   awaitingContinue = false;
   /** The body will not be sent (a final response came first): the connection cannot be reused. */
   bodySkipped = false;
-  headersTimer: NodeJS.Timeout | null = null;
-  bodyTimer: NodeJS.Timeout | null = null;
+  /**
+   * `performance.now()` by which the current phase must progress, or 0 for none: the response
+   * head (`PHASE_HEADERS`) or the next body bytes (`PHASE_BODY`). Enforced by the connection's
+   * one lazily re-armed timer (see `ClientConnection.armDeadline`), not a timer per request.
+   */
+  deadline = 0;
+  deadlinePhase = PHASE_HEADERS;
   continueTimer: NodeJS.Timeout | null = null;
+  /** The body idle deadline is suspended while the consumer is not reading. */
   bodyTimerPaused = false;
   keepAlive = true;
 
@@ -162,6 +171,10 @@ export class ClientConnection implements BodySource {
   private readonly onIdleTimeout = (): void => {
     if (this.state === 'idle') this.close('idle-timeout');
   };
+  /** The one timer enforcing `Exchange.deadline`, and when it fires (`performance.now()`). */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineTimerAt = 0;
+  private readonly onDeadlineTimer = (): void => this.checkDeadline();
 
   constructor(origin: string, owner: ConnectionOwner, settings: ConnectionSettings) {
     this.origin = origin;
@@ -316,13 +329,61 @@ export class ClientConnection implements BodySource {
       return;
     }
     if (ex.response === null && ex.timeouts.headers > 0) {
-      ex.headersTimer = setTimeout(() => {
-        if (this.ex !== ex || ex.response !== null) return;
-        this.failExchange(ex, new TimeoutError('HF_HEADERS_TIMEOUT', `no response head within ${ex.timeouts.headers} ms`, 'headers', true, ex.timeouts.headers));
-        this.close('timeout');
-      }, ex.timeouts.headers);
-      ex.headersTimer.unref();
+      ex.deadlinePhase = PHASE_HEADERS;
+      this.armDeadline(ex, ex.timeouts.headers);
     }
+  }
+
+  // --- phase deadlines -----------------------------------------------------------------------
+  //
+  // Headers and body-idle timeouts are deadlines on the exchange, enforced by one timer per
+  // connection that is only re-armed when it would fire too late. With the same timeouts on
+  // every request (the usual case) a keep-alive exchange sets a number instead of creating and
+  // clearing two timers; the timer wakes up at most once per timeout period, re-arms for what
+  // is left, and fails the exchange only when `performance.now()` has passed the deadline.
+
+  /** Sets the current exchange's deadline `ms` from now and makes sure a timer covers it. */
+  private armDeadline(ex: Exchange, ms: number): void {
+    const at = performance.now() + ms;
+    ex.deadline = at;
+    // A timer due at or before `at` will re-check (and re-arm) in time.
+    if (this.deadlineTimer !== null && this.deadlineTimerAt <= at) return;
+    this.scheduleDeadlineTimer(ms, at);
+  }
+
+  private scheduleDeadlineTimer(ms: number, at: number): void {
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = at;
+    this.deadlineTimer = setTimeout(this.onDeadlineTimer, Math.max(1, Math.ceil(ms)));
+    this.deadlineTimer.unref();
+  }
+
+  private clearDeadlineTimer(): void {
+    if (this.deadlineTimer !== null) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+    }
+  }
+
+  private checkDeadline(): void {
+    this.deadlineTimer = null;
+    const ex = this.ex;
+    // No exchange, or its phase has no deadline: nothing to watch until one is armed again.
+    if (ex === null || ex.deadline === 0) return;
+    const left = ex.deadline - performance.now();
+    if (left > 0) {
+      this.scheduleDeadlineTimer(left, ex.deadline);
+      return;
+    }
+    ex.deadline = 0;
+    if (ex.deadlinePhase === PHASE_HEADERS) {
+      if (ex.response !== null) return;
+      this.failExchange(ex, new TimeoutError('HF_HEADERS_TIMEOUT', `no response head within ${ex.timeouts.headers} ms`, 'headers', true, ex.timeouts.headers));
+    } else {
+      const ms = ex.timeouts.body;
+      this.failExchange(ex, new TimeoutError('HF_BODY_TIMEOUT', `no body data for ${ms} ms`, 'body', true, ms));
+    }
+    this.close('timeout');
   }
 
   // --- socket events -------------------------------------------------------------------------
@@ -335,7 +396,8 @@ export class ClientConnection implements BodySource {
       return;
     }
     ex.responseByte = true;
-    if (ex.bodyTimer !== null) ex.bodyTimer.refresh();
+    // Body idle timeout: data arrived, the clock restarts (the timer itself is left alone).
+    if (ex.deadline !== 0 && ex.deadlinePhase === PHASE_BODY) ex.deadline = performance.now() + ex.timeouts.body;
     try {
       this.parser.execute(chunk);
     } catch (err) {
@@ -403,6 +465,7 @@ export class ClientConnection implements BodySource {
     this.closeReason = reason;
     this.state = 'closed';
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.clearDeadlineTimer();
     if (connectionClosedChannel.hasSubscribers) {
       connectionClosedChannel.publish({ connectionId: this.id, origin: this.origin, reason, requestCount: this.requestCount, error: this.lastError });
     }
@@ -434,10 +497,7 @@ export class ClientConnection implements BodySource {
 
   private onHead(head: ResponseHead): void {
     const ex = this.ex!;
-    if (ex.headersTimer !== null) {
-      clearTimeout(ex.headersTimer);
-      ex.headersTimer = null;
-    }
+    ex.deadline = 0;
     if (ex.awaitingContinue) {
       // A final answer before the body was sent (417, 401, 413...): the body is never sent, so
       // the server cannot know where the next request would start. Retire the connection.
@@ -460,13 +520,8 @@ export class ClientConnection implements BodySource {
     res.reusedConnection = ex.reused;
     ex.response = res;
     if (head.framing.kind !== 'none' && ex.timeouts.body > 0) {
-      const ms = ex.timeouts.body;
-      ex.bodyTimer = setTimeout(() => {
-        if (this.ex !== ex) return;
-        this.failExchange(ex, new TimeoutError('HF_BODY_TIMEOUT', `no body data for ${ms} ms`, 'body', true, ms));
-        this.close('timeout');
-      }, ms);
-      ex.bodyTimer.unref();
+      ex.deadlinePhase = PHASE_BODY;
+      this.armDeadline(ex, ex.timeouts.body);
     }
     if (requestHeadersChannel.hasSubscribers) {
       requestHeadersChannel.publish({ request: ex.req.diagnostics, response: res, connectionId: this.id, reused: ex.reused });
@@ -483,10 +538,7 @@ export class ClientConnection implements BodySource {
     ex.responseDone = true;
     const res = ex.response!;
     res.trailers = trailers;
-    if (ex.bodyTimer !== null) {
-      clearTimeout(ex.bodyTimer);
-      ex.bodyTimer = null;
-    }
+    ex.deadline = 0;
     if (!ex.requestDone) {
       // The server answered before reading all of the request (an early 413): stop sending; the
       // connection is out of step and is retired.
@@ -504,7 +556,7 @@ export class ClientConnection implements BodySource {
   private finishExchange(ex: Exchange): void {
     if (this.ex !== ex) return;
     this.ex = null;
-    if (ex.headersTimer !== null) clearTimeout(ex.headersTimer);
+    ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
     if (this.state !== 'busy') return;
     const reason = this.reuseVerdict(ex);
@@ -556,8 +608,7 @@ export class ClientConnection implements BodySource {
   private failExchange(ex: Exchange, err: ClientError): void {
     if (this.ex !== ex) return;
     this.ex = null;
-    if (ex.headersTimer !== null) clearTimeout(ex.headersTimer);
-    if (ex.bodyTimer !== null) clearTimeout(ex.bodyTimer);
+    ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
     if (ex.response !== null) ex.response.body.fail(err);
     else ex.reject(err);
@@ -609,6 +660,7 @@ export class ClientConnection implements BodySource {
     const wasConnecting = this.state === 'connecting';
     this.state = 'closing';
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.clearDeadlineTimer();
     const ex = this.ex;
     if (ex !== null) {
       const phase = ex.response === null ? (ex.written ? 'headers' : 'write') : 'body';
@@ -626,10 +678,9 @@ export class ClientConnection implements BodySource {
 
   pause(): void {
     const ex = this.ex;
-    if (ex !== null && ex.bodyTimer !== null) {
+    if (ex !== null && ex.deadline !== 0 && ex.deadlinePhase === PHASE_BODY) {
       // Not the server's fault while we are not reading.
-      clearTimeout(ex.bodyTimer);
-      ex.bodyTimer = null;
+      ex.deadline = 0;
       ex.bodyTimerPaused = true;
     }
     this.socket?.pause();
@@ -639,13 +690,8 @@ export class ClientConnection implements BodySource {
     const ex = this.ex;
     if (ex !== null && ex.bodyTimerPaused && ex.timeouts.body > 0) {
       ex.bodyTimerPaused = false;
-      const ms = ex.timeouts.body;
-      ex.bodyTimer = setTimeout(() => {
-        if (this.ex !== ex) return;
-        this.failExchange(ex, new TimeoutError('HF_BODY_TIMEOUT', `no body data for ${ms} ms`, 'body', true, ms));
-        this.close('timeout');
-      }, ms);
-      ex.bodyTimer.unref();
+      ex.deadlinePhase = PHASE_BODY;
+      this.armDeadline(ex, ex.timeouts.body);
     }
     this.socket?.resume();
   }

@@ -30,6 +30,8 @@ interface Waiter {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Collected bodies at least this large are joined into an unpooled ArrayBuffer. */
+const OWN_THRESHOLD = 4096;
 
 /** A response body: an async iterable of byte chunks with whole-body helpers. */
 export class ResponseBody implements AsyncIterable<Uint8Array> {
@@ -46,6 +48,8 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   private source: BodySource | null;
   private dumpLimit = DUMP_LIMIT;
   private settled: (() => void) | null = null;
+  /** The collected body when it was copied into an ArrayBuffer of its own (see `collect`). */
+  private owned: Buffer | null = null;
 
   /** @internal Created by the connection (or by `ResponseBody.from`). */
   constructor(source: BodySource | null) {
@@ -235,10 +239,22 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     }
     const done = (): Buffer => {
       const list = this.head === 0 ? this.chunks : this.chunks.slice(this.head);
+      const total = this.buffered;
       this.chunks = [];
       this.head = 0;
       this.buffered = 0;
-      return list.length === 1 ? list[0]! : Buffer.concat(list);
+      if (list.length === 1) return list[0]!;
+      if (total < OWN_THRESHOLD) return Buffer.concat(list, total);
+      // A large body gets an ArrayBuffer of its own, so that `arrayBuffer()` can hand it over
+      // without a second copy (a pooled or socket-owned one would have to be sliced).
+      const out = Buffer.allocUnsafeSlow(total);
+      let off = 0;
+      for (const c of list) {
+        out.set(c, off);
+        off += c.length;
+      }
+      this.owned = out;
+      return out;
     };
     if (this.error !== null) return Promise.reject(this.error);
     if (this.ended) return Promise.resolve(done());
@@ -255,6 +271,10 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   /** The whole body as an ArrayBuffer. */
   async arrayBuffer(): Promise<ArrayBuffer> {
     const b = await this.collect();
+    if (b === this.owned && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) {
+      this.owned = null;
+      return b.buffer as ArrayBuffer;
+    }
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   }
 

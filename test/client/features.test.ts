@@ -71,6 +71,87 @@ test('body timeout: HF_BODY_TIMEOUT on the body stream', async (t) => {
   await assert.rejects(res.body.text(), { code: 'HF_BODY_TIMEOUT', phase: 'body' });
 });
 
+test('headers timeout on a reused connection whose deadline timer was armed for a later deadline', async (t) => {
+  // The connection's one deadline timer is left armed by the first exchange (60 s); the second
+  // asks for 100 ms and must not wait for the old timer.
+  const peer = await scriptedPeer(async (socket, reader) => {
+    await reader.next();
+    socket.write(ok('first'));
+    await reader.next();
+    await reader.next();
+  });
+  const agent = new Agent({ headersTimeout: 60_000 });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'first');
+  await assert.rejects(agent.request(peer.url, { timeouts: { headers: 100 } }), { code: 'HF_HEADERS_TIMEOUT', phase: 'headers' });
+});
+
+test('body timeout is an idle timeout: a body that keeps trickling in is not cut, one that stalls is', async (t) => {
+  // Each byte comes well within the timeout but the whole body takes several timeouts: the
+  // deadline moves with the data, and the timer re-arms when it wakes up early.
+  const peer = await scriptedPeer(async (socket, reader) => {
+    await reader.next();
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n');
+    for (let i = 0; i < 8; i++) {
+      await delay(40);
+      socket.write('x');
+    }
+    await reader.next();
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nxx');
+    await reader.next();
+  });
+  const agent = new Agent({ bodyTimeout: 150 });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'xxxxxxxx');
+  const res = await agent.request(peer.url);
+  assert.equal(res.reusedConnection, true);
+  await assert.rejects(res.body.text(), { code: 'HF_BODY_TIMEOUT', phase: 'body' });
+});
+
+test('body timeout does not run while the consumer is not reading', async (t) => {
+  const size = 2 * 1024 * 1024;
+  const peer = await scriptedPeer(async (socket, reader) => {
+    await reader.next();
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+    socket.write(Buffer.alloc(size, 121));
+    await reader.next();
+  });
+  const agent = new Agent({ bodyTimeout: 100 });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const res = await agent.request(peer.url);
+  let n = 0;
+  for await (const chunk of res.body) {
+    // Stalls the reader for longer than the body timeout once the socket has been paused.
+    if (n === 0) await delay(300);
+    n += chunk.byteLength;
+  }
+  assert.equal(n, size);
+});
+
+test('arrayBuffer() of a large multi-chunk body and of a small one', async (t) => {
+  const big = Buffer.alloc(200 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = i % 251;
+  const peer = await scriptedPeer(async (socket, reader) => {
+    await reader.next();
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`);
+    // Several writes so that the body arrives in several reads.
+    for (let off = 0; off < big.length; off += 30 * 1024) {
+      socket.write(big.subarray(off, off + 30 * 1024));
+      await delay(5);
+    }
+    await reader.next();
+    socket.write(ok('small'));
+    await reader.next();
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const ab = await (await agent.request(peer.url)).body.arrayBuffer();
+  assert.equal(ab.byteLength, big.length);
+  assert.ok(Buffer.from(ab).equals(big));
+  const small = await (await agent.request(peer.url)).body.arrayBuffer();
+  assert.equal(Buffer.from(small).toString(), 'small');
+});
+
 test('request timeout covers the whole request, including the body', async (t) => {
   const peer = await scriptedPeer(async (socket, reader) => {
     await reader.next();
