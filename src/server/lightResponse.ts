@@ -51,7 +51,8 @@ export interface LightParts {
 export function lightParts(response: Response): LightParts | undefined {
   const self = response as unknown as Partial<LightFields>;
   if (!(BODY in self) || self[REAL] !== undefined) return undefined;
-  const body = self[BODY];
+  let body = self[BODY];
+  if (body instanceof ArrayBuffer) body = new Uint8Array(body);
   if (body !== null && body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) return undefined;
   const init = self[INIT];
   const status = init?.status ?? 200;
