@@ -59,6 +59,13 @@ test('holdfast proxy says "not available yet" until src/cli/proxy.ts exists', { 
   assert.match(r.stderr, /not available yet/);
 });
 
+test('holdfast proxy dispatches to src/cli/proxy.ts once it exists', { skip: !existsSync(join(import.meta.dirname, '..', '..', 'src', 'cli', 'proxy.ts')) }, async () => {
+  const r = await holdfast(['proxy', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /not available yet/);
+  assert.match(r.stdout, /proxy/);
+});
+
 test('holdfast lab --only X --json prints the scorecard as JSON and exits 0 when holdfast passes', async () => {
   const r = await holdfast(['lab', '--only', 'truncated-content-length', '--subjects', 'holdfast-request,naive-client', '--json']);
   assert.equal(r.code, 0, r.stderr);
