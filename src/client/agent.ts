@@ -142,6 +142,7 @@ export class Agent {
   private closed = false;
   /** The composed dispatch: interceptors, then the retry policy, then the network. */
   readonly dispatch: Dispatch;
+  private readonly defaultTimeouts: Readonly<ExchangeTimeouts>;
 
   constructor(options: AgentOptions = {}) {
     this.opts = {
@@ -159,6 +160,11 @@ export class Agent {
       livenessCheck: options.livenessCheck ?? true,
       tls: options.tls ?? null,
     };
+    this.defaultTimeouts = Object.freeze({
+      headers: this.opts.headersTimeout,
+      body: this.opts.bodyTimeout,
+      expectContinue: this.opts.expectContinueTimeout,
+    });
     const retry = options.retry ?? true;
     this.safeRetries = retry !== false;
     this.retryPolicy = typeof retry === 'object' ? resolveRetryPolicy(retry) : null;
@@ -328,10 +334,11 @@ export class Agent {
     const pool = this.poolFor(t);
     const outgoing = this.buildOutgoing(req, t);
     const to = req.timeouts;
-    const timeouts: ExchangeTimeouts = {
-      headers: to?.headers ?? this.opts.headersTimeout,
-      body: to?.body ?? this.opts.bodyTimeout,
-      expectContinue: to?.expectContinue ?? this.opts.expectContinueTimeout,
+    // Exchanges only read their timeouts: requests without overrides share one object.
+    const timeouts: ExchangeTimeouts = to === undefined ? this.defaultTimeouts : {
+      headers: to.headers ?? this.opts.headersTimeout,
+      body: to.body ?? this.opts.bodyTimeout,
+      expectContinue: to.expectContinue ?? this.opts.expectContinueTimeout,
     };
     const connectTimeout = to?.connect ?? this.opts.connectTimeout;
     const requestTimeout = to?.request ?? this.opts.requestTimeout;
