@@ -91,7 +91,7 @@ function slowRead(port: number, path: string, deadlineMs: number): Promise<{ sta
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
       const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
       const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
-      let body = end === -1 ? Buffer.alloc(0) : all.subarray(end + 4);
+      let body: Buffer = end === -1 ? Buffer.alloc(0) : all.subarray(end + 4);
       if (chunked) {
         const decoded = dechunk(body);
         if (decoded === null) error ??= 'chunked body without its last chunk';
