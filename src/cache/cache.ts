@@ -103,6 +103,7 @@ export class Cache {
   readonly #owner = `${process.pid}:${randomUUID()}`;
   readonly #flights = new Flights();
   readonly #background = new Map<string, Promise<void>>();
+  readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
 
   constructor(options: CacheOptions) {
     if (options?.store === undefined) throw new InvalidCacheOptionError('createCache needs a store');
@@ -372,14 +373,29 @@ export class Cache {
   // ---- helpers -------------------------------------------------------------------------------
 
   #reuseInput(entry: StoredEntry, reqCC: Directives) {
-    const responseDirectives = parseCacheControl(entry.headers);
+    const facts = this.#facts(entry);
     return {
       mode: this.mode,
       requestDirectives: reqCC,
-      responseDirectives,
-      lifetime: freshnessLifetime(entry, this.mode, responseDirectives, this.#heuristics),
-      age: currentAge(entry, this.#now()),
+      responseDirectives: facts.cc,
+      lifetime: facts.lifetime,
+      age: facts.initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000),
     };
+  }
+
+  /**
+   * What a stored response's headers say, computed once per entry object (entries are immutable;
+   * the memory store hands out the same object on every hit). current_age = initial age +
+   * resident time (§4.2.3), so only the resident time is computed per request.
+   */
+  #facts(entry: StoredEntry): { cc: Directives; lifetime: number; initialAge: number } {
+    let f = this.#factsMemo.get(entry);
+    if (f === undefined) {
+      const cc = parseCacheControl(entry.headers);
+      f = { cc, lifetime: freshnessLifetime(entry, this.mode, cc, this.#heuristics), initialAge: currentAge(entry, entry.responseTime) };
+      this.#factsMemo.set(entry, f);
+    }
+    return f;
   }
 
   #staleIfError(entry: StoredEntry, reqCC: Directives): boolean {
@@ -427,7 +443,10 @@ export class Cache {
 
   #answer(entry: StoredEntry, outcome: 'hit' | 'stale' | 'revalidated' | 'miss', head: boolean): CacheResponse {
     // §5.1 / §4: a response served from storage carries its current age.
-    const headers = outcome === 'hit' || outcome === 'stale' ? withHeader(entry.headers, 'age', ageHeaderValue(currentAge(entry, this.#now()))) : entry.headers;
+    const headers =
+      outcome === 'hit' || outcome === 'stale'
+        ? withHeader(entry.headers, 'age', ageHeaderValue(this.#facts(entry).initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000)))
+        : entry.headers;
     return { status: entry.status, statusText: entry.statusText, headers, body: head ? EMPTY : entry.body, cacheOutcome: outcome };
   }
 

@@ -78,6 +78,7 @@ export class SqliteStore implements CacheStore {
     updateById: StatementSync;
     deleteKey: StatementSync;
     deleteOne: StatementSync;
+    deleteVariant: StatementSync;
     touch: StatementSync;
     bytes: StatementSync;
     deleteExpired: StatementSync;
@@ -128,6 +129,7 @@ export class SqliteStore implements CacheStore {
       updateById: db.prepare('UPDATE hf_entries SET data = ?, size = ?, expires = ?, atime = ? WHERE key = ? AND variant = ? AND id = ?'),
       deleteKey: db.prepare('DELETE FROM hf_entries WHERE key = ?'),
       deleteOne: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ? AND id = ?'),
+      deleteVariant: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ?'),
       touch: db.prepare('UPDATE hf_entries SET atime = ? WHERE key = ? AND variant = ? AND id = ?'),
       bytes: db.prepare('SELECT bytes FROM hf_stats WHERE one = 1'),
       deleteExpired: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries WHERE expires <= ? LIMIT 256)'),
@@ -177,14 +179,13 @@ export class SqliteStore implements CacheStore {
     const blob = encodeEntry(entry);
     if (blob.length > this.maxEntryBytes) {
       // Too large to keep: do not leave an older copy of the same variant behind either.
-      this.#transaction(() => this.#q.deleteOne.run(entry.key, entry.variant, entry.id));
+      this.#q.deleteVariant.run(entry.key, entry.variant);
       return;
     }
     const now = Date.now();
-    this.#transaction(() => {
-      this.#q.upsert.run(entry.key, entry.variant, entry.id, blob, blob.length, entry.expires, now);
-      this.#evict(now);
-    });
+    // One statement is one transaction: the entry is written whole or not at all.
+    this.#q.upsert.run(entry.key, entry.variant, entry.id, blob, blob.length, entry.expires, now);
+    this.#evictIfOver(now);
   }
 
   async freshen(entry: StoredEntry): Promise<boolean> {
@@ -192,13 +193,11 @@ export class SqliteStore implements CacheStore {
     const blob = encodeEntry(entry);
     if (blob.length > this.maxEntryBytes) return false;
     const now = Date.now();
-    return this.#transaction(() => {
-      // Compare-and-set on id: a concurrent replacement of this variant wins.
-      const r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
-      if (Number(r.changes) === 0) return false;
-      this.#evict(now);
-      return true;
-    });
+    // Compare-and-set on id, in one statement (one transaction): a concurrent replacement wins.
+    const r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
+    if (Number(r.changes) === 0) return false;
+    this.#evictIfOver(now);
+    return true;
   }
 
   async delete(key: string): Promise<void> {
@@ -224,13 +223,18 @@ export class SqliteStore implements CacheStore {
     this.#db.close();
   }
 
-  /** Evict expired entries, then least recently used ones, until within `maxBytes` (bounded). */
-  #evict(now: number): void {
+  /**
+   * Evict expired entries, then least recently used ones, until within `maxBytes` (bounded), in
+   * its own transaction so that concurrent writers agree on what is left.
+   */
+  #evictIfOver(now: number): void {
     if (this.bytes <= this.maxBytes) return;
-    this.#q.deleteExpired.run(now);
-    for (let i = 0; i < 10_000 && this.bytes > this.maxBytes; i++) {
-      if (Number(this.#q.evictOldest.run().changes) === 0) break;
-    }
+    this.#transaction(() => {
+      this.#q.deleteExpired.run(now);
+      for (let i = 0; i < 100_000 && this.bytes > this.maxBytes; i++) {
+        if (Number(this.#q.evictOldest.run().changes) === 0) break;
+      }
+    });
   }
 
   #transaction<T>(fn: () => T): T {
