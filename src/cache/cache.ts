@@ -103,6 +103,8 @@ export class Cache {
   readonly #owner = `${process.pid}:${randomUUID()}`;
   readonly #flights = new Flights();
   readonly #background = new Map<string, Promise<void>>();
+  /** Responses built from an entry that is in the store (a fresh one just written, or freshened). */
+  readonly #stored = new WeakSet<CacheResponse>();
   readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
 
   constructor(options: CacheOptions) {
@@ -214,12 +216,16 @@ export class Cache {
       if (flight !== undefined) {
         // Another request of this process is fetching this key: wait, then look again.
         this.stats.collapsed++;
-        await flight;
+        const stored = await flight;
+        // Nothing was stored (uncacheable, too large, an error): waiting again would only queue
+        // the waiters behind one another, so go upstream now.
+        if (!stored) return this.#fromOrigin(ctx, selected, entries);
         continue;
       }
       const finish = this.#flights.start(ctx.key);
       const leaseName = `fetch ${ctx.key}`;
       let leased = false;
+      let stored = true; // waiting on a lease: let in-process waiters look again too
       try {
         if (this.#collapse === 'store') {
           leased = await this.#storeOp('lease', () => this.store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
@@ -230,10 +236,13 @@ export class Cache {
             continue;
           }
         }
-        return await this.#fromOrigin(ctx, selected, entries);
+        stored = false;
+        const response = await this.#fromOrigin(ctx, selected, entries);
+        stored = this.#stored.has(response);
+        return response;
       } finally {
         if (leased) await this.#storeOp('lease', () => this.store.releaseLease(leaseName, this.#owner));
-        finish();
+        finish(stored);
       }
     }
   }
@@ -264,7 +273,9 @@ export class Cache {
         const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
         await this.#persistFreshened(held, fresh, response.headers, entries);
         this.stats.revalidated++;
-        return this.#answer(fresh, 'revalidated', false);
+        const answer = this.#answer(fresh, 'revalidated', false);
+        this.#stored.add(answer);
+        return answer;
       }
       // §4.3.4: the 304 identifies no response we hold: repeat the request unconditionally
       // rather than guess (and never pass the 304 on).
@@ -342,7 +353,9 @@ export class Cache {
     };
     entry.expires = this.#expires(entry);
     await this.#storeOp('put', () => this.store.put(entry));
-    return this.#answer(entry, 'miss', false);
+    const answer = this.#answer(entry, 'miss', false);
+    this.#stored.add(answer);
+    return answer;
   }
 
   // ---- stale-while-revalidate ----------------------------------------------------------------

@@ -8,25 +8,29 @@
  */
 import type { CacheStore } from './store.ts';
 
-/** In-process flights: one promise per key, settled when the leader is done. */
+/**
+ * In-process flights: one promise per key, settled when the leader is done, with whether the
+ * leader stored a response (if it did not, e.g. the response was uncacheable, waiters go upstream
+ * at once instead of queueing behind each other).
+ */
 export class Flights {
-  readonly #flights = new Map<string, Promise<void>>();
+  readonly #flights = new Map<string, Promise<boolean>>();
 
   /** The flight in progress for `key`, if any. */
-  current(key: string): Promise<void> | undefined {
+  current(key: string): Promise<boolean> | undefined {
     return this.#flights.get(key);
   }
 
   /** Start a flight for `key`; call the returned function exactly once when done. */
-  start(key: string): () => void {
-    let finish!: () => void;
-    const p = new Promise<void>((resolve) => {
+  start(key: string): (stored: boolean) => void {
+    let finish!: (stored: boolean) => void;
+    const p = new Promise<boolean>((resolve) => {
       finish = resolve;
     });
     this.#flights.set(key, p);
-    return () => {
+    return (stored: boolean) => {
       if (this.#flights.get(key) === p) this.#flights.delete(key);
-      finish();
+      finish(stored);
     };
   }
 }

@@ -401,6 +401,27 @@ test('collapsing within a process: concurrent misses for one key make one origin
   }
 });
 
+test('collapsing: when the leader stores nothing (uncacheable), waiters go upstream at once rather than queue', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const origin = await startOrigin((_q, r, n) => void gate.then(() => ok(r, { 'cache-control': 'no-store' }, `body ${n}`)));
+  const cache = createCache({ store: new MemoryStore(), collapse: 'process' });
+  const next = httpNext();
+  try {
+    const all = Promise.all(Array.from({ length: 5 }, () => cache.handle(get(`${origin.url}/u`), next)));
+    await until(() => cache.stats.collapsed === 4);
+    release();
+    await until(() => origin.requests.length === 5);
+    const res = await all;
+    assert.equal(res.length, 5);
+    // Every waiter waited once only: the leader's flight, then straight upstream.
+    assert.equal(cache.stats.collapsed, 4);
+  } finally {
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
 test('collapsing across processes: a lease in the shared store makes another cache instance wait', async () => {
   const { origin, release } = await gatedOrigin();
   const store = new MemoryStore();
