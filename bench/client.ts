@@ -19,7 +19,7 @@
  * - the liveness-turn ratio is the median of per-round ratios of two runs made back to back.
  *
  * Run alone: `npx node bench/client.ts` (or `npm run bench -- client`). About 90 s.
- * `HOLDFAST_BENCH_ROUNDS` and `HOLDFAST_BENCH_RUN_MS` override the defaults (3 and 600).
+ * `HOLDFAST_BENCH_ROUNDS` and `HOLDFAST_BENCH_RUN_MS` override the defaults (3 and 500).
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -30,7 +30,7 @@ import { request as undiciRequest, Pool as UndiciPool, Agent as UndiciAgent } fr
 import { Agent } from '../src/client/index.ts';
 
 const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
-const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 600);
+const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 500);
 const WARMUP_MS = 100;
 /** Once per client at start, so that the first measured cell does not pay for JIT warm-up. */
 const INITIAL_WARMUP_MS = 300;
