@@ -217,7 +217,7 @@ export interface NodeOrigin {
 
 export async function startOrigin(
   t: TestContext,
-  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, n: number) => void | Promise<void>,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, n: number) => unknown,
   options: { readBody?: boolean } = {},
 ): Promise<NodeOrigin> {
   const origin: NodeOrigin = { url: '', port: 0, server: null as unknown as http.Server, seen: [], openConnections: 0, maxOpenConnections: 0, inFlight: 0, maxInFlight: 0 };
