@@ -1,0 +1,251 @@
+/**
+ * Proxy throughput with `wrk`: requests per second straight to a node:http backend, through the
+ * holdfast proxy (no cache), and cache hits through the holdfast proxy (memory and SQLite
+ * stores); nginx (`proxy_pass` with upstream keep-alive, and `proxy_cache` hits) beside it as a
+ * reference when /usr/sbin/nginx exists. Every server runs in its own process (the backend, the
+ * proxy, nginx, wrk), so on a 2-core machine they compete for the same cores: ratios matter more
+ * than absolute figures.
+ *
+ * Run alone: `npx node bench/proxy.ts` (or `npm run bench -- proxy`). About 45 s.
+ * `HOLDFAST_BENCH_PROXY_SECONDS` (default 4) and `HOLDFAST_BENCH_PROXY_CONNECTIONS` (default 50)
+ * override the wrk run length and connection count.
+ *
+ * This file is also the proxy child process: `node bench/proxy.ts --child-proxy <json>`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WRK = '/usr/bin/wrk';
+const NGINX = '/usr/sbin/nginx';
+const SECONDS = Number(process.env['HOLDFAST_BENCH_PROXY_SECONDS'] ?? 4);
+const CONNECTIONS = Number(process.env['HOLDFAST_BENCH_PROXY_CONNECTIONS'] ?? 50);
+const SELF = fileURLToPath(import.meta.url);
+
+const BACKEND = `
+const http = require('node:http');
+const body = Buffer.from('hello from the backend, a small response body\\n');
+const s = http.createServer((req, res) => {
+  res.setHeader('content-type', 'text/plain');
+  res.setHeader('cache-control', req.url.startsWith('/cached') ? 'max-age=3600' : 'no-store');
+  res.setHeader('content-length', body.length);
+  res.end(body);
+});
+s.keepAliveTimeout = 60000;
+s.listen(0, '127.0.0.1', () => process.stdout.write('READY ' + s.address().port + '\\n'));
+`;
+
+interface ChildConfig {
+  upstream: string;
+  cache: 'none' | 'memory' | 'sqlite';
+  dir?: string;
+}
+
+/** The proxy child: a holdfast proxy with the given cache, printing READY <port>. */
+async function childProxy(config: ChildConfig): Promise<void> {
+  const { createProxy } = await import('../src/proxy/index.ts');
+  const { MemoryStore, SqliteStore } = await import('../src/cache/index.ts');
+  const store = config.cache === 'memory' ? new MemoryStore() : config.cache === 'sqlite' ? new SqliteStore({ directory: config.dir! }) : null;
+  const proxy = createProxy({ upstreams: [config.upstream], cache: store });
+  const a = await proxy.listen(0, '127.0.0.1');
+  process.stdout.write(`READY ${a.port}\n`);
+  process.on('SIGTERM', () => {
+    void proxy.close({ timeout: 500 }).then(() => store?.close()).then(() => process.exit(0));
+  });
+}
+
+/** Starts a child and waits for `READY <port>` on its stdout. */
+function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`child ${args.join(' ')} did not start`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited ${code}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (let i = 0; i < 500; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('nginx did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** nginx as a reverse proxy (upstream keep-alive) with a proxy_cache on /cached. */
+async function startNginx(backendPort: number): Promise<{ proc: ChildProcess; port: number; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hf-bench-nginx-'));
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) mkdirSync(join(dir, d));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  proxy_cache_path ${dir}/cache keys_zone=bench:1m;
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      location /cached { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_cache bench; }
+    }
+  }
+}
+`,
+  );
+  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  await waitPort(port, proc);
+  return { proc, port, dir };
+}
+
+interface WrkResult {
+  rps: number;
+  latencyMs: number;
+  requests: number;
+  errors: number;
+}
+
+function parseDuration(s: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(s);
+  if (m === null) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** Runs wrk against `url` (a short warm-up first) and parses its summary. */
+function wrk(url: string): WrkResult {
+  spawnSync(WRK, ['-t1', `-c${CONNECTIONS}`, '-d1s', url], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(WRK, ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', url], { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
+  const out = r.stdout ?? '';
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const latency = parseDuration(/Latency\s+(\S+)/.exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock === null ? 0 : Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]));
+  if (!Number.isFinite(rps)) throw new Error(`wrk failed: ${out} ${r.stderr ?? ''}`);
+  return { rps, latencyMs: latency, requests, errors };
+}
+
+/** Runs the benchmark; prints a table and returns the figures. */
+export async function run(): Promise<unknown> {
+  if (!existsSync(WRK)) {
+    process.stdout.write(`skipped: ${WRK} not found\n`);
+    return { skipped: 'wrk not found' };
+  }
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  const rows: Array<{ name: string } & WrkResult & { ratio: number }> = [];
+  try {
+    const backend = await startChild(['-e', BACKEND]);
+    children.push(backend.child);
+    const upstream = `http://127.0.0.1:${backend.port}`;
+    const direct = wrk(`${upstream}/plain`);
+    rows.push({ name: 'direct to backend', ...direct, ratio: 1 });
+    const add = (name: string, r: WrkResult): void => {
+      rows.push({ name, ...r, ratio: r.rps / direct.rps });
+    };
+
+    const plain = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'none' } satisfies ChildConfig)]);
+    children.push(plain.child);
+    add('holdfast proxy (no cache)', wrk(`http://127.0.0.1:${plain.port}/plain`));
+    await stop(plain.child);
+
+    const mem = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'memory' } satisfies ChildConfig)]);
+    children.push(mem.child);
+    add('holdfast proxy, cache hit (memory)', wrk(`http://127.0.0.1:${mem.port}/cached`));
+    await stop(mem.child);
+
+    const dir = mkdtempSync(join(tmpdir(), 'hf-bench-proxy-'));
+    dirs.push(dir);
+    const sql = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'sqlite', dir } satisfies ChildConfig)]);
+    children.push(sql.child);
+    add('holdfast proxy, cache hit (SQLite)', wrk(`http://127.0.0.1:${sql.port}/cached`));
+    await stop(sql.child);
+
+    if (existsSync(NGINX)) {
+      const nginx = await startNginx(backend.port);
+      children.push(nginx.proc);
+      dirs.push(nginx.dir);
+      add('nginx proxy_pass (reference)', wrk(`http://127.0.0.1:${nginx.port}/plain`));
+      add('nginx proxy_cache hit (reference)', wrk(`http://127.0.0.1:${nginx.port}/cached`));
+    }
+  } finally {
+    for (const c of children) await stop(c);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  let table = `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, small GET (46 B body), keep-alive; ratio = req/s ÷ direct\n`;
+  table += `${pad('path', 38)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'avg latency'.padStart(12)} ${'errors'.padStart(7)}\n`;
+  for (const r of rows) {
+    table += `${pad(r.name, 38)} ${r.rps.toFixed(0).padStart(9)} ${r.ratio.toFixed(2).padStart(6)} ${`${r.latencyMs.toFixed(2)} ms`.padStart(12)} ${String(r.errors).padStart(7)}\n`;
+  }
+  process.stdout.write(table);
+  return { tool: 'wrk', seconds: SECONDS, connections: CONNECTIONS, rows };
+}
+
+if (import.meta.main) {
+  const i = process.argv.indexOf('--child-proxy');
+  if (i !== -1) await childProxy(JSON.parse(process.argv[i + 1]!) as ChildConfig);
+  else await run();
+}
