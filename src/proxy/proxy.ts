@@ -368,6 +368,11 @@ export class Proxy {
       return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream');
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
+    if (body instanceof ReadAhead && res.request.method !== 'HEAD' && (trailers()?.size ?? 0) === 0) {
+      // A small response is usually complete by now: one write for head and body.
+      const whole = body.takeWhole();
+      if (whole !== null) body = whole;
+    }
     if (body instanceof Uint8Array) {
       await res.end(req.method === 'HEAD' ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
       return;

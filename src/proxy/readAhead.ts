@@ -29,6 +29,18 @@ export class ReadAhead implements AsyncIterable<Uint8Array> {
     void this.pump();
   }
 
+  /**
+   * The whole body when the upstream has already finished it and nothing was consumed yet (a
+   * small response), so the writer can send head and body in one write; otherwise `null`.
+   */
+  takeWhole(): Uint8Array | null {
+    if (!this.ended || this.claimed) return null;
+    this.claimed = true;
+    const c = this.chunks.splice(0);
+    this.buffered = 0;
+    return c.length === 1 ? c[0]! : Buffer.concat(c);
+  }
+
   /** Bytes read from the upstream but not yet taken by the consumer. */
   get bufferedBytes(): number {
     return this.buffered;
