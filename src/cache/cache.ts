@@ -31,6 +31,8 @@ import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
 import { InvalidCacheOptionError, Unexpected304Error } from './errors.ts';
+import type { Interceptor } from '../client/dispatch.ts';
+import { cacheInterceptor } from './clientInterceptor.ts';
 
 /** Options of {@link createCache}. */
 export interface CacheOptions {
@@ -106,6 +108,7 @@ export class Cache {
   /** Responses built from an entry that is in the store (a fresh one just written, or freshened). */
   readonly #stored = new WeakSet<CacheResponse>();
   readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
+  #interceptor: Interceptor | undefined;
 
   constructor(options: CacheOptions) {
     if (options?.store === undefined) throw new InvalidCacheOptionError('createCache needs a store');
@@ -149,6 +152,14 @@ export class Cache {
     };
     const response = await this.#lookupOrFetch(ctx);
     return this.#finish(ctx, response);
+  }
+
+  /**
+   * This cache as an interceptor of the holdfast client; `new Agent({ cache })` uses it. Agents
+   * given the same cache share its store, request collapsing and statistics.
+   */
+  get interceptor(): Interceptor {
+    return (this.#interceptor ??= cacheInterceptor(this));
   }
 
   /** Resolves once background revalidations (stale-while-revalidate) have settled. */

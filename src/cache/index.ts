@@ -5,11 +5,14 @@
  * import { createCache, SqliteStore } from 'holdfast/cache';
  * const cache = createCache({ store: new SqliteStore({ directory: '.cache/http' }) });
  * const res = await cache.handle({ method: 'GET', url, headers }, next);
+ * // or through the holdfast client: `request()` and `fetch()` of this agent use the cache.
+ * const agent = new Agent({ cache });
  * ```
  * @module
  */
 export { Cache, createCache } from './cache.ts';
 export type { CacheOptions, CacheStats } from './cache.ts';
+export { cacheInterceptor } from './clientInterceptor.ts';
 export type { Body, CacheMode, CacheOutcome, CacheRequest, CacheResponse, HeaderList, Next, StoredEntry } from './types.ts';
 export type { CacheStore, StoreLimits } from './store.ts';
 export { MemoryStore } from './stores/memory.ts';

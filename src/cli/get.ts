@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readFile, open, type FileHandle } from 'node:fs/promises';
 import { Agent, ClientError } from '../client/index.ts';
+import type { Cache, CacheStore } from '../cache/index.ts';
 import { ProgressLine, bar } from './progress.ts';
 
 export const GET_HELP = `Usage: holdfast get URL [options]
@@ -65,18 +66,25 @@ export async function runGet(argv: string[]): Promise<number> {
   if (values.data !== undefined) body = values.data.startsWith('@') ? await readFile(values.data.slice(1)) : Buffer.from(values.data);
   const method = (values.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
   const timeout = values.timeout === undefined ? 30_000 : Number(values.timeout);
-  const agent = new Agent({ headersTimeout: timeout });
+  let cached: { cache: Cache; store: CacheStore } | null = null;
+  if (values.cache !== undefined) {
+    try {
+      cached = await openCache(values.cache);
+    } catch (err) {
+      process.stderr.write(`holdfast get: cannot open the cache in ${values.cache}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const agent = new Agent({ headersTimeout: timeout, cache: cached?.cache ?? null });
   let out: FileHandle | null = null;
   try {
-    const res = values.cache === undefined
-      ? await fetchDirect(agent, url, method, headers, body)
-      : await fetchCached(agent, values.cache, url, method, headers, body);
+    const res = await agent.request(url, { method, headers, body: body ?? null });
     if (values.include === true) {
-      const head = [`HTTP/1.1 ${res.status} ${res.statusText}`, ...res.headers.map(([k, v]) => `${k}: ${v}`)];
+      const head = [`HTTP/1.1 ${res.status} ${res.statusText}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
       if (res.cacheOutcome !== undefined) head.push(`X-Holdfast-Cache: ${res.cacheOutcome}`);
       process.stdout.write(`${head.join('\r\n')}\r\n\r\n`);
     }
-    const lengthField = res.headers.find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+    const lengthField = res.headers.get('content-length');
     const total = lengthField === undefined ? null : Number(lengthField);
     const progress = new ProgressLine();
     // A bar only where someone watches, and only when the body is worth one.
@@ -101,44 +109,17 @@ export async function runGet(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await out?.close();
+    // Background revalidation (stale-while-revalidate) goes through the agent and writes to the
+    // store: let it finish before either closes.
+    await cached?.cache.close();
     await agent.close();
+    await cached?.store.close();
   }
 }
 
-interface GetResponse {
-  status: number;
-  statusText: string;
-  headers: Array<[string, string]>;
-  body: AsyncIterable<Uint8Array>;
-  cacheOutcome?: string;
-}
-
-async function fetchDirect(agent: Agent, url: string, method: string, headers: Array<[string, string]>, body: Buffer | undefined): Promise<GetResponse> {
-  const res = await agent.request(url, { method, headers, body: body ?? null });
-  return { status: res.status, statusText: res.statusText, headers: [...res.headers], body: res.body };
-}
-
-async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
-}
-
-async function fetchCached(agent: Agent, dir: string, url: string, method: string, headers: Array<[string, string]>, body: Buffer | undefined): Promise<GetResponse> {
+/** Loaded only with --cache: plain requests need neither the cache layer nor node:sqlite. */
+async function openCache(dir: string): Promise<{ cache: Cache; store: CacheStore }> {
   const { createCache, SqliteStore } = await import('../cache/index.ts');
-  const cache = createCache({ store: new SqliteStore({ directory: dir }), mode: 'private' });
-  try {
-    const res = await cache.handle({ method, url, headers, body: body ?? null }, async (req) => {
-      const r = await agent.request(req.url, { method: req.method, headers: req.headers, body: body ?? null });
-      return { status: r.status, statusText: r.statusText, headers: [...r.headers], body: r.body };
-    });
-    // The cache may hand back a stream still tied to the store; read it before closing the store.
-    const chunks: Uint8Array[] = [];
-    const b = res.body;
-    if (b instanceof Uint8Array) chunks.push(b);
-    else for await (const c of b) chunks.push(c);
-    const result: GetResponse = { status: res.status, statusText: res.statusText, headers: res.headers, body: once(Buffer.concat(chunks)) };
-    if (res.cacheOutcome !== undefined) result.cacheOutcome = res.cacheOutcome;
-    return result;
-  } finally {
-    await cache.close();
-  }
+  const store = new SqliteStore({ directory: dir });
+  return { cache: createCache({ store, mode: 'private' }), store };
 }

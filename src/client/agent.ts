@@ -60,10 +60,24 @@ export interface AgentOptions {
   /** Wrappers around the dispatch of every request (first = outermost). */
   interceptors?: Interceptor[];
   /**
+   * An HTTP cache for every request of this agent (`request()` and `fetch()`), e.g.
+   * `createCache({ store, mode })` from `holdfast/cache`. Typed by shape, as the client layer does
+   * not import the cache layer above it. Its interceptor runs after `interceptors` (so it sees the
+   * headers they add, which Vary and the Authorization rules depend on) and before the retry
+   * policy, so a hit never touches the network. Default none.
+   */
+  cache?: AgentCache | null;
+  /**
    * Give pending socket events one turn of the event loop before writing to a reused
    * connection (default true). Turning it off only exists to measure what it costs.
    */
   livenessCheck?: boolean;
+}
+
+/** What the `cache` option needs: a `Cache` of `holdfast/cache` provides it. */
+export interface AgentCache {
+  /** Wraps the dispatch chain; answers from the cache or passes the request on. */
+  readonly interceptor: Interceptor;
 }
 
 /** Options of `request()`. */
@@ -136,11 +150,11 @@ class RequestContext implements CheckoutHandle {
 export class Agent {
   private readonly pools = new Map<string, Pool>();
   private readonly targets = new Map<string, Target>();
-  private readonly opts: Required<Omit<AgentOptions, 'tls' | 'interceptors' | 'retry'>> & { tls: ClientTlsOptions | null };
+  private readonly opts: Required<Omit<AgentOptions, 'tls' | 'interceptors' | 'retry' | 'cache'>> & { tls: ClientTlsOptions | null };
   private readonly retryPolicy: ResolvedRetryPolicy | null;
   private readonly safeRetries: boolean;
   private closed = false;
-  /** The composed dispatch: interceptors, then the retry policy, then the network. */
+  /** The composed dispatch: interceptors, then the cache, then the retry policy, then the network. */
   readonly dispatch: Dispatch;
   private readonly defaultTimeouts: Readonly<ExchangeTimeouts>;
 
@@ -170,7 +184,14 @@ export class Agent {
     this.retryPolicy = typeof retry === 'object' ? resolveRetryPolicy(retry) : null;
     const network: Dispatch = (req) => this.dispatchNetwork(req);
     const base: Dispatch = this.retryPolicy === null ? network : (req) => this.retryPolicy!.run(req, network);
-    this.dispatch = compose(base, options.interceptors ?? []);
+    const interceptors = [...(options.interceptors ?? [])];
+    const cache = options.cache ?? null;
+    if (cache !== null) {
+      // A store or a plain object passed by mistake would otherwise fail on the first request.
+      if (typeof cache.interceptor !== 'function') throw new TypeError('Agent option `cache` must be a Cache (createCache from holdfast/cache)');
+      interceptors.push(cache.interceptor);
+    }
+    this.dispatch = compose(base, interceptors);
   }
 
   /**

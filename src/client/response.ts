@@ -6,6 +6,12 @@ import { reasonPhrase } from '../wire/index.ts';
 import type { HeaderInit } from '../wire/index.ts';
 import { ResponseBody } from './responseBody.ts';
 
+/**
+ * How a cache interceptor produced a response (the values of `holdfast/cache`'s `CacheOutcome`,
+ * spelled out here because the client layer does not import the cache layer above it).
+ */
+export type ResponseCacheOutcome = 'hit' | 'stale' | 'revalidated' | 'miss' | 'bypass' | 'generated';
+
 /** Fields to build a `ClientResponse` by hand (interceptors, caches, tests). */
 export interface ClientResponseInit {
   status: number;
@@ -16,6 +22,7 @@ export interface ClientResponseInit {
   url?: string;
   reusedConnection?: boolean;
   attempts?: number;
+  cacheOutcome?: ResponseCacheOutcome;
 }
 
 /** A response: status, the head's fields as received, and a streaming body. */
@@ -36,6 +43,13 @@ export class ClientResponse {
   attempts: number;
   /** Trailer fields of a chunked body, once it has ended. */
   trailers: HeaderList | null = null;
+  /**
+   * Set by a cache interceptor (the agent's `cache` option): `hit` and `stale` were served from
+   * the store (`stale` possibly after a failed attempt: stale-if-error), `revalidated` after a
+   * 304, `miss` and `bypass` came from the origin, `generated` by the cache itself (504 for
+   * only-if-cached, 304 for the caller's own conditions). `undefined` when no cache handled it.
+   */
+  cacheOutcome: ResponseCacheOutcome | undefined;
 
   constructor(init: ClientResponseInit) {
     this.status = init.status;
@@ -46,6 +60,7 @@ export class ClientResponse {
     this.url = init.url ?? '';
     this.reusedConnection = init.reusedConnection ?? false;
     this.attempts = init.attempts ?? 1;
+    this.cacheOutcome = init.cacheOutcome;
   }
 
   /** Whether the status is 2xx. */
