@@ -2,8 +2,6 @@
  * The `holdfast` command line: `holdfast lab`, `holdfast get`, `holdfast serve`, `holdfast proxy`.
  * Each command is imported only when run, so that one layer still in progress cannot break the others.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 const HELP = `holdfast — HTTP/1.1 for Node.js that does not race
 
@@ -18,12 +16,6 @@ Commands:
 
 Run \`holdfast <command> --help\` for a command's options.
 `;
-
-/** Whether a sibling command module exists (as .ts from source, or .js from the build). */
-function hasCommand(name: string): boolean {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return existsSync(fileURLToPath(new URL(`./${name}${ext}`, import.meta.url)));
-}
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -48,14 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     }
     case 'proxy': {
-      if (!hasCommand('proxy')) {
-        process.stderr.write('holdfast proxy: not available yet (the reverse proxy has not landed in this build)\n');
-        return 2;
-      }
-      // A computed specifier: proxy.ts may not exist when this file is type-checked.
-      const specifier = `./proxy${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`;
-      const mod = (await import(specifier)) as { runProxy(argv: string[]): Promise<number> };
-      return mod.runProxy(rest);
+      const { runProxy } = await import('./proxy.ts');
+      return runProxy(rest);
     }
     default:
       process.stderr.write(`holdfast: unknown command '${command}'\n\n${HELP}`);
