@@ -7,6 +7,7 @@
 import { Agent, ClientError } from '../../client/index.ts';
 import type { ClientOutcome, ClientSession, ClientSessionOptions, ClientSubject, LabRequest } from '../types.ts';
 import { errorOutcome } from '../util.ts';
+import { adaptSession, bodyOf, type ResponseSummary } from './session.ts';
 
 /** The `ClientError` behind an error, if any (fetch wraps it as `cause`). */
 function clientErrorOf(err: unknown): ClientError | undefined {
@@ -27,52 +28,14 @@ function holdfastErrorOutcome(err: unknown): ClientOutcome {
   };
 }
 
-function agentFor(options: ClientSessionOptions): Agent {
-  return new Agent(options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs });
-}
-
-class RequestSession implements ClientSession {
-  private readonly agent: Agent;
-
-  constructor(options: ClientSessionOptions) {
-    this.agent = agentFor(options);
-  }
-
-  async request(req: LabRequest): Promise<ClientOutcome> {
-    try {
-      const res = await this.agent.request(req.url, { method: req.method, headers: req.headers, body: req.body === undefined ? null : Buffer.from(req.body) });
-      const body = await res.body.bytes();
-      return { kind: 'response', status: res.status, bodyLength: body.length, headers: Object.fromEntries([...res.headers].map(([k, v]) => [k.toLowerCase(), v])) };
-    } catch (err) {
-      return holdfastErrorOutcome(err);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.agent.destroy();
-  }
-}
-
-class FetchSession implements ClientSession {
-  private readonly agent: Agent;
-
-  constructor(options: ClientSessionOptions) {
-    this.agent = agentFor(options);
-  }
-
-  async request(req: LabRequest): Promise<ClientOutcome> {
-    try {
-      const res = await this.agent.fetch(req.url, { method: req.method, headers: req.headers, body: req.body === undefined ? undefined : Buffer.from(req.body) });
-      const body = await res.arrayBuffer();
-      return { kind: 'response', status: res.status, bodyLength: body.byteLength, headers: Object.fromEntries(res.headers) };
-    } catch (err) {
-      return holdfastErrorOutcome(err);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.agent.destroy();
-  }
+/** A session over a fresh `Agent`; `send` makes the request through `request()` or `fetch()`. */
+function holdfastSession(options: ClientSessionOptions, send: (agent: Agent, req: LabRequest) => Promise<ResponseSummary>): ClientSession {
+  const agent = new Agent(options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs });
+  return adaptSession({
+    send: (req) => send(agent, req),
+    close: () => agent.destroy(),
+    errorOutcome: holdfastErrorOutcome,
+  });
 }
 
 export const holdfastRequestClient: ClientSubject = {
@@ -82,7 +45,11 @@ export const holdfastRequestClient: ClientSubject = {
   family: 'holdfast',
   reusesConnections: true,
   available: async () => true,
-  open: async (options) => new RequestSession(options),
+  open: async (options) => holdfastSession(options, async (agent, req) => {
+    const res = await agent.request(req.url, { method: req.method, headers: req.headers, body: bodyOf(req) ?? null });
+    const body = await res.body.bytes();
+    return { status: res.status, bodyLength: body.length, headers: Object.fromEntries([...res.headers].map(([k, v]) => [k.toLowerCase(), v])) };
+  }),
 };
 
 export const holdfastFetchClient: ClientSubject = {
@@ -92,5 +59,9 @@ export const holdfastFetchClient: ClientSubject = {
   family: 'holdfast',
   reusesConnections: true,
   available: async () => true,
-  open: async (options) => new FetchSession(options),
+  open: async (options) => holdfastSession(options, async (agent, req) => {
+    const res = await agent.fetch(req.url, { method: req.method, headers: req.headers, body: bodyOf(req) });
+    const body = await res.arrayBuffer();
+    return { status: res.status, bodyLength: body.byteLength, headers: Object.fromEntries(res.headers) };
+  }),
 };

@@ -1,38 +1,8 @@
 /**
  * Node's global `fetch` (undici inside, one process-wide pool) with `AbortSignal.timeout`.
  */
-import type { ClientOutcome, ClientSession, ClientSessionOptions, ClientSubject, LabRequest } from '../types.ts';
-import { errorOutcome } from '../util.ts';
-
-class FetchSession implements ClientSession {
-  private readonly timeoutMs: number | undefined;
-  private readonly controller = new AbortController();
-
-  constructor(options: ClientSessionOptions) {
-    this.timeoutMs = options.timeoutMs;
-  }
-
-  async request(req: LabRequest): Promise<ClientOutcome> {
-    const signals = [this.controller.signal];
-    if (this.timeoutMs !== undefined) signals.push(AbortSignal.timeout(this.timeoutMs));
-    try {
-      const res = await fetch(req.url, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body === undefined ? undefined : Buffer.from(req.body),
-        signal: AbortSignal.any(signals),
-      });
-      const body = await res.arrayBuffer();
-      return { kind: 'response', status: res.status, bodyLength: body.byteLength, headers: Object.fromEntries(res.headers) };
-    } catch (err) {
-      return errorOutcome(err);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.controller.abort();
-  }
-}
+import type { ClientSubject } from '../types.ts';
+import { adaptSession, bodyOf } from './session.ts';
 
 export const nodeFetchClient: ClientSubject = {
   role: 'client',
@@ -41,5 +11,17 @@ export const nodeFetchClient: ClientSubject = {
   family: 'peer',
   reusesConnections: true,
   available: async () => (typeof fetch === 'function' ? true : 'not installed: no global fetch'),
-  open: async (options) => new FetchSession(options),
+  open: async (options) => {
+    const controller = new AbortController();
+    return adaptSession({
+      async send(req) {
+        const signals = [controller.signal];
+        if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
+        const res = await fetch(req.url, { method: req.method, headers: req.headers, body: bodyOf(req), signal: AbortSignal.any(signals) });
+        const body = await res.arrayBuffer();
+        return { status: res.status, bodyLength: body.byteLength, headers: Object.fromEntries(res.headers) };
+      },
+      close: () => controller.abort(),
+    });
+  },
 };

@@ -4,13 +4,13 @@
  * large upload is answered 413 without being read. `KeepAliveTimeout 1`. Graceful shutdown:
  * SIGWINCH (`apachectl graceful-stop`).
  */
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunningServer, ServerSubject } from '../types.ts';
-import { freePort, isExecutable, stopChild, tempDir, waitForPort } from '../child.ts';
+import { freePort, isExecutable, tempDir } from '../child.ts';
 import { filler } from '../util.ts';
 import { BIG_SIZES } from './server-app.ts';
+import { startChildServer } from './child-server.ts';
 
 const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -73,34 +73,16 @@ export const apacheServer: ServerSubject = {
     await writeFile(join(dir.path, 'cgi', 'slow.sh'), SLOW_CGI, { mode: 0o755 });
     const port = await freePort();
     await writeFile(join(dir.path, 'httpd.conf'), config(dir.path, port));
-    const child = spawn(APACHE, ['-f', join(dir.path, 'httpd.conf'), '-DFOREGROUND'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
-    try {
-      await waitForPort(port, child, 15_000, () => stderr);
-    } catch (err) {
-      await stopChild(child, 3000);
-      await dir.remove();
-      throw err;
-    }
-    let exited: Promise<void> | null = null;
-    const shutdown = (): Promise<void> => {
-      exited ??= new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGWINCH');
-      });
-      return exited;
-    };
-    return {
-      host: '127.0.0.1',
+    return startChildServer({
+      command: APACHE,
+      args: ['-f', join(dir.path, 'httpd.conf'), '-DFOREGROUND'],
+      dir,
       port,
-      shutdown,
-      async stop() {
-        // SIGTERM (not SIGKILL first): the parent must take its worker processes down with it.
-        await stopChild(child, 5000);
-        await dir.remove();
-      },
-    };
+      startTimeoutMs: 15_000,
+      shutdownSignal: 'SIGWINCH',
+      // SIGTERM (not SIGKILL first): the parent must take its worker processes down with it.
+      stopGraceMs: 5000,
+      failedStartGraceMs: 3000,
+    });
   },
 };

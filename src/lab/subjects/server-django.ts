@@ -2,10 +2,10 @@
  * Django's development server (`python3 -m django runserver --noreload`) running the standard
  * application from a minimal settings module in a temp dir. Graceful shutdown: SIGTERM.
  */
-import { spawn } from 'node:child_process';
 import type { RunningServer, ServerSubject } from '../types.ts';
-import { freePort, run, scriptDir, stopChild, waitForPort } from '../child.ts';
+import { freePort, run, scriptDir } from '../child.ts';
 import { PYTHON_ROUTES } from './server-app.ts';
+import { startChildServer } from './child-server.ts';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -53,37 +53,16 @@ export const djangoServer: ServerSubject = {
   async start(): Promise<RunningServer> {
     const dir = await scriptDir('django', { 'labsettings.py': SETTINGS, 'labapp.py': APP });
     const port = await freePort();
-    const child = spawn(PYTHON, ['-m', 'django', 'runserver', `127.0.0.1:${port}`, '--noreload', '--settings=labsettings'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    return startChildServer({
+      command: PYTHON,
+      args: ['-m', 'django', 'runserver', `127.0.0.1:${port}`, '--noreload', '--settings=labsettings'],
       cwd: dir.path,
       env: { ...process.env, PYTHONPATH: dir.path, PYTHONUNBUFFERED: '1' },
-    });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
-    try {
-      await waitForPort(port, child, 20_000, () => stderr);
-    } catch (err) {
-      await stopChild(child, 0);
-      await dir.remove();
-      throw err;
-    }
-    let exited: Promise<void> | null = null;
-    const shutdown = (): Promise<void> => {
-      exited ??= new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-      return exited;
-    };
-    return {
-      host: '127.0.0.1',
+      dir,
       port,
-      shutdown,
-      async stop() {
-        await stopChild(child, 0);
-        await dir.remove();
-      },
-    };
+      startTimeoutMs: 20_000,
+      shutdownSignal: 'SIGTERM',
+      stopGraceMs: 0,
+    });
   },
 };

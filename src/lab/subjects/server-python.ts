@@ -4,10 +4,10 @@
  * (absent) idle timeout. Graceful shutdown: SIGTERM, which the driver turns into the documented
  * `server.shutdown()` + `server_close()`.
  */
-import { spawn } from 'node:child_process';
 import type { RunningServer, ServerSubject } from '../types.ts';
-import { readPortLine, run, scriptDir, stopChild } from '../child.ts';
+import { run, scriptDir } from '../child.ts';
 import { PYTHON_ROUTES } from './server-app.ts';
+import { startChildServer } from './child-server.ts';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -73,32 +73,15 @@ function pythonServer(mode: 'single' | 'threading'): ServerSubject {
     },
     async start(): Promise<RunningServer> {
       const dir = await scriptDir('pyserver', { 'server.py': DRIVER });
-      const child = spawn(PYTHON, ['-u', `${dir.path}/server.py`, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-      try {
-        const port = await readPortLine(child, 10_000);
-        let exited: Promise<void> | null = null;
-        const shutdown = (): Promise<void> => {
-          exited ??= new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          });
-          return exited;
-        };
-        return {
-          host: '127.0.0.1',
-          port,
-          shutdown,
-          async stop() {
-            await stopChild(child, 0);
-            await dir.remove();
-          },
-        };
-      } catch (err) {
-        await stopChild(child, 0);
-        await dir.remove();
-        throw err;
-      }
+      return startChildServer({
+        command: PYTHON,
+        args: ['-u', `${dir.path}/server.py`, mode],
+        dir,
+        port: 'stdout',
+        startTimeoutMs: 10_000,
+        shutdownSignal: 'SIGTERM',
+        stopGraceMs: 0,
+      });
     },
   };
 }
