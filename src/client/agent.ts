@@ -92,6 +92,15 @@ export interface RequestOptions {
   idempotent?: boolean;
   /** Send `Expect: 100-continue` and hold the body until `100` (or the timeout). */
   expectContinue?: boolean;
+  /**
+   * The exact request-target to send, in origin-form (`/path?query`), instead of the one derived
+   * from `url`. `url` still chooses the origin (pool, Host, credentials); its path and query are
+   * not sent. The target goes on the wire byte for byte: no dot-segment removal, no
+   * percent-encoding or decoding, as `new URL()` would do. A reverse proxy needs this to forward
+   * the path it received unchanged (`/a/../b`, `/%2e%2e/x`). Whitespace, controls and non-ASCII
+   * are rejected with `InvalidRequestError`.
+   */
+  target?: string;
 }
 
 /** Parsed request target, cached per URL string. */
@@ -254,6 +263,7 @@ export class Agent {
       timeouts: options.timeouts,
       idempotent: options.idempotent,
       expectContinue: options.expectContinue,
+      target: options.target,
     };
   }
 
@@ -340,9 +350,18 @@ export class Agent {
       if (req.expectContinue === true && !headers.has('expect')) fields.push(['expect', '100-continue']);
       expectContinue = req.expectContinue === true || hasToken(headers.get('expect'), '100-continue');
     }
+    let target = t.path;
+    if (req.target !== undefined) {
+      // Only origin-form: absolute-form or `*` would make the line disagree with the origin `url`
+      // chose. The serializer checks the characters.
+      if (typeof req.target !== 'string' || req.target.charCodeAt(0) !== 0x2f) {
+        throw new InvalidRequestError(`request target must be in origin-form (start with "/"), got ${JSON.stringify(req.target)}`);
+      }
+      target = req.target;
+    }
     let head: string;
     try {
-      head = serializeRequestHead({ method: req.method, target: t.path, headers: fields });
+      head = serializeRequestHead({ method: req.method, target, headers: fields });
     } catch (err) {
       throw new InvalidRequestError((err as Error).message, err);
     }

@@ -33,7 +33,7 @@ export interface Timeouts {
 
 /** One request as it travels through interceptors. Interceptors may pass a modified copy on. */
 export interface DispatchRequest {
-  /** Absolute URL (`http:` or `https:`). */
+  /** Absolute URL (`http:` or `https:`). Without `target`, its path and query are sent. */
   url: string;
   /** Upper-case method. */
   method: string;
@@ -52,6 +52,12 @@ export interface DispatchRequest {
   idempotent?: boolean | undefined;
   /** Send `Expect: 100-continue` and wait for `100 Continue` before sending the body. */
   expectContinue?: boolean | undefined;
+  /**
+   * The exact origin-form request-target to send instead of `url`'s path and query (which
+   * `new URL()` normalises). `url` still decides the origin. An interceptor that changes `url` to
+   * another resource must drop it.
+   */
+  target?: string | undefined;
 }
 
 /** Sends a request and resolves with the response once its head has arrived. */

@@ -241,12 +241,16 @@ export class Proxy {
     // anything was sent upstream; the server answers it (400/413) when it still can.
     const body = await prepareRequestBody(req, this.bufferRequests);
 
+    // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
+    // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
+    // methods still pass through it, for the invalidation their normalised URL causes.
+    const cache = (req.method === 'GET' || req.method === 'HEAD') && urlRewrites(target.pathAndQuery) ? null : this.cache;
     // Aborting the upstream exchange when the client goes away; not with a cache, where the
     // response may be wanted by collapsed requests and by the next client.
-    const signal = this.cache === null || req.method !== 'GET' ? req.signal : undefined;
+    const signal = cache === null || req.method !== 'GET' ? req.signal : undefined;
     let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; outcome: CacheOutcome | null; trailers: () => HeaderList | null };
     try {
-      if (this.cache !== null) {
+      if (cache !== null) {
         const cacheUrl = `${req.secure ? 'https' : 'http'}://${target.host ?? 'upstream'}${target.pathAndQuery}`;
         const creq: CacheRequest = { method: req.method, url: cacheUrl, headers: headers.entries() };
         let trailers: () => HeaderList | null = () => null;
@@ -255,7 +259,7 @@ export class Proxy {
           trailers = f.trailers;
           return { status: f.status, statusText: f.statusText, headers: f.headers.entries(), body: f.body };
         };
-        const cres = await this.cache.handle(creq, next);
+        const cres = await cache.handle(creq, next);
         const outcome = cres.cacheOutcome ?? null;
         if (outcome !== null) this.stats.cache[outcome] = (this.stats.cache[outcome] ?? 0) + 1;
         out = { status: cres.status, statusText: cres.statusText, headers: new HeaderList(cres.headers), body: cres.body, outcome, trailers: () => trailers() };
@@ -293,6 +297,10 @@ export class Proxy {
       let res: ClientResponse;
       try {
         res = await u.agent.request(u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
+          // The URL only picks the upstream: `new URL()` would resolve dot-segments and re-encode
+          // the path, letting `/public/../admin` past a backend's access rule or breaking a signed
+          // URL. The request line carries the client's bytes (behind the upstream's prefix).
+          target: u.prefix + pathAndQuery,
           method,
           headers: h,
           body: body?.body ?? null,
@@ -435,7 +443,7 @@ async function cancelBody(body: Uint8Array | AsyncIterable<Uint8Array>): Promise
 /**
  * The upstream path and the Host the client asked for. Origin-form passes as sent; absolute-form
  * (`GET http://host/path`) is accepted as RFC 9112 §3.2.2 requires of servers, its authority
- * replacing Host. CONNECT and `*` are not proxied.
+ * replacing Host and its path passing as sent. CONNECT and `*` are not proxied.
  */
 function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string | undefined } {
   if (req.method === 'CONNECT') throw new ProxyError('HF_PROXY_BAD_TARGET', 'CONNECT is not supported by this reverse proxy', 501);
@@ -448,9 +456,22 @@ function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string
     } catch {
       throw new ProxyError('HF_PROXY_BAD_TARGET', `invalid request target ${JSON.stringify(t)}`, 400);
     }
-    return { pathAndQuery: `${u.pathname}${u.search}`, host: u.host };
+    // The path as sent, not `u.pathname`, which is normalised. The parser accepted the authority
+    // only from characters that end at "/", "?", "#" or the end, so this slice is exactly it.
+    const rest = t.slice(/^https?:\/\/[^/?#]*/i.exec(t)![0].length);
+    return { pathAndQuery: rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`, host: u.host };
   }
   throw new ProxyError('HF_PROXY_BAD_TARGET', `request target ${JSON.stringify(t)} cannot be proxied`, t === '*' ? 501 : 400);
+}
+
+/** Whether `new URL()` would turn this origin-form target into another path or query. */
+function urlRewrites(pathAndQuery: string): boolean {
+  try {
+    const u = new URL(pathAndQuery, 'http://x');
+    return `${u.pathname}${u.search}` !== pathAndQuery;
+  } catch {
+    return true;
+  }
 }
 
 /**
