@@ -29,17 +29,31 @@ export function cacheInterceptor(cache: Cache): Interceptor {
   return (next: Dispatch): Dispatch => async (req: DispatchRequest): Promise<ClientResponse> => {
     // The network end throws this for an aborted signal; a hit must not succeed where it would fail.
     if (req.signal?.aborted === true) throw new AbortedError('queue', false, req.signal.reason);
+    // With an explicit request-target the resource on the wire is the target, not the URL's
+    // path: key the cache on it. A GET/HEAD target that `new URL()` would rewrite (`/a/../b`)
+    // cannot be keyed faithfully, so it bypasses the cache rather than be answered with `/b`.
+    let url = req.url;
+    if (req.target !== undefined) {
+      const faithful = targetUrl(req.url, req.target);
+      if (faithful === null && (req.method === 'GET' || req.method === 'HEAD')) return next(req);
+      // An unsafe request still invalidates what its normalised URL names.
+      url = faithful ?? new URL(req.target, req.url).href;
+    }
     // The cache never reads a request body; `upstream` sends the caller's own (req.body) on.
-    const creq: CacheRequest = { method: req.method, url: req.url, headers: req.headers.entries() };
+    const creq: CacheRequest = { method: req.method, url, headers: req.headers.entries() };
     /** Each upstream response by its body, to hand a passed-through one back as it came. */
     const received = new Map<CacheResponse['body'], ClientResponse>();
     let lastAttempts = 0;
     let answered = false;
     const upstream = async (r: CacheRequest): Promise<CacheResponse> => {
+      // The cache asks for the request it was given: keep the caller's URL and exact target on
+      // the wire. Should it ever ask for another URL, that URL alone names the resource.
+      const same = r.url === url;
       const res = await next({
         ...req,
         method: r.method,
-        url: r.url,
+        url: same ? req.url : r.url,
+        target: same ? req.target : undefined,
         headers: new HeaderList(r.headers),
         // A stale-while-revalidate refresh runs after the caller has its answer: the caller's
         // signal (which may abort once it has read the body) must not cancel the cache's work.
@@ -70,4 +84,16 @@ export function cacheInterceptor(cache: Cache): Interceptor {
       cacheOutcome: cres.cacheOutcome,
     });
   };
+}
+
+/**
+ * The absolute URL a request with an explicit `target` asks for, or `null` when the URL parser
+ * would normalise the target into another resource (dot segments, encoded dots) — such a request
+ * must not share a cache key with the normalised one.
+ */
+function targetUrl(url: string, target: string): string | null {
+  const origin = new URL(url).origin;
+  const parsed = new URL(target, origin);
+  if (parsed.pathname + parsed.search !== target) return null;
+  return parsed.href;
 }

@@ -298,3 +298,25 @@ test('the cache option refuses what is not a cache; cacheInterceptor places the 
   assert.equal(await hit.body.text(), 'explicit');
   assert.equal(o.count('/e'), 1);
 });
+
+test('an explicit request-target is the cache key: /a/../b is never answered with the stored /b', async (t) => {
+  const origin = await startOrigin(t, (_req, res, s) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+    res.end(`body of ${s.path}`);
+  });
+  const { agent } = cachedAgent(t);
+  // Store /b.
+  assert.equal(await (await agent.request(`${origin.url}/b`)).body.text(), 'body of /b');
+  // The same URL with a raw target that the URL parser would normalise to /b goes to the origin.
+  const raw = await agent.request(`${origin.url}/b`, { target: '/a/../b' });
+  assert.equal(await raw.body.text(), 'body of /a/../b');
+  assert.equal(origin.count('/a/../b'), 1);
+  // A faithful target is cached under its own resource, not under the URL's path.
+  const first = await agent.request(`${origin.url}/b`, { target: '/c?x=1' });
+  assert.equal(await first.body.text(), 'body of /c?x=1');
+  const second = await agent.request(`${origin.url}/b`, { target: '/c?x=1' });
+  assert.equal(second.cacheOutcome, 'hit');
+  assert.equal(await second.body.text(), 'body of /c?x=1');
+  assert.equal(origin.count('/c?x=1'), 1);
+  assert.equal(origin.count('/b'), 1);
+});
