@@ -114,12 +114,15 @@ const CACHE_STATUS: Record<CacheOutcome, string> = {
   generated: 'detail=generated',
 };
 
-/** What the forwarding step hands back: the response, its body paced by read-ahead. */
+/**
+ * What the forwarding step hands back: the response, its body paced by read-ahead — or the
+ * whole body when it had already arrived with the head (the common small response).
+ */
 interface Forwarded {
   status: number;
   statusText: string;
   headers: HeaderList;
-  body: ReadAhead;
+  body: ReadAhead | Uint8Array;
   trailers: () => HeaderList | null;
 }
 
@@ -244,11 +247,12 @@ export class Proxy {
     // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
     // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
     // methods still pass through it, for the invalidation their normalised URL causes.
-    const cache = (req.method === 'GET' || req.method === 'HEAD') && urlRewrites(target.pathAndQuery) ? null : this.cache;
+    // (Checked only with a cache: `new URL()` per request is not free.)
+    const cache = this.cache !== null && (req.method === 'GET' || req.method === 'HEAD') && urlRewrites(target.pathAndQuery) ? null : this.cache;
     // Aborting the upstream exchange when the client goes away; not with a cache, where the
     // response may be wanted by collapsed requests and by the next client.
     const signal = cache === null || req.method !== 'GET' ? req.signal : undefined;
-    let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; outcome: CacheOutcome | null; trailers: () => HeaderList | null };
+    let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; outcome: CacheOutcome | null; trailers: () => HeaderList | null; stripped: boolean };
     try {
       if (cache !== null) {
         const cacheUrl = `${req.secure ? 'https' : 'http'}://${target.host ?? 'upstream'}${target.pathAndQuery}`;
@@ -262,15 +266,16 @@ export class Proxy {
         const cres = await cache.handle(creq, next);
         const outcome = cres.cacheOutcome ?? null;
         if (outcome !== null) this.stats.cache[outcome] = (this.stats.cache[outcome] ?? 0) + 1;
-        out = { status: cres.status, statusText: cres.statusText, headers: new HeaderList(cres.headers), body: cres.body, outcome, trailers: () => trailers() };
+        out = { status: cres.status, statusText: cres.statusText, headers: new HeaderList(cres.headers), body: cres.body, outcome, trailers: () => trailers(), stripped: false };
       } else {
         const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal);
-        out = { ...f, outcome: null };
+        // `forward` already stripped hop-by-hop fields and re-derived the length.
+        out = { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body, outcome: null, trailers: f.trailers, stripped: true };
       }
     } catch (err) {
       return this.answerError(res, err, 'upstream');
     }
-    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.outcome, out.trailers);
+    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.outcome, out.trailers, out.stripped);
   };
 
   /**
@@ -292,8 +297,10 @@ export class Proxy {
       }
       const u = lease.upstream;
       tried.add(u);
-      const h = headers.clone();
-      if (u.keepAlive === 'never') h.set('connection', 'close');
+      // The agent only reads the headers (it serialises its own copy), so they need copying only
+      // when this attempt adds to them and a later attempt must not see it.
+      let h = headers;
+      if (u.keepAlive === 'never') h = headers.clone().set('connection', 'close');
       let res: ClientResponse;
       try {
         res = await u.agent.request(u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
@@ -334,8 +341,16 @@ export class Proxy {
           // The client would not have accepted an invalid Content-Length; nothing to carry over.
         }
       }
+      const trailers = (): HeaderList | null => res.trailers;
+      if (res.body.complete && (res.trailers === null || res.trailers.size === 0)) {
+        // The body arrived with the head (a small response): the upstream side is finished, so
+        // the slot goes back now, and the writer sends head and body in one write without
+        // read-ahead or async iteration. `bytes()` of an ended body settles on the next tick.
+        lease.release();
+        return { status: res.status, statusText: res.statusText, headers: out, body: await res.body.bytes(), trailers };
+      }
       const readAhead = new ReadAhead(res.body, this.bufferResponses, () => lease.release());
-      return { status: res.status, statusText: res.statusText, headers: out, body: readAhead, trailers: () => res.trailers };
+      return { status: res.status, statusText: res.statusText, headers: out, body: readAhead, trailers };
     }
     throw lastError ?? new ProxyError('HF_PROXY_NO_UPSTREAM', 'no upstream could be tried', 502);
   }
@@ -362,12 +377,17 @@ export class Proxy {
     body: Uint8Array | AsyncIterable<Uint8Array>,
     outcome: CacheOutcome | null,
     trailers: () => HeaderList | null,
+    stripped: boolean,
   ): Promise<void> {
     // Stored responses have had hop-by-hop fields removed already; strip again for the
     // cache-generated and pass-through ones, keeping the length the proxy itself derived.
-    const length = upstreamHeaders.get('content-length');
-    const headers = stripHopByHop(upstreamHeaders);
-    if (length !== undefined && /^\d{1,15}$/.test(length)) headers.set('content-length', length);
+    // Straight from `forward` (`stripped`) the list is already a fresh, stripped copy.
+    let headers = upstreamHeaders;
+    if (!stripped) {
+      const length = upstreamHeaders.get('content-length');
+      headers = stripHopByHop(upstreamHeaders);
+      if (length !== undefined && /^\d{1,15}$/.test(length)) headers.set('content-length', length);
+    }
     appendVia(headers, 1, this.via);
     if (outcome !== null) headers.append('cache-status', `${this.via}; ${CACHE_STATUS[outcome]}`);
     if (status < 200) {
