@@ -88,8 +88,14 @@ test('headless Chromium with a persistent profile loads every page and subresour
         assert.deepEqual(state, { script: true, color: 'rgb(1, 2, 3)' });
       }
       // Follow links too (navigation initiated by the page, on Chromium's pooled connections).
+      // The last page links back to the first.
       await page.click('#next');
-      await page.waitForLoadState('load');
+      await page.waitForURL(`${server.url}${PAGES[0]}`, { waitUntil: 'load', timeout: 30000 });
+      // The page's fetch() does not delay `load`: wait for it as after goto(), or the next goto()
+      // can abort it while in flight: `/api?0 net::ERR_ABORTED` in `failed`, the test's own
+      // navigation cutting the request, not the server (reproduced by answering /api 400 ms late).
+      await page.waitForFunction('window.api === true && window.img === true', null, { timeout: 30000 });
+      assert.equal(await page.evaluate('document.querySelector("h1").textContent'), 'page 0');
     }
     assert.deepEqual(failed, []);
     // 2 rounds x 4 pages x 5 requests (+ link navigations, favicons answered 404).
