@@ -3,14 +3,15 @@
  * the parser checks every byte of every head, so this is on the hot path.
  */
 
-const TOKEN = new Uint8Array(256);
+/** 1 for RFC 9110 token bytes; exported so the head scanner can index it directly. */
+export const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
 for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
 
 /** field-vchar / SP / HTAB; obs-text (0x80-0xFF) is allowed as RFC 9110 §5.5 permits. */
-const FIELD_VALUE = new Uint8Array(256);
+export const FIELD_VALUE = new Uint8Array(256);
 FIELD_VALUE[0x09] = 1;
 for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;

@@ -169,7 +169,8 @@ export class ChunkedDecoder {
             const hasCR = lineLength >= 2 && t[t.length - 2] === CR;
             if (!hasCR && !this.limits.allowBareLF) throw new WireError('HF_WIRE_BARE_LF', 'bare LF in trailers');
             if (lineLength === (hasCR ? 2 : 1)) {
-              this.trailers = parseTrailerSection(Buffer.from(t));
+              // Usually the section is just its empty line: nothing to decode or parse.
+              this.trailers = t.length === lineLength ? new HeaderList() : parseTrailerSection(Buffer.from(t));
               this.trailerBytes = null;
               this.state = S_DONE;
               return i;

@@ -24,6 +24,19 @@ export const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 export function parseContentLength(headers: HeaderList): number | undefined {
   const lines = headers.getAll('content-length');
   if (lines.length === 0) return undefined;
+  if (lines.length === 1) {
+    // The usual single plain value: all digits, at most 15 — exactly what the general loop
+    // below accepts for it, without the split, trim and regex.
+    const line = lines[0]!;
+    const n = line.length;
+    let i = 0;
+    while (i < n && i <= 15) {
+      const c = line.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      i++;
+    }
+    if (i === n && n > 0 && n <= 15) return Number(line);
+  }
   let value: string | undefined;
   for (const line of lines) {
     for (const part of line.split(',')) {
@@ -42,7 +55,10 @@ export function parseContentLength(headers: HeaderList): number | undefined {
 
 /** The transfer codings of a message, in order; throws on an empty member list. */
 function transferCodings(headers: HeaderList): string[] {
-  const raw = headers.getAll('transfer-encoding').join(',');
+  const lines = headers.getAll('transfer-encoding');
+  // The usual lone "chunked": the general parse below would give exactly this.
+  if (lines.length === 1 && lines[0]!.length === 7 && lines[0]!.toLowerCase() === 'chunked') return ['chunked'];
+  const raw = lines.join(',');
   const codings = parseTokenList(raw).map((c) => c.split(';')[0]!.trim());
   if (codings.length === 0) {
     throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'empty Transfer-Encoding');

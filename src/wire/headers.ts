@@ -8,15 +8,64 @@ import { WireError } from './errors.ts';
 export type HeaderInit = HeaderList | Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined>;
 
 export class HeaderList implements Iterable<[string, string]> {
-  /** Names as received or set, in order. */
-  private readonly names: string[] = [];
-  /** Lower-cased names, parallel to `names`, so lookups never allocate. */
-  private readonly keys: string[] = [];
-  private readonly values: string[] = [];
+  /** Names as received or set, in order. Empty while `src` is set (see `fromSource`). */
+  private names: string[] = [];
+  /** Lower-cased names, one per line, so lookups never allocate. Always complete. */
+  private keys: string[] = [];
+  /** Values, parallel to `names`. Empty while `src` is set. */
+  private values: string[] = [];
+  /**
+   * A parsed head's text while its names and values are not yet materialised: most of a head's
+   * fields are never read, so the parser keeps offsets instead of slicing a string per field.
+   */
+  private src: string | null = null;
+  /** Per line: name start, name end, value start, value end in `src`. */
+  private offs: number[] | null = null;
+
+  /**
+   * For the parser, which has already validated every line: a list whose names and values are
+   * the ranges `offs` (4 per line: name start/end, value start/end) of `src`, materialised on
+   * first read. `keys[i]` must be the lower-cased name of line i.
+   * @internal
+   */
+  static fromSource(src: string, keys: string[], offs: number[]): HeaderList {
+    const h = new HeaderList();
+    h.src = src;
+    h.keys = keys;
+    h.offs = offs;
+    return h;
+  }
+
+  /** Slices every name and value out of `src`; called before anything that reads or edits them all. */
+  private materialise(): void {
+    const src = this.src;
+    if (src === null) return;
+    const offs = this.offs!;
+    const n = this.keys.length;
+    const names: string[] = [];
+    const values: string[] = [];
+    for (let i = 0, o = 0; i < n; i++, o += 4) {
+      names.push(src.slice(offs[o]!, offs[o + 1]!));
+      values.push(src.slice(offs[o + 2]!, offs[o + 3]!));
+    }
+    this.names = names;
+    this.values = values;
+    this.src = null;
+    this.offs = null;
+  }
+
+  /** Value of line `i`, without materialising the others. */
+  private valueAt(i: number): string {
+    const src = this.src;
+    if (src === null) return this.values[i]!;
+    const o = i * 4;
+    return src.slice(this.offs![o + 2]!, this.offs![o + 3]!);
+  }
 
   constructor(init?: HeaderInit) {
     if (init === undefined) return;
     if (init instanceof HeaderList) {
+      init.materialise();
       for (let i = 0; i < init.names.length; i++) this.push(init.names[i]!, init.keys[i]!, init.values[i]!);
     } else if (Symbol.iterator in init) {
       for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
@@ -34,6 +83,7 @@ export class HeaderList implements Iterable<[string, string]> {
    * `key` must be `name.toLowerCase()`.
    */
   push(name: string, key: string, value: string): void {
+    this.materialise();
     this.names.push(name);
     this.keys.push(key);
     this.values.push(value);
@@ -41,7 +91,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Number of field lines. */
   get size(): number {
-    return this.names.length;
+    return this.keys.length;
   }
 
   /** Adds a field line, validating the name (token) and value (no CR, LF, NUL or other controls). */
@@ -62,6 +112,7 @@ export class HeaderList implements Iterable<[string, string]> {
   /** Removes every line of `name`; returns whether any was removed. */
   delete(name: string): boolean {
     const key = name.toLowerCase();
+    this.materialise();
     let removed = false;
     for (let i = this.keys.length - 1; i >= 0; i--) {
       if (this.keys[i] === key) {
@@ -86,7 +137,7 @@ export class HeaderList implements Iterable<[string, string]> {
     const key = name.toLowerCase();
     let out: string | undefined;
     for (let i = 0; i < this.keys.length; i++) {
-      if (this.keys[i] === key) out = out === undefined ? this.values[i]! : `${out}, ${this.values[i]!}`;
+      if (this.keys[i] === key) out = out === undefined ? this.valueAt(i) : `${out}, ${this.valueAt(i)}`;
     }
     return out;
   }
@@ -95,7 +146,7 @@ export class HeaderList implements Iterable<[string, string]> {
   getAll(name: string): string[] {
     const key = name.toLowerCase();
     const out: string[] = [];
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.values[i]!);
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.valueAt(i));
     return out;
   }
 
@@ -108,11 +159,13 @@ export class HeaderList implements Iterable<[string, string]> {
   }
 
   *[Symbol.iterator](): Iterator<[string, string]> {
+    this.materialise();
     for (let i = 0; i < this.names.length; i++) yield [this.names[i]!, this.values[i]!];
   }
 
   /** Lines as `[name, value]` pairs, original spelling. */
   entries(): [string, string][] {
+    this.materialise();
     const out: [string, string][] = [];
     for (let i = 0; i < this.names.length; i++) out.push([this.names[i]!, this.values[i]!]);
     return out;
@@ -120,6 +173,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Flat `[name, value, name, value, ...]` as Node's `rawHeaders`. */
   toRaw(): string[] {
+    this.materialise();
     const out: string[] = [];
     for (let i = 0; i < this.names.length; i++) out.push(this.names[i]!, this.values[i]!);
     return out;
@@ -130,7 +184,7 @@ export class HeaderList implements Iterable<[string, string]> {
     const out: Record<string, string | string[]> = {};
     for (let i = 0; i < this.keys.length; i++) {
       const k = this.keys[i]!;
-      const v = this.values[i]!;
+      const v = this.valueAt(i);
       const prev = out[k];
       if (k === 'set-cookie') {
         if (Array.isArray(prev)) prev.push(v);

@@ -4,6 +4,7 @@
  */
 import { WireError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
+import { TOKEN, FIELD_VALUE } from './chars.ts';
 
 /** RFC 9110 §5.6.2 token, as a regex: V8 runs it natively, faster than a per-char JS loop. */
 export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -49,41 +50,116 @@ export function parseFieldLine(line: string, headers: HeaderList): void {
 }
 
 /**
- * One native pass over a whole head: true when it holds no byte that is invalid anywhere in a
- * head (controls other than HTAB, DEL, a CR not followed by LF). Heads that pass skip the
- * per-value check; the rare ones that fail are re-checked line by line for a precise error.
+ * Lower-cased names of common fields, looked up by a hash taken while the name is scanned, so most lines get their
+ * key without allocating a string (`toLowerCase` of a capitalised name always allocates).
  */
-const HEAD_BAD_CHAR_RE = /[^\t\n\r\x20-\x7e\x80-\xff]/;
-export function headLooksClean(text: string): boolean {
-  if (HEAD_BAD_CHAR_RE.test(text)) return false;
-  // Every CR must start a CRLF: one native indexOf per line.
-  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 2)) {
-    if (text.charCodeAt(i + 1) !== 0x0a) return false;
-  }
-  return true;
+const COMMON_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'accept-charset', 'accept-ranges',
+  'referer', 'origin', 'connection', 'keep-alive', 'proxy-connection', 'cookie', 'set-cookie',
+  'upgrade', 'upgrade-insecure-requests', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-user',
+  'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'priority', 'dnt', 'te', 'trailer',
+  'date', 'server', 'content-type', 'content-length', 'content-encoding', 'content-language',
+  'content-range', 'content-disposition', 'content-location', 'transfer-encoding', 'cache-control',
+  'pragma', 'expires', 'age', 'etag', 'last-modified', 'vary', 'via', 'location', 'expect', 'range',
+  'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
+  'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate',
+  'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id',
+  'x-requested-with', 'access-control-allow-origin', 'strict-transport-security', 'alt-svc',
+  'x-content-type-options', 'x-frame-options', 'content-security-policy', 'link', 'retry-after',
+];
+/**
+ * The names above in an open-addressing table keyed by `nameHash` (stores index + 1; 0 = empty),
+ * so a line's name costs one probe and one byte comparison instead of a `toLowerCase`.
+ */
+const COMMON_MASK = 1023;
+const COMMON_TABLE = new Uint16Array(COMMON_MASK + 1);
+const COMMON_BYTES: Uint8Array[] = [];
+const COMMON_HASHES: number[] = [];
+/** Hash step over a name byte, case-folded: `b | 0x20` maps A-Z onto a-z. */
+function hashStep(h: number, b: number): number {
+  return (Math.imul(h, 31) + (b | 0x20)) | 0;
+}
+for (const key of COMMON_NAMES) {
+  // commonKey's comparison is exact only for keys made of a-z, 0-9 and "-" (see there).
+  if (!/^[a-z0-9-]+$/.test(key)) throw new Error(`bad common field name ${key}`);
+  let h = 0;
+  for (let k = 0; k < key.length; k++) h = hashStep(h, key.charCodeAt(k));
+  let slot = h & COMMON_MASK;
+  while (COMMON_TABLE[slot] !== 0) slot = (slot + 1) & COMMON_MASK;
+  COMMON_BYTES.push(new Uint8Array(Buffer.from(key, 'latin1')));
+  COMMON_HASHES.push(h);
+  COMMON_TABLE[slot] = COMMON_BYTES.length;
 }
 
 /**
- * Parses the field line `text[start, end)` (its CRLF excluded) of a head already known clean
- * (see `headLooksClean`): only the name and the line shape still need checking.
+ * The interned lower-cased name of the token `buf[start, end)`, whose `hashStep` hash is `h`,
+ * if it is a common field name; else null. `(b | 0x20) === key byte` is exact here: for a key
+ * letter it admits just the two cases, and for "-" or a digit it admits only a control byte
+ * besides, which a token cannot hold.
  */
-export function parseCleanFieldLine(text: string, start: number, end: number, headers: HeaderList): void {
-  const colon = text.indexOf(':', start);
-  const first = text.charCodeAt(start);
-  if (colon === -1 || colon >= end || colon === start || first === 0x20 || first === 0x09) {
-    parseFieldLine(text.slice(start, end), headers); // throws the precise error
-    return;
+function commonKey(buf: Uint8Array, start: number, end: number, h: number): string | null {
+  const len = end - start;
+  for (let slot = h & COMMON_MASK; COMMON_TABLE[slot] !== 0; slot = (slot + 1) & COMMON_MASK) {
+    const j = COMMON_TABLE[slot]! - 1;
+    const bytes = COMMON_BYTES[j]!;
+    if (COMMON_HASHES[j] !== h || bytes.length !== len) continue;
+    let k = 0;
+    while (k < len && (buf[start + k]! | 0x20) === bytes[k]) k++;
+    if (k === len) return COMMON_NAMES[j]!;
   }
-  const name = text.slice(start, colon);
-  if (!TOKEN_RE.test(name)) {
-    parseFieldLine(text.slice(start, end), headers);
-    return;
+  return null;
+}
+
+const COLON = 0x3a;
+const SP = 0x20;
+const HTAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * One pass over the field lines `buf[from, stop)` of a head whose text is `text` (`text[0]` is
+ * `buf[base]`), where `stop` is the start of the head's final empty line. Checks each line as
+ * `parseFieldLine` does — no obs-fold, a token name directly followed by ":", value bytes in
+ * VCHAR / SP / HTAB / obs-text, CRLF (or LF when `allowBareLF`) at the end — and appends to
+ * `keys` and `offs` (name start, name end, value start, value end in `text`, trimmed of SP/HTAB)
+ * without slicing any string. Returns false at the first line that does not pass: the caller
+ * then re-parses with `parseFieldLine`, which throws the precise error, so the two can never
+ * disagree about what is accepted.
+ */
+export function scanFieldLines(
+  buf: Uint8Array, text: string, base: number, from: number, stop: number,
+  allowBareLF: boolean, keys: string[], offs: number[],
+): boolean {
+  let i = from;
+  while (i < stop) {
+    const ns = i;
+    // Every line before `stop` ends in LF, which is neither a token nor a value byte, so these
+    // loops never run past the head.
+    let b = buf[i]!;
+    let h = 0;
+    while (TOKEN[b] === 1) {
+      h = hashStep(h, b);
+      b = buf[++i]!;
+    }
+    if (b !== COLON || i === ns) return false;
+    const ne = i;
+    b = buf[++i]!;
+    while (b === SP || b === HTAB) b = buf[++i]!;
+    const vs = i;
+    while (FIELD_VALUE[b] === 1) b = buf[++i]!;
+    let ve = i;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    if (b === CR) {
+      if (buf[i + 1] !== LF) return false;
+      i += 2;
+    } else if (b === LF && allowBareLF) {
+      i++;
+    } else {
+      return false;
+    }
+    const key = commonKey(buf, ns, ne, h) ?? text.slice(ns - base, ne - base).toLowerCase();
+    keys.push(key);
+    offs.push(ns - base, ne - base, vs - base, ve - base);
   }
-  let vs = colon + 1;
-  let ve = end;
-  let c = text.charCodeAt(vs);
-  while (vs < ve && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++vs);
-  c = text.charCodeAt(ve - 1);
-  while (ve > vs && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--ve - 1);
-  headers.push(name, name.toLowerCase(), text.slice(vs, ve));
+  return true;
 }

@@ -12,7 +12,7 @@ import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
 import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
-import { parseFieldLine, parseCleanFieldLine, headLooksClean } from './lines.ts';
+import { parseFieldLine, scanFieldLines } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
 const CR = 0x0d;
@@ -27,6 +27,7 @@ function connectionKeepAlive(connection: string | undefined, versionMinor: numbe
   return versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
 }
 const LF = 0x0a;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Size limits; exceeding one gives a distinct error so a server can answer 414 or 431. */
 export interface ParserLimits {
@@ -216,6 +217,11 @@ abstract class MessageParser<H> {
             if (i >= n) return;
           }
           this.beforeHead();
+          const whole = this.tryWholeHead(buf, i);
+          if (whole !== -1) {
+            i = whole;
+            break;
+          }
           this.scanFrom = i;
           this.lineStart = i;
           this.lineCount = 0;
@@ -385,32 +391,67 @@ abstract class MessageParser<H> {
   }
 
   /** Parses a complete head `buf[start, end)` and enters its body state. */
-  protected abstract onHeadBytes(buf: Buffer, start: number, end: number): void;
+  private onHeadBytes(buf: Buffer, start: number, end: number): void {
+    const { startLine, headers } = this.splitLines(buf, start, end);
+    this.onHead(startLine, headers, end - start);
+  }
+
+  /** Handles a head split into its start line (CRLF removed) and fields; enters its body state. */
+  protected abstract onHead(startLine: string, headers: HeaderList, headSize: number): void;
+
+  /**
+   * The usual case in one pass: a whole head at `buf[start..]`, every line ended by CRLF, every
+   * field line valid (`scanFieldLines`), within every limit. Parses it and returns the index
+   * after it. Otherwise returns -1 having changed nothing, and the general path (findHeadEnd,
+   * splitLines) handles the bytes exactly as before — every error comes from there.
+   */
+  private tryWholeHead(buf: Buffer, start: number): number {
+    const { maxStartLineLength, maxHeaderSize, maxHeaderCount } = this.limits;
+    // The first CRLFCRLF ends the head when all line ends are CRLF (checked below). Searched
+    // only within the size limit, so a large buffer of garbage is not scanned in full.
+    const limit = start + maxHeaderSize;
+    const e = buf.length > limit ? buf.subarray(0, limit).indexOf(CRLFCRLF, start) : buf.indexOf(CRLFCRLF, start);
+    if (e === -1) return -1;
+    const end = e + 4;
+    const lf = buf.indexOf(LF, start);
+    const startLineLength = lf - 1 - start;
+    if (startLineLength <= 0 || startLineLength > maxStartLineLength || buf[lf - 1] !== CR) return -1;
+    const text = buf.toString('latin1', start, end);
+    const startLine = text.slice(0, startLineLength);
+    if (startLine.indexOf('\r') !== -1) return -1;
+    const keys: string[] = [];
+    const offs: number[] = [];
+    // allowBareLF false: any bare LF sends the head to the general path, which knows where a
+    // bare-LF head ends.
+    if (!scanFieldLines(buf, text, start, lf + 1, e + 2, false, keys, offs) || keys.length > maxHeaderCount) return -1;
+    this.leadingEmpty = 0;
+    this.onHead(startLine, HeaderList.fromSource(text, keys, offs), end - start);
+    return end;
+  }
 
   /** Splits a complete head into its start line and field lines. */
-  protected splitLines(buf: Buffer, start: number, end: number): { startLine: string; headers: HeaderList } {
-    // One native decode of the whole head, then native indexOf per line.
+  private splitLines(buf: Buffer, start: number, end: number): { startLine: string; headers: HeaderList } {
+    // One native decode of the whole head; field lines are then checked on the bytes and kept as
+    // offsets into this text (see HeaderList.fromSource).
     const text = buf.toString('latin1', start, end);
-    const headers = new HeaderList();
     let nl = text.indexOf('\n');
-    let startLine = text.charCodeAt(nl - 1) === CR ? text.slice(0, nl - 1) : text.slice(0, nl);
+    const startLine = text.charCodeAt(nl - 1) === CR ? text.slice(0, nl - 1) : text.slice(0, nl);
     if (startLine.indexOf('\r') !== -1) throw new WireError('HF_WIRE_BARE_CR', 'bare CR in start line');
     let pos = nl + 1;
     // The head ends with an empty line: stop when the remaining text is just "\r\n" or "\n".
     const stop = text.length - (text.charCodeAt(text.length - 2) === CR ? 2 : 1);
-    if (headLooksClean(text)) {
-      while (pos < stop) {
-        nl = text.indexOf('\n', pos);
-        parseCleanFieldLine(text, pos, text.charCodeAt(nl - 1) === CR ? nl - 1 : nl, headers);
-        pos = nl + 1;
-      }
-    } else {
-      while (pos < stop) {
-        nl = text.indexOf('\n', pos);
-        const lineEnd = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-        parseFieldLine(text.slice(pos, lineEnd), headers);
-        pos = nl + 1;
-      }
+    const keys: string[] = [];
+    const offs: number[] = [];
+    if (scanFieldLines(buf, text, start, start + pos, start + stop, this.allowBareLF, keys, offs)) {
+      return { startLine, headers: HeaderList.fromSource(text, keys, offs) };
+    }
+    // Some line is invalid: parse line by line for the precise error.
+    const headers = new HeaderList();
+    while (pos < stop) {
+      nl = text.indexOf('\n', pos);
+      const lineEnd = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      parseFieldLine(text.slice(pos, lineEnd), headers);
+      pos = nl + 1;
     }
     return { startLine, headers };
   }
@@ -456,8 +497,6 @@ abstract class MessageParser<H> {
 }
 
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
-/** Methods that skip the token check: all are tokens. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
 
 /** Parses a stream of requests (server side). Bare LF line ends are rejected. */
 export class RequestParser extends MessageParser<RequestHead> {
@@ -472,8 +511,7 @@ export class RequestParser extends MessageParser<RequestHead> {
     throw new WireError('HF_WIRE_URI_TOO_LONG', `request-line longer than ${this.limits.maxStartLineLength} bytes`, 414);
   }
 
-  protected onHeadBytes(buf: Buffer, start: number, end: number): void {
-    const { startLine, headers } = this.splitLines(buf, start, end);
+  protected onHead(startLine: string, headers: HeaderList, headSize: number): void {
     const sp1 = startLine.indexOf(' ');
     const sp2 = sp1 === -1 ? -1 : startLine.indexOf(' ', sp1 + 1);
     if (sp1 === -1 || sp2 === -1 || startLine.indexOf(' ', sp2 + 1) !== -1) {
@@ -482,7 +520,7 @@ export class RequestParser extends MessageParser<RequestHead> {
     const method = startLine.slice(0, sp1);
     const target = startLine.slice(sp1 + 1, sp2);
     const version = startLine.slice(sp2 + 1);
-    if (!KNOWN_METHODS.has(method) && !isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
+    if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
     // RFC 9112 §3.2: origin-form, absolute-form or asterisk-form; authority-form for CONNECT.
     if (method === 'CONNECT' ? !isTarget(target) : targetForm(target) === null) {
       throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target.slice(0, 80))}`);
@@ -512,7 +550,7 @@ export class RequestParser extends MessageParser<RequestHead> {
       framing,
       keepAlive,
       expect: expectValue === undefined ? undefined : expectValue.trim().toLowerCase(),
-      headSize: end - start,
+      headSize,
     };
     // The handler sees the head before any body byte, so it can answer early (413, 417...).
     this.handlers.onHead(head);
@@ -523,8 +561,6 @@ export class RequestParser extends MessageParser<RequestHead> {
     this.beginBody(framing);
   }
 }
-
-const STATUS_RE = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/;
 
 /**
  * Parses responses (client side). The caller announces each request with `expect(method)`
@@ -555,28 +591,40 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     }
   }
 
-  protected onHeadBytes(buf: Buffer, start: number, end: number): void {
+  protected onHead(startLine: string, headers: HeaderList, headSize: number): void {
     const method = this.methods[0];
     if (method === undefined) throw new WireError('HF_WIRE_UNEXPECTED_DATA', 'response without a request', 502);
-    const { startLine, headers } = this.splitLines(buf, start, end);
-    const m = STATUS_RE.exec(startLine);
-    if (m === null) throw new WireError('HF_WIRE_INVALID_STATUS', `malformed status-line ${JSON.stringify(startLine.slice(0, 80))}`, 502);
-    const versionMinor = m[1] === '0' ? 0 : 1;
-    const status = Number(m[2]);
+    // status-line = "HTTP/1." DIGIT SP 3DIGIT [ SP reason ], read by position: a regex match
+    // allocates an array and a string per group on every response.
+    const len = startLine.length;
+    const d7 = startLine.charCodeAt(7) - 0x30;
+    const d9 = startLine.charCodeAt(9) - 0x30;
+    const d10 = startLine.charCodeAt(10) - 0x30;
+    const d11 = startLine.charCodeAt(11) - 0x30;
+    if (
+      len < 12 || !startLine.startsWith('HTTP/1.') || !(d7 >= 0 && d7 <= 9) || startLine.charCodeAt(8) !== 0x20 ||
+      !(d9 >= 0 && d9 <= 9) || !(d10 >= 0 && d10 <= 9) || !(d11 >= 0 && d11 <= 9) || (len > 12 && startLine.charCodeAt(12) !== 0x20)
+    ) {
+      throw new WireError('HF_WIRE_INVALID_STATUS', `malformed status-line ${JSON.stringify(startLine.slice(0, 80))}`, 502);
+    }
+    const versionMinor = d7 === 0 ? 0 : 1;
+    const status = d9 * 100 + d10 * 10 + d11;
     if (status < 100) throw new WireError('HF_WIRE_INVALID_STATUS', `invalid status ${status}`, 502);
-    const reason = m[3] ?? '';
+    const reason = len > 12 ? startLine.slice(13) : '';
     if (invalidFieldValueAt(reason) !== -1) throw new WireError('HF_WIRE_INVALID_STATUS', 'invalid reason phrase', 502);
     if (status >= 100 && status < 200 && status !== 101) {
-      const info: ResponseHead = { status, reason, versionMinor, headers, framing: NO_BODY, keepAlive: true, headSize: end - start };
+      const info: ResponseHead = { status, reason, versionMinor, headers, framing: NO_BODY, keepAlive: true, headSize };
       this.handlers.onInformational?.(info);
       return;
     }
-    this.methods.shift();
+    // pop() on the usual one-entry queue avoids shift()'s element moving.
+    if (this.methods.length === 1) this.methods.pop();
+    else this.methods.shift();
     const framing = responseFraming(headers, method, status, versionMinor);
     const connection = headers.get('connection');
     let keepAlive = connectionKeepAlive(connection, versionMinor);
     if (framing.kind === 'close') keepAlive = false;
-    const head: ResponseHead = { status, reason, versionMinor, headers, framing, keepAlive, headSize: end - start };
+    const head: ResponseHead = { status, reason, versionMinor, headers, framing, keepAlive, headSize };
     this.handlers.onHead(head);
     if (status === 101 || (method === 'CONNECT' && status >= 200 && status < 300)) {
       this.enterUpgraded();
