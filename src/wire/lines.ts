@@ -117,49 +117,64 @@ const CR = 0x0d;
 const LF = 0x0a;
 
 /**
- * One pass over the field lines `buf[from, stop)` of a head whose text is `text` (`text[0]` is
- * `buf[base]`), where `stop` is the start of the head's final empty line. Checks each line as
- * `parseFieldLine` does — no obs-fold, a token name directly followed by ":", value bytes in
- * VCHAR / SP / HTAB / obs-text, CRLF (or LF when `allowBareLF`) at the end — and appends to
- * `keys` and `offs` (name start, name end, value start, value end in `text`, trimmed of SP/HTAB)
- * without slicing any string. Returns false at the first line that does not pass: the caller
- * then re-parses with `parseFieldLine`, which throws the precise error, so the two can never
- * disagree about what is accepted.
+ * One pass over the field lines of a head, from `from` up to and including its final empty
+ * line, reading no byte at or past `limit`. Checks each line as `parseFieldLine` does — no
+ * obs-fold, a token name directly followed by ":", value bytes in VCHAR / SP / HTAB / obs-text,
+ * CRLF (or LF when `allowBareLF`) at the end — and appends to `keys` and `offs` (name start,
+ * name end, value start, value end, relative to `base`, values trimmed of SP/HTAB) without
+ * slicing any string; a name that is not a common one gets the key "" (names are never empty),
+ * for `fillKeys` once the head's text exists. Returns the index after the empty line, or -1 at
+ * the first line that does not pass or when `limit` comes first: the caller then takes the
+ * general path, whose `parseFieldLine` throws the precise error, so the two never disagree
+ * about what is accepted.
  */
 export function scanFieldLines(
-  buf: Uint8Array, text: string, base: number, from: number, stop: number,
-  allowBareLF: boolean, keys: string[], offs: number[],
-): boolean {
+  buf: Uint8Array, from: number, limit: number, allowBareLF: boolean, base: number, keys: string[], offs: number[],
+): number {
   let i = from;
-  while (i < stop) {
-    const ns = i;
-    // Every line before `stop` ends in LF, which is neither a token nor a value byte, so these
-    // loops never run past the head.
+  while (i < limit) {
     let b = buf[i]!;
+    if (b === CR) return i + 1 < limit && buf[i + 1] === LF ? i + 2 : -1;
+    if (b === LF) return allowBareLF ? i + 1 : -1;
+    const ns = i;
     let h = 0;
     while (TOKEN[b] === 1) {
       h = hashStep(h, b);
-      b = buf[++i]!;
+      if (++i === limit) return -1;
+      b = buf[i]!;
     }
-    if (b !== COLON || i === ns) return false;
+    if (b !== COLON || i === ns) return -1;
     const ne = i;
-    b = buf[++i]!;
-    while (b === SP || b === HTAB) b = buf[++i]!;
+    if (++i === limit) return -1;
+    b = buf[i]!;
+    while (b === SP || b === HTAB) {
+      if (++i === limit) return -1;
+      b = buf[i]!;
+    }
     const vs = i;
-    while (FIELD_VALUE[b] === 1) b = buf[++i]!;
+    while (FIELD_VALUE[b] === 1) {
+      if (++i === limit) return -1;
+      b = buf[i]!;
+    }
     let ve = i;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
     if (b === CR) {
-      if (buf[i + 1] !== LF) return false;
+      if (i + 1 === limit || buf[i + 1] !== LF) return -1;
       i += 2;
     } else if (b === LF && allowBareLF) {
       i++;
     } else {
-      return false;
+      return -1;
     }
-    const key = commonKey(buf, ns, ne, h) ?? text.slice(ns - base, ne - base).toLowerCase();
-    keys.push(key);
+    keys.push(commonKey(buf, ns, ne, h) ?? '');
     offs.push(ns - base, ne - base, vs - base, ve - base);
   }
-  return true;
+  return -1;
+}
+
+/** Gives each "" key left by `scanFieldLines` its lower-cased name from the head's `text`. */
+export function fillKeys(text: string, keys: string[], offs: number[]): void {
+  for (let k = 0; k < keys.length; k++) {
+    if (keys[k] === '') keys[k] = text.slice(offs[4 * k]!, offs[4 * k + 1]!).toLowerCase();
+  }
 }

@@ -12,7 +12,7 @@ import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
 import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
-import { parseFieldLine, scanFieldLines } from './lines.ts';
+import { parseFieldLine, scanFieldLines, fillKeys } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
 const CR = 0x0d;
@@ -27,7 +27,6 @@ function connectionKeepAlive(connection: string | undefined, versionMinor: numbe
   return versionMinor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && !hasToken(connection, 'close');
 }
 const LF = 0x0a;
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Size limits; exceeding one gives a distinct error so a server can answer 414 or 431. */
 export interface ParserLimits {
@@ -407,23 +406,19 @@ abstract class MessageParser<H> {
    */
   private tryWholeHead(buf: Buffer, start: number): number {
     const { maxStartLineLength, maxHeaderSize, maxHeaderCount } = this.limits;
-    // The first CRLFCRLF ends the head when all line ends are CRLF (checked below). Searched
-    // only within the size limit, so a large buffer of garbage is not scanned in full.
-    const limit = start + maxHeaderSize;
-    const e = buf.length > limit ? buf.subarray(0, limit).indexOf(CRLFCRLF, start) : buf.indexOf(CRLFCRLF, start);
-    if (e === -1) return -1;
-    const end = e + 4;
     const lf = buf.indexOf(LF, start);
     const startLineLength = lf - 1 - start;
     if (startLineLength <= 0 || startLineLength > maxStartLineLength || buf[lf - 1] !== CR) return -1;
-    const text = buf.toString('latin1', start, end);
-    const startLine = text.slice(0, startLineLength);
-    if (startLine.indexOf('\r') !== -1) return -1;
     const keys: string[] = [];
     const offs: number[] = [];
     // allowBareLF false: any bare LF sends the head to the general path, which knows where a
-    // bare-LF head ends.
-    if (!scanFieldLines(buf, text, start, lf + 1, e + 2, false, keys, offs) || keys.length > maxHeaderCount) return -1;
+    // bare-LF head ends. The limit keeps the head within maxHeaderSize.
+    const end = scanFieldLines(buf, lf + 1, Math.min(buf.length, start + maxHeaderSize), false, start, keys, offs);
+    if (end === -1 || keys.length > maxHeaderCount) return -1;
+    const text = buf.toString('latin1', start, end);
+    const startLine = text.slice(0, startLineLength);
+    if (startLine.indexOf('\r') !== -1) return -1;
+    fillKeys(text, keys, offs);
     this.leadingEmpty = 0;
     this.onHead(startLine, HeaderList.fromSource(text, keys, offs), end - start);
     return end;
@@ -442,7 +437,8 @@ abstract class MessageParser<H> {
     const stop = text.length - (text.charCodeAt(text.length - 2) === CR ? 2 : 1);
     const keys: string[] = [];
     const offs: number[] = [];
-    if (scanFieldLines(buf, text, start, start + pos, start + stop, this.allowBareLF, keys, offs)) {
+    if (scanFieldLines(buf, start + pos, end, this.allowBareLF, start, keys, offs) === end) {
+      fillKeys(text, keys, offs);
       return { startLine, headers: HeaderList.fromSource(text, keys, offs) };
     }
     // Some line is invalid: parse line by line for the precise error.
