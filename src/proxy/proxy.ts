@@ -226,7 +226,7 @@ export class Proxy {
    */
   readonly handle = async (req: ServerRequest, res: ResponseWriter): Promise<void> => {
     this.stats.requests++;
-    let target: { pathAndQuery: string; host: string | undefined };
+    let target: { pathAndQuery: string; host: string | undefined; absolute: boolean };
     try {
       target = requestTarget(req);
     } catch (err) {
@@ -235,14 +235,16 @@ export class Proxy {
     const headers = stripHopByHop(req.headers);
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
-    if (target.host !== undefined) headers.set('host', target.host);
+    // In origin-form the Host line (the parser allows one) is already the one to send.
+    if (target.absolute && target.host !== undefined) headers.set('host', target.host);
     if (!this.preserveHost) headers.delete('host');
     addForwarded(headers, { remoteAddress: req.remoteAddress, proto: req.secure ? 'https' : 'http', host: target.host, versionMinor: req.versionMinor }, this.forwardedStyle);
     appendVia(headers, req.versionMinor, this.via);
 
     // A failing upload (client gone, malformed chunked body, over maxBodySize) throws here, before
     // anything was sent upstream; the server answers it (400/413) when it still can.
-    const body = await prepareRequestBody(req, this.bufferRequests);
+    // (Most requests have no body: no promise to wait for then.)
+    const body = req.framing.kind === 'none' ? null : await prepareRequestBody(req, this.bufferRequests);
 
     // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
     // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
@@ -465,10 +467,10 @@ async function cancelBody(body: Uint8Array | AsyncIterable<Uint8Array>): Promise
  * (`GET http://host/path`) is accepted as RFC 9112 §3.2.2 requires of servers, its authority
  * replacing Host and its path passing as sent. CONNECT and `*` are not proxied.
  */
-function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string | undefined } {
+function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string | undefined; absolute: boolean } {
   if (req.method === 'CONNECT') throw new ProxyError('HF_PROXY_BAD_TARGET', 'CONNECT is not supported by this reverse proxy', 501);
   const t = req.target;
-  if (t.charCodeAt(0) === 0x2f) return { pathAndQuery: t, host: req.headers.get('host') };
+  if (t.charCodeAt(0) === 0x2f) return { pathAndQuery: t, host: req.headers.get('host'), absolute: false };
   if (/^https?:\/\//i.test(t)) {
     let u: URL;
     try {
@@ -479,7 +481,7 @@ function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string
     // The path as sent, not `u.pathname`, which is normalised. The parser accepted the authority
     // only from characters that end at "/", "?", "#" or the end, so this slice is exactly it.
     const rest = t.slice(/^https?:\/\/[^/?#]*/i.exec(t)![0].length);
-    return { pathAndQuery: rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`, host: u.host };
+    return { pathAndQuery: rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`, host: u.host, absolute: true };
   }
   throw new ProxyError('HF_PROXY_BAD_TARGET', `request target ${JSON.stringify(t)} cannot be proxied`, t === '*' ? 501 : 400);
 }
