@@ -33,8 +33,15 @@ function forwardedNode(address: string): string {
 
 /** A quoted-string when the value is not a token (hosts with ports contain ':'). */
 function forwardedValue(value: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  // Nearly every request of a proxy carries the same Host: remember the last answer.
+  if (value === lastValue) return lastQuoted;
+  const quoted = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  lastValue = value;
+  lastQuoted = quoted;
+  return quoted;
 }
+let lastValue = '';
+let lastQuoted = '""'; // what the empty value quotes to
 
 /**
  * Adds the client-information fields to an upstream request. `X-Forwarded-For` and `Forwarded`
