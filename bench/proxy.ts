@@ -13,14 +13,13 @@
  * This file is also the proxy child process: `node bench/proxy.ts --child-proxy <json>`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NGINX, startNginx, stopChild, type NginxInstance } from '../src/lab/child.ts';
 
 const WRK = '/usr/bin/wrk';
-const NGINX = '/usr/sbin/nginx';
 const SECONDS = Number(process.env['HOLDFAST_BENCH_PROXY_SECONDS'] ?? 4);
 const CONNECTIONS = Number(process.env['HOLDFAST_BENCH_PROXY_CONNECTIONS'] ?? 50);
 const SELF = fileURLToPath(import.meta.url);
@@ -78,66 +77,9 @@ function startChild(args: string[]): Promise<{ child: ChildProcess; port: number
   });
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitPort(port: number, proc: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (let i = 0; i < 500; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('nginx did not start');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** nginx as a reverse proxy (upstream keep-alive) with a proxy_cache on /cached. */
-async function startNginx(backendPort: number): Promise<{ proc: ChildProcess; port: number; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'hf-bench-nginx-'));
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) mkdirSync(join(dir, d));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+function startNginxProxy(backendPort: number): Promise<NginxInstance> {
+  return startNginx((port, dir) => `
   proxy_cache_path ${dir}/cache keys_zone=bench:1m;
   upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
   server {
@@ -149,13 +91,7 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       location /cached { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_cache bench; }
     }
-  }
-}
-`,
-  );
-  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  await waitPort(port, proc);
-  return { proc, port, dir };
+  }`);
 }
 
 interface WrkResult {
@@ -209,29 +145,31 @@ export async function run(): Promise<unknown> {
     const plain = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'none' } satisfies ChildConfig)]);
     children.push(plain.child);
     add('holdfast proxy (no cache)', wrk(`http://127.0.0.1:${plain.port}/plain`));
-    await stop(plain.child);
+    await stopChild(plain.child);
 
     const mem = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'memory' } satisfies ChildConfig)]);
     children.push(mem.child);
     add('holdfast proxy, cache hit (memory)', wrk(`http://127.0.0.1:${mem.port}/cached`));
-    await stop(mem.child);
+    await stopChild(mem.child);
 
     const dir = mkdtempSync(join(tmpdir(), 'hf-bench-proxy-'));
     dirs.push(dir);
     const sql = await startChild([SELF, '--child-proxy', JSON.stringify({ upstream, cache: 'sqlite', dir } satisfies ChildConfig)]);
     children.push(sql.child);
     add('holdfast proxy, cache hit (SQLite)', wrk(`http://127.0.0.1:${sql.port}/cached`));
-    await stop(sql.child);
+    await stopChild(sql.child);
 
     if (existsSync(NGINX)) {
-      const nginx = await startNginx(backend.port);
-      children.push(nginx.proc);
-      dirs.push(nginx.dir);
-      add('nginx proxy_pass (reference)', wrk(`http://127.0.0.1:${nginx.port}/plain`));
-      add('nginx proxy_cache hit (reference)', wrk(`http://127.0.0.1:${nginx.port}/cached`));
+      const nginx = await startNginxProxy(backend.port);
+      try {
+        add('nginx proxy_pass (reference)', wrk(`http://127.0.0.1:${nginx.port}/plain`));
+        add('nginx proxy_cache hit (reference)', wrk(`http://127.0.0.1:${nginx.port}/cached`));
+      } finally {
+        await nginx.stop();
+      }
     }
   } finally {
-    for (const c of children) await stop(c);
+    for (const c of children) await stopChild(c);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
   const pad = (s: string, n: number): string => s.padEnd(n);

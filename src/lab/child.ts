@@ -1,9 +1,9 @@
 /**
- * Child processes the lab drives: Python helper scripts, curl, Apache. Every child is tracked
+ * Child processes the lab drives: Python helper scripts, curl, Apache, nginx. Every child is tracked
  * and stopped by PID; helper scripts are written to a temp dir so the lab works from a build too.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile, rm, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, readFile, rm, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,4 +152,56 @@ export async function waitForPort(port: number, child: ChildProcess, timeoutMs: 
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new LabError('HF_LAB_SUBJECT_START', `port ${port} not listening: ${stderr().trim().split('\n').slice(-3).join(' | ')}`);
+}
+
+/** Debian's nginx binary. */
+export const NGINX = '/usr/sbin/nginx';
+
+/** A private nginx: foreground, one worker, its own temp dir, on a free loopback port. */
+export interface NginxInstance {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Stops it by PID and removes its temp dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nginx with `directives(port, dir)` inside its `http {}` block (after the temp paths,
+ * which all point into `dir`). The directives must contain a `listen 127.0.0.1:${port}`.
+ */
+export async function startNginx(directives: (port: number, dir: string) => string): Promise<NginxInstance> {
+  const dir = await tempDir('nginx');
+  const at = (name: string): string => join(dir.path, name);
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) await mkdir(at(d));
+  const port = await freePort();
+  await writeFile(at('nginx.conf'), `daemon off;
+master_process off;
+worker_processes 1;
+pid ${at('nginx.pid')};
+error_log ${at('error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${at('client_body')};
+  proxy_temp_path ${at('proxy')};
+  fastcgi_temp_path ${at('fastcgi')};
+  uwsgi_temp_path ${at('uwsgi')};
+  scgi_temp_path ${at('scgi')};
+${directives(port, dir.path)}
+}
+`);
+  const child = spawn(NGINX, ['-p', dir.path, '-e', at('error.log'), '-c', at('nginx.conf')], { stdio: 'ignore' });
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    await dir.remove();
+  };
+  let log = '';
+  try {
+    await waitForPort(port, child, 5000, () => log);
+  } catch (err) {
+    log = await readFile(at('error.log'), 'utf8').catch(() => '');
+    await stop();
+    throw new LabError('HF_LAB_SUBJECT_START', `nginx did not start: ${log.trim().split('\n').slice(-3).join(' | ')}`, { cause: err });
+  }
+  return { port, child, stop };
 }

@@ -6,68 +6,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import net from 'node:net';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { Agent } from '../../src/client/index.ts';
+import { NGINX, startNginx, type NginxInstance } from '../../src/lab/child.ts';
 
-const NGINX = '/usr/sbin/nginx';
 const TRIES = 320;
 const BATCH = 64;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function startNginx(): Promise<{ port: number; proc: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-nginx-'));
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+/** nginx with `keepalive_timeout 1s` (no Keep-Alive hint is sent) answering "ok". */
+function startKeepAliveNginx(): Promise<NginxInstance> {
+  return startNginx((port) => `
   keepalive_timeout 1s;
   keepalive_requests 1000;
   server {
     listen 127.0.0.1:${port};
     location / { return 200 "ok\\n"; }
-  }
-}
-`);
-  const proc = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline || proc.exitCode !== null) {
-      const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
-      proc.kill('SIGKILL');
-      throw new Error(`nginx did not start: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { port, proc, dir };
+  }`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -88,11 +43,9 @@ async function sweep(one: (i: number) => Promise<void>): Promise<string[]> {
 }
 
 test(`nginx keepalive_timeout 1s, second request at 0.990–1.010 s, ${TRIES} tries: holdfast never fails`, { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
-  const { port, proc, dir } = await startNginx();
-  t.after(() => {
-    proc.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const nginx = await startKeepAliveNginx();
+  t.after(() => nginx.stop());
+  const { port } = nginx;
   const url = `http://127.0.0.1:${port}/`;
   const started = Date.now();
   let retried = 0;

@@ -69,36 +69,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
   return { port, url: `http://127.0.0.1:${port}`, child, stop };
 }
 
-/** A free TCP port on 127.0.0.1 (nothing listens on it afterwards). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Waits until `port` accepts connections (bounded). */
-export async function waitForPort(port: number, child: ChildProcess, timeoutMs: number, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 400 && Date.now() < deadline; i++) {
-    if (child.exitCode !== null) throw new Error(`process exited ${child.exitCode}: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`port ${port} not open after ${timeoutMs} ms: ${stderr()}`);
-}
+export { freePort, waitForPort } from '../../src/lab/child.ts';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
