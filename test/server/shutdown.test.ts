@@ -21,8 +21,12 @@ test('graceful shutdown under load drops no in-flight request and leaves no sock
   const gate = new Promise<void>((resolve) => {
     openGate = resolve;
   });
+  // Idle and header timeouts far beyond the test's bounds: an idle or never-used connection that
+  // ends during the test was closed by shutdown, not by a timer.
   const server = createServer({
     onError: () => {},
+    keepAliveTimeout: 60_000,
+    headerTimeout: 60_000,
     handler: async (req, res) => {
       const url = new URL(req.url);
       if (url.pathname === '/race') {
@@ -82,6 +86,13 @@ test('graceful shutdown under load drops no in-flight request and leaves no sock
   for (const c of racers.slice(5)) c.write('GET /race HTTP/1.1\r\nHost: x\r\n\r\n');
   // The deadline is a safety net only: nothing here should take more than a fraction of it.
   const closed = server.close({ timeout: 60_000 });
+
+  // Idle and never-used connections are closed now, while every busy request is still held at
+  // the gate (a shutdown that left them to their timers would not get past this).
+  const quietEnds = Promise.all([...idle, ...pre].map((c) => c.ended));
+  const quietClosed = await Promise.race([quietEnds.then(() => true), sleep(10_000).then(() => false)]);
+  assert.equal(quietClosed, true, 'idle and never-used connections closed while requests are in flight');
+  assert.equal(busyStarted, 40);
   openGate();
 
   // A new connection is refused once shutdown has begun.
