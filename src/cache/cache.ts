@@ -70,6 +70,12 @@ export interface CacheStats {
   bypassed: number;
   /** 304s that matched no held response, so the request was repeated unconditionally (§4.3.4). */
   repeatedUnconditionally: number;
+  /**
+   * 304s that matched the held response after another writer had replaced or removed it in the
+   * store (its compare-and-set freshen changed nothing); answered from the held copy all the same.
+   * This is the seed-003 window: a cache that re-read the store here would have nothing to serve.
+   */
+  revalidatedDisplaced: number;
   /** Requests that waited for another request's flight or lease. */
   collapsed: number;
   storeErrors: number;
@@ -93,7 +99,7 @@ const MAX_COLLAPSE_ROUNDS = 3;
 export class Cache {
   readonly mode: CacheMode;
   readonly store: CacheStore;
-  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, collapsed: 0, storeErrors: 0 };
+  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0 };
   readonly #collapse: 'store' | 'process' | false;
   readonly #leaseTtlMs: number;
   readonly #leaseWaitMs: number;
@@ -282,7 +288,7 @@ export class Cache {
       await drain(response.body);
       if (notModifiedMatches(held, response.headers)) {
         const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
-        await this.#persistFreshened(held, fresh, response.headers, entries);
+        if (!(await this.#persistFreshened(held, fresh, response.headers, entries))) this.stats.revalidatedDisplaced++;
         this.stats.revalidated++;
         const answer = this.#answer(fresh, 'revalidated', false);
         this.#stored.add(answer);
@@ -444,15 +450,17 @@ export class Cache {
   /**
    * Write the freshened response back by compare-and-set on its id: if another writer replaced
    * it meanwhile, theirs stays. §4.3.4: other stored responses with the same strong validator are
-   * freshened too.
+   * freshened too. Resolves whether the held response itself was still in the store.
    */
-  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<void> {
-    await this.#storeOp('freshen', () => this.store.freshen(fresh), false);
+  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<boolean> {
+    // A failing store is counted in storeErrors, not as a displacement we cannot know about.
+    const stillStored = await this.#storeOp('freshen', () => this.store.freshen(fresh), true);
     for (const other of entries) {
       if (other.id === held.id || !sharesStrongValidator(other, notModified)) continue;
       const o = this.#freshened(other, notModified, fresh.requestTime, fresh.responseTime);
       await this.#storeOp('freshen', () => this.store.freshen(o), false);
     }
+    return stillStored;
   }
 
   /** When the store may drop an entry: after freshness, plus the stale windows it may still serve. */
