@@ -116,6 +116,15 @@ interface Target {
 
 const TARGET_CACHE_LIMIT = 512;
 
+/**
+ * Attempts of the built-in safe retry: the first, and one retry on a fresh connection. A fresh
+ * connection never raises `StaleConnectionError`, so the second attempt is final anyway; the cap
+ * makes that a rule of this loop instead of a property of the connection code, so that no future
+ * path that reports staleness on a fresh connection can turn a dead server into an endless loop
+ * of connects.
+ */
+const SAFE_RETRY_ATTEMPTS = 2;
+
 /** Follows one request through queue, connection and body; carries abort and request timeout. */
 class RequestContext implements CheckoutHandle {
   cancel: ((err: ClientError) => void) | null = null;
@@ -426,9 +435,13 @@ export class Agent {
           return res;
         } catch (err) {
           if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
-          if (this.safeRetries && reused && err instanceof StaleConnectionError && (!err.mayHaveBeenProcessed || isReplayable(req))) {
-            // The keep-alive race, lost safely: the next attempt goes to a fresh connection, and
-            // a failure there is final.
+          if (
+            this.safeRetries && attempts < SAFE_RETRY_ATTEMPTS && reused && err instanceof StaleConnectionError &&
+            (!err.mayHaveBeenProcessed || isReplayable(req))
+          ) {
+            // The keep-alive race, lost safely: the next attempt goes to a fresh connection (not
+            // another idle one, which may have been timed out by the same server clock), and a
+            // failure there is final.
             if (requestRetryChannel.hasSubscribers) requestRetryChannel.publish({ request: req, attempt: attempts + 1, error: err });
             fresh = true;
             continue;

@@ -72,6 +72,104 @@ for (const kind of ['fin', 'rst'] as const) {
   });
 }
 
+test('a failure on a fresh connection is final: a peer that closes every connection on arrival costs exactly one connection', async (t) => {
+  for (const kind of ['fin', 'rst'] as const) {
+    const peer = await scriptedPeer(async (socket, reader) => {
+      if ((await reader.next()) === null) return;
+      if (kind === 'fin') socket.end();
+      else socket.resetAndDestroy();
+    });
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    await assert.rejects(agent.request(`${peer.url}/`), (err: unknown) => {
+      assert.ok(err instanceof ClientError, String(err));
+      // Not the stale-connection error: that one is reserved for reused connections.
+      assert.equal(err.code, 'HF_SOCKET_RESET', `${kind}: ${String(err)}`);
+      assert.equal(err.phase, 'headers');
+      assert.equal(err.mayHaveBeenProcessed, true);
+      return true;
+    });
+    assert.equal(peer.connections, 1, `${kind}: no retry after a failure on a fresh connection`);
+  }
+});
+
+test('the safe retry is capped at one: a reused-connection race whose retry also dies fails after exactly 2 connections', async (t) => {
+  const retries: unknown[] = [];
+  const ch = diagnostics.channel('holdfast:client:request:retry');
+  const onRetry = (m: unknown): void => { retries.push(m); };
+  ch.subscribe(onRetry);
+  // Connection 0 serves one request, then every request on every connection dies on arrival.
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    if (index === 0) {
+      if ((await reader.next()) === null) return;
+      socket.write(ok('first'));
+    }
+    if ((await reader.next()) === null) return;
+    socket.end();
+  });
+  const agent = new Agent();
+  t.after(async () => { ch.unsubscribe(onRetry); await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(`${peer.url}/a`)).body.text(), 'first');
+  await assert.rejects(agent.request(`${peer.url}/b`), (err: unknown) => {
+    assert.ok(err instanceof ClientError, String(err));
+    assert.equal(err.code, 'HF_SOCKET_RESET', 'the final error is the fresh connection\'s own');
+    return true;
+  });
+  assert.equal(peer.connections, 2);
+  assert.equal(retries.length, 1);
+});
+
+for (const kind of ['fin', 'rst'] as const) {
+  test(`a response byte arrived (partial head, then ${kind}) on a reused connection: no retry`, async (t) => {
+    const peer = await scriptedPeer(async (socket, reader, index) => {
+      if ((await reader.next()) === null) return;
+      if (index !== 0) {
+        socket.write(ok('fresh'));
+        return;
+      }
+      socket.write(ok('first'));
+      if ((await reader.next()) === null) return;
+      socket.write('HTTP/1.1 200');
+      // Let the client read those bytes before the connection dies.
+      await delay(20);
+      if (kind === 'fin') socket.end();
+      else socket.resetAndDestroy();
+    });
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    await (await agent.request(`${peer.url}/a`)).body.text();
+    await assert.rejects(agent.request(`${peer.url}/b`), (err: unknown) => {
+      assert.ok(err instanceof ClientError, String(err));
+      assert.ok(err.code === 'HF_SOCKET_RESET' || err.code === 'HF_RESPONSE_PARSE' || err.code === 'HF_TRUNCATED_BODY', String(err));
+      assert.equal(err.phase, 'headers');
+      assert.equal(err.mayHaveBeenProcessed, true);
+      return true;
+    });
+    assert.equal(peer.connections, 1, 'the server started answering: the request is not repeated');
+  });
+}
+
+test('the retry goes to a fresh connection, not to another idle one', async (t) => {
+  // Every connection serves one request and dies as the next one arrives (one server clock
+  // timing out all of them at once).
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    if ((await reader.next()) === null) return;
+    socket.write(ok(`conn ${index}`));
+    if ((await reader.next()) === null) return;
+    socket.end();
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const first = await Promise.all([agent.request(`${peer.url}/a`), agent.request(`${peer.url}/b`)]);
+  assert.deepEqual((await Promise.all(first.map((r) => r.body.text()))).sort(), ['conn 0', 'conn 1']);
+  assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.idleCount, 2);
+  const res = await agent.request(`${peer.url}/c`);
+  assert.equal(await res.body.text(), 'conn 2');
+  assert.equal(res.attempts, 2);
+  assert.equal(res.reusedConnection, false);
+  assert.equal(peer.connections, 3);
+});
+
 test('a streamed (non-replayable) PUT closed on arrival is not retried', async (t) => {
   const peer = await closeOnSecond('fin');
   const agent = new Agent();
