@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { createCache, MemoryStore, Unexpected304Error } from '../../src/cache/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCache, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
 import type { CacheStore, StoredEntry, CacheOptions } from '../../src/cache/index.ts';
 import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
@@ -92,6 +95,52 @@ test('§4.3.4: a 304 that names another validator is not merged; the request is 
     await s.done();
   }
 });
+
+for (const storeKind of ['memory', 'sqlite'] as const) {
+  test(`§4.3.4 (${storeKind}): a 304 with a strong ETag freshens every stored variant sharing it, not one with another ETag`, async () => {
+    // Vary: X-Lang, but the origin sends the same representation (same strong ETag) for en and
+    // fr, and another one for de. All three are stored stale (max-age=0).
+    const tags: Record<string, string> = { en: '"shared"', fr: '"shared"', de: '"other"' };
+    const dir = mkdtempSync(join(tmpdir(), 'hf-siblings-'));
+    const store: CacheStore = storeKind === 'sqlite' ? new SqliteStore({ directory: dir }) : new MemoryStore();
+    const s = await setup(
+      (q, r) => {
+        const lang = String(q.headers['x-lang']);
+        const etag = tags[lang]!;
+        if (q.headers['if-none-match'] === etag) {
+          r.writeHead(304, { etag, vary: 'X-Lang', 'cache-control': 'max-age=100' });
+          r.end();
+        } else ok(r, { etag, vary: 'X-Lang', 'cache-control': 'max-age=0' }, `body for ${lang}`);
+      },
+      { store },
+    );
+    const lang = (l: string) => get(s.url('/p'), [['x-lang', l]]);
+    try {
+      for (const l of ['en', 'fr', 'de']) assert.equal((await s.cache.handle(lang(l), s.next)).cacheOutcome, 'miss');
+      s.clock.advance(5);
+      const en = await s.cache.handle(lang('en'), s.next);
+      assert.equal(en.cacheOutcome, 'revalidated');
+      assert.equal(s.origin.requests.length, 4);
+      // "All the stored responses with the same strong validator are identified for update":
+      // fr was freshened by en's 304, so it is a fresh hit now, its own body, no origin contact.
+      const fr = await s.cache.handle(lang('fr'), s.next);
+      assert.equal(fr.cacheOutcome, 'hit');
+      assert.equal(await text(fr), 'body for fr');
+      assert.equal(header(fr, 'cache-control'), 'max-age=100');
+      assert.equal(s.origin.requests.length, 4);
+      // de has another ETag: not identified by that 304, still stale, so it is revalidated itself.
+      const de = await s.cache.handle(lang('de'), s.next);
+      assert.equal(de.cacheOutcome, 'revalidated');
+      assert.equal(await text(de), 'body for de');
+      assert.equal(s.origin.requests.length, 5);
+      assert.equal(s.origin.requests[4]!.headers['if-none-match'], '"other"');
+    } finally {
+      await s.done();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('seed 003: a 304 to an unconditional request is an error (HF_CACHE_UNEXPECTED_304), never handed to the caller', async () => {
   const s = await setup((_q, r) => {
