@@ -244,8 +244,91 @@ for (const livenessCheck of [true, false]) {
     t.diagnostic(`${i} restarts, ${retried} needed a retry, ${failures} failures`);
     assert.equal(i, 300);
     assert.equal(failures, 0);
+    if (livenessCheck) {
+      // The FIN of the stopped process was in the kernel before every request: the turn saw it
+      // every time, evicted the dead connection, and no request was written to it.
+      assert.equal(retried, 0, 'with the liveness turn no request needed a retry');
+    } else {
+      // Without the turn the same sequence writes into the dead connection: the race is real
+      // here, and only the retry saves the GET.
+      assert.ok(retried > 0, 'without the turn the restarts do race');
+    }
   });
 }
+
+for (const livenessCheck of [true, false]) {
+  test(`a POST without Idempotency-Key across 100 server restarts (liveness turn ${livenessCheck ? 'on: all succeed' : 'off: the race is lost'})`, async (t) => {
+    // A POST written into the dead connection cannot be retried (it may have been processed):
+    // it succeeds only because the turn notices the old process's FIN before writing.
+    const agent = new Agent({ livenessCheck });
+    t.after(() => agent.destroy());
+    let port = 0;
+    const failures: ClientError[] = [];
+    let bodies = 0;
+    for (let i = 0; i < 100; i++) {
+      const server = http.createServer((req, res) => {
+        let n = 0;
+        req.on('data', (c: Buffer) => { n += c.length; });
+        req.on('end', () => { bodies++; res.end(`got ${n}`); });
+      });
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      port = (server.address() as net.AddressInfo).port;
+      try {
+        const res = await agent.request(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'once' });
+        assert.equal(await res.body.text(), 'got 4');
+        assert.equal(res.attempts, 1);
+      } catch (err) {
+        assert.ok(err instanceof ClientError, String(err));
+        failures.push(err);
+      }
+      server.closeAllConnections();
+      server.close();
+    }
+    t.diagnostic(`${failures.length} of 100 POSTs failed`);
+    if (livenessCheck) {
+      assert.deepEqual(failures.map(String), []);
+      assert.equal(bodies, 100, 'every POST reached a server exactly once');
+    } else {
+      assert.ok(failures.length > 0, 'without the turn the POST meets the dead connection');
+      for (const err of failures) {
+        assert.equal(err.code, 'HF_STALE_CONNECTION');
+        assert.equal(err.mayHaveBeenProcessed, true);
+      }
+    }
+  });
+}
+
+test('a fresh connection is written to at once, without the liveness turn; a reused one waits for it', async (t) => {
+  const peer = await keepAlivePeer('');
+  const agent = new Agent();
+  const sockets: net.Socket[] = [];
+  // An immediate queued when the connection is created runs before the turn's first immediate
+  // would: if the fresh connection took the turn, nothing would be written yet. Timing-free.
+  const writtenAtImmediate: number[] = [];
+  const ch = diagnostics.channel('holdfast:client:connection:created');
+  const onCreated = (m: unknown): void => {
+    const socket = (m as { socket: net.Socket }).socket;
+    sockets.push(socket);
+    setImmediate(() => writtenAtImmediate.push(socket.bytesWritten));
+  };
+  ch.subscribe(onCreated);
+  t.after(async () => { ch.unsubscribe(onCreated); await agent.destroy(); await peer.close(); });
+  assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  assert.equal(writtenAtImmediate.length, 1);
+  assert.ok(writtenAtImmediate[0]! > 0, 'the request was on the socket before the event loop turned');
+  // The control: on the reused connection the same observation sees nothing written yet (the
+  // request waits for the poll phase the turn gives pending socket events).
+  const sock = sockets[0]!;
+  const before = sock.bytesWritten;
+  const seenReused: number[] = [];
+  const p = agent.request(peer.url);
+  setImmediate(() => seenReused.push(sock.bytesWritten - before));
+  const res = await p;
+  assert.equal(await res.body.text(), 'conn 0');
+  assert.equal(res.reusedConnection, true);
+  assert.deepEqual(seenReused, [0]);
+  assert.equal(sockets.length, 1);
+});
 
 test('an unsolicited 408 on an idle connection evicts it: the next request uses a fresh connection', async (t) => {
   const peer = await scriptedPeer(async (socket, reader, index) => {
