@@ -12,6 +12,15 @@ import { backendLog, curl, preconnect, startPython, startProxy, tempDir } from '
 
 const CHROMIUM = '/usr/bin/chromium';
 const PAGES = 4;
+/**
+ * The proxy's agent keeps idle upstream connections this long (the default is 4 s). Without it a
+ * direct probe that waits longer than 4 s would pass even if the proxy never closed its idle
+ * connection: the agent's own idle timer would free the backend in time. With 30 s, and probes
+ * bounded at DIRECT_MAX_TIME, only `while-queued` closing the connection at once lets them through.
+ */
+const AGENT = { idleTimeout: 30_000 };
+/** curl --max-time for requests straight to the backend: far below AGENT.idleTimeout. */
+const DIRECT_MAX_TIME = '3';
 
 test('single-threaded Python HTTPServer: a preconnect hangs it alone; behind the proxy Chromium and curl get every page', async (t) => {
   const backend = await startPython(t);
@@ -22,7 +31,7 @@ test('single-threaded Python HTTPServer: a preconnect hangs it alone; behind the
   assert.equal(alone.code, 28, `curl straight to the backend should time out while a preconnect is held (exit ${alone.code}, ${alone.stdout})`);
   idle.destroy();
 
-  const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1 });
+  const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, agent: AGENT });
   const proxyPort = Number(new URL(proxy.url).port);
   // Idle preconnects to the proxy, held for the whole test: they must cost nobody anything.
   for (let i = 0; i < 3; i++) await preconnect(t, proxyPort);
@@ -60,36 +69,37 @@ test('single-threaded Python HTTPServer: a preconnect hangs it alone; behind the
   await Promise.all([page.waitForURL(`**/page/${PAGES + 1}`, { timeout: 20_000 }), page.click('a')]);
   assert.equal(await page.title(), `page ${PAGES + 1}`);
 
+  // The proxy holds no idle connection to the backend: its other clients are not blocked (with
+  // Chromium's keep-alive connections to the proxy and the preconnects still open). Checked
+  // before reading the backend's log, which is itself a direct request that would hang.
+  const after = await curl(['--max-time', DIRECT_MAX_TIME, '-o', '/dev/null', '-w', '%{http_code}', `${backend.url}/echo?direct`]);
+  assert.equal(after.code, 0, `straight to the backend after the browsing: exit ${after.code}`);
+  assert.equal(after.stdout, '200');
+
   const log = await backendLog(backend);
   for (let n = 1; n <= PAGES; n++) {
     for (const target of [`/page/${n}`, `/static/style.css?v=${n}`, `/static/app.js?v=${n}`, `/img/${n}.svg`]) {
       assert.ok(log.some((e) => e.target === target), `the backend served ${target}`);
     }
   }
-
-  // The proxy holds no idle connection to the backend: its other clients are not blocked (with
-  // Chromium's keep-alive connections to the proxy and the preconnects still open).
-  const after = await curl(['--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `${backend.url}/echo?direct`]);
-  assert.equal(after.code, 0, `straight to the backend after the browsing: exit ${after.code}`);
-  assert.equal(after.stdout, '200');
 });
 
 test('upstreamKeepAlive: an idle pooled connection blocks a single-threaded backend; while-queued closes it', async (t) => {
   const backend = await startPython(t);
   // Control: ordinary pooling keeps the connection idle after the request, and the backend,
   // blocked reading it, cannot answer anyone else.
-  const pooling = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, upstreamKeepAlive: 'always' });
+  const pooling = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, upstreamKeepAlive: 'always', agent: AGENT });
   const r1 = await curl(['--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `${pooling.url}/echo?pooled`]);
   assert.equal(r1.stdout, '200');
   const blocked = await curl(['--max-time', '1.5', '-o', '/dev/null', '-w', '%{http_code}', `${backend.url}/echo?blocked`]);
   assert.equal(blocked.code, 28, 'with a pooled idle connection the backend hangs its other clients');
   await pooling.close({ timeout: 500 });
 
-  const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1 });
+  const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, agent: AGENT });
   for (let i = 0; i < 3; i++) {
     const r = await curl(['--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `${proxy.url}/echo?proxied=${i}`]);
     assert.equal(r.stdout, '200');
-    const direct = await curl(['--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `${backend.url}/echo?direct=${i}`]);
+    const direct = await curl(['--max-time', DIRECT_MAX_TIME, '-o', '/dev/null', '-w', '%{http_code}', `${backend.url}/echo?direct=${i}`]);
     assert.equal(direct.code, 0, `direct request ${i} after a proxied one: exit ${direct.code}`);
     assert.equal(direct.stdout, '200');
   }
