@@ -5,7 +5,8 @@ import type { ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCache, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { createCache, decodeEntry, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
 import type { CacheStore, StoredEntry, CacheOptions } from '../../src/cache/index.ts';
 import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
@@ -402,6 +403,51 @@ test('a failing store degrades to pass-through, never fails the request', async 
     await s.done();
   }
 });
+
+for (const damage of ['a flipped body byte', 'a torn (truncated) blob'] as const) {
+  test(`a corrupt SQLite entry (${damage}) is a miss through Cache.handle: the origin is asked, the good answer served and stored in its place`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hf-corrupt-'));
+    const corrupt: string[] = [];
+    const store = new SqliteStore({ directory: dir, onCorrupt: (k) => corrupt.push(k) });
+    const s = await setup((_q, r, n) => ok(r, { etag: `"v${n}"`, 'cache-control': 'max-age=100' }, `body ${n}`), { store });
+    const db = new DatabaseSync(store.path);
+    const row = () => db.prepare('SELECT data FROM hf_entries').get() as { data: Uint8Array } | undefined;
+    try {
+      assert.equal((await s.cache.handle(get(s.url('/c')), s.next)).cacheOutcome, 'miss');
+      const data = Buffer.from(row()!.data);
+      if (damage === 'a flipped body byte') {
+        // The body sits just before the 32-byte digest: flip a byte of "body 0" itself.
+        data[data.length - 32 - 2]! ^= 0x01;
+        db.prepare('UPDATE hf_entries SET data = ?').run(data);
+      } else {
+        // A few bytes short: the header still fits, so only the checksum can tell.
+        db.prepare('UPDATE hf_entries SET data = ?').run(data.subarray(0, data.length - 4));
+      }
+      // Fresh for 100 s, so only the damage can send this request to the origin.
+      const again = await s.cache.handle(get(s.url('/c')), s.next);
+      assert.equal(again.status, 200);
+      assert.equal(again.cacheOutcome, 'miss');
+      assert.equal(await text(again), 'body 1');
+      assert.equal(header(again, 'etag'), '"v1"');
+      assert.equal(s.origin.requests.length, 2);
+      assert.deepEqual(corrupt, [s.url('/c')]);
+      assert.equal(s.cache.stats.storeErrors, 0); // a miss, not a store failure
+      // The damaged row was replaced by the good answer, which now reads back whole...
+      assert.equal(Buffer.from(decodeEntry(row()!.data).body).toString(), 'body 1');
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_entries').get() as { n: number }).n, 1);
+      // ...and is served from then on.
+      const hit = await s.cache.handle(get(s.url('/c')), s.next);
+      assert.equal(hit.cacheOutcome, 'hit');
+      assert.equal(await text(hit), 'body 1');
+      assert.equal(s.origin.requests.length, 2);
+    } finally {
+      db.close();
+      await s.done();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('bodies larger than maxEntryBytes are streamed through whole and not stored', async () => {
   const big = 'y'.repeat(50_000);
