@@ -318,7 +318,7 @@ export class Connection implements ResponseSink, BodySource {
           this.state = 'idle';
           // Close later than advertised, so a client honouring `Keep-Alive: timeout=N` always
           // retires the connection before our close can race its next request.
-          this.startTimer(this.opts.keepAliveTimeout + this.opts.keepAliveGrace, this.onIdleTimeout);
+          this.startTimer(this.opts.keepAliveCloseAfter, this.onIdleTimeout);
         } else {
           this.state = 'reading-head';
           this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);

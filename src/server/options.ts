@@ -40,9 +40,12 @@ export interface ServerOptions {
   tls?: TlsOptions;
   /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */
   headerTimeout?: number;
-  /** Idle time (ms) advertised as `Keep-Alive: timeout=N`. Default 5 000. */
+  /**
+   * Idle time (ms) advertised as `Keep-Alive: timeout=N` (whole seconds, at least 1: a value
+   * below 1 000 is advertised as 1 s and kept that long). Default 5 000.
+   */
   keepAliveTimeout?: number;
-  /** The real idle close happens this much (ms) after the advertised timeout, so hint-honouring clients retire first. Default 1 000. */
+  /** The real idle close happens this much (ms, >= 0) after the advertised timeout, so hint-honouring clients retire first. Default 1 000. */
   keepAliveGrace?: number;
   /** Most requests served on one connection; the last response says `Connection: close`. Default 1 000. */
   maxRequestsPerConnection?: number;
@@ -65,6 +68,11 @@ export interface ResolvedOptions {
   readonly headerTimeout: number;
   readonly keepAliveTimeout: number;
   readonly keepAliveGrace: number;
+  /**
+   * When an idle keep-alive connection is closed (ms after its last response): never before the
+   * advertised `timeout=N` seconds plus the grace.
+   */
+  readonly keepAliveCloseAfter: number;
   readonly maxRequestsPerConnection: number;
   readonly maxBodySize: number;
   readonly maxDrainBytes: number;

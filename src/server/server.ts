@@ -14,23 +14,55 @@ import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
 
+/** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function invalid(name: string, v: unknown, want: string): ServerError {
+  return new ServerError('HF_SERVER_INVALID_OPTIONS', `${name} must be ${want}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+}
+
+/** A timer length: a finite number of ms, > 0 (or >= 0 with `zero`), that setTimeout can hold. */
+function duration(name: string, v: unknown, zero = false): number {
+  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || v > MAX_TIMER_MS) {
+    throw invalid(name, v, `a number of ms ${zero ? '>= 0' : '> 0'} and <= ${MAX_TIMER_MS}`);
+  }
+  return v;
+}
+
+/** A size or count: > 0 (or >= 0 with `zero`); Infinity means unbounded. NaN is refused. */
+function amount(name: string, v: unknown, zero = false, integer = false): number {
+  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || (integer && v !== Infinity && !Number.isInteger(v))) {
+    throw invalid(name, v, `${integer ? 'an integer' : 'a number'} ${zero ? '>= 0' : '> 0'} (or Infinity)`);
+  }
+  return v;
+}
+
 function resolveOptions(options: ServerOptions): ResolvedOptions {
-  const keepAliveTimeout = options.keepAliveTimeout ?? 5_000;
-  const positive = (name: string, v: number): number => {
-    if (!(v > 0)) throw new ServerError('HF_SERVER_INVALID_OPTIONS', `${name} must be positive, got ${v}`);
-    return v;
-  };
+  const keepAliveTimeout = duration('keepAliveTimeout', options.keepAliveTimeout ?? 5_000);
+  const keepAliveGrace = duration('keepAliveGrace', options.keepAliveGrace ?? 1_000, true);
+  // Keep-Alive: timeout=N is in whole seconds. Below 1 s we still say 1: `timeout=0` tells a
+  // hint-honouring client not to reuse at all. Whatever N is said, the idle close must come at
+  // least `grace` after N s, or a client that trusts the hint reuses a connection we are closing
+  // (the race of seeds/000); so a sub-second timeout is stretched to the second it advertises.
+  const advertised = Math.max(1, Math.floor(keepAliveTimeout / 1000));
+  const keepAliveCloseAfter = Math.max(keepAliveTimeout, advertised * 1000) + keepAliveGrace;
+  if (keepAliveCloseAfter > MAX_TIMER_MS) {
+    throw invalid('keepAliveTimeout + keepAliveGrace', keepAliveCloseAfter, `<= ${MAX_TIMER_MS} ms`);
+  }
+  const linger = { ...DEFAULT_LINGER, ...options.linger };
+  for (const k of ['idleTimeout', 'totalTimeout', 'flushTimeout'] as const) duration(`linger.${k}`, linger[k]);
   return {
-    headerTimeout: positive('headerTimeout', options.headerTimeout ?? 10_000),
-    keepAliveTimeout: positive('keepAliveTimeout', keepAliveTimeout),
-    keepAliveGrace: options.keepAliveGrace ?? 1_000,
-    maxRequestsPerConnection: positive('maxRequestsPerConnection', options.maxRequestsPerConnection ?? 1_000),
-    maxBodySize: positive('maxBodySize', options.maxBodySize ?? 128 * 1024 * 1024),
-    maxDrainBytes: options.maxDrainBytes ?? 256 * 1024,
-    bodyHighWaterMark: positive('bodyHighWaterMark', options.bodyHighWaterMark ?? 64 * 1024),
-    linger: { ...DEFAULT_LINGER, ...options.linger },
+    headerTimeout: duration('headerTimeout', options.headerTimeout ?? 10_000),
+    keepAliveTimeout,
+    keepAliveGrace,
+    keepAliveCloseAfter,
+    maxRequestsPerConnection: amount('maxRequestsPerConnection', options.maxRequestsPerConnection ?? 1_000, false, true),
+    maxBodySize: amount('maxBodySize', options.maxBodySize ?? 128 * 1024 * 1024),
+    maxDrainBytes: amount('maxDrainBytes', options.maxDrainBytes ?? 256 * 1024, true),
+    bodyHighWaterMark: amount('bodyHighWaterMark', options.bodyHighWaterMark ?? 64 * 1024),
+    linger,
     limits: options.limits ?? {},
-    keepAliveValue: `timeout=${Math.max(1, Math.floor(keepAliveTimeout / 1000))}`,
+    keepAliveValue: `timeout=${advertised}`,
     onError: options.onError ?? ((err: unknown, req: ServerRequest | null) => {
       const where = req === null ? '' : ` (${req.method} ${req.target})`;
       process.stderr.write(`holdfast server: handler error${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
