@@ -69,7 +69,7 @@ async function uploadThenRead(port: number, size: number): Promise<{ whole: bool
 const EARLY_BODY = 'x'.repeat(2048);
 const RUNS = 50;
 
-test(`early 413 to an unread 10 MB upload reaches the client whole, ${RUNS} of ${RUNS} (node:http for comparison)`, async (t) => {
+test(`early 413 to an unread 10 MB upload reaches the client whole, ${RUNS} of ${RUNS}; node:http loses it at least once`, async (t) => {
   const server = await startServer(t, {
     handler: async (_req, res) => {
       res.writeHead(413, { 'Content-Type': 'text/plain' });
@@ -84,7 +84,7 @@ test(`early 413 to an unread 10 MB upload reaches the client whole, ${RUNS} of $
     else failures.push(r.detail);
   }
 
-  // The same handler on node:http, same client. Its outcome is a race by nature; reported, not asserted.
+  // The same handler on node:http, same client.
   const node = http.createServer((_req, res) => {
     res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': '2048', Connection: 'close' });
     res.end(EARLY_BODY);
@@ -99,6 +99,19 @@ test(`early 413 to an unread 10 MB upload reaches the client whole, ${RUNS} of $
   t.diagnostic(`holdfast: ${ours}/${RUNS} whole; node:http ${process.version}: ${nodeWhole}/${RUNS} whole`);
   process.stdout.write(`# early-413 holdfast ${ours}/${RUNS}, node:http ${nodeWhole}/${RUNS}\n`);
   assert.equal(ours, RUNS, failures.join('; '));
+  // The contrast is asserted, not just printed: a test that passes for node:http too would not
+  // show that lingering is what makes the difference. Why asserting is sound here: node:http
+  // closes right after its 413 while megabytes of the upload are still unread (10 MB is more
+  // than it reads before closing), and on Linux close() with unread bytes in the receive queue
+  // sends RST instead of FIN (RFC 2525 §2.17); the client's kernel then drops the 413 it had
+  // not read yet. Whether one run survives is a race, but the claim is only "lost at least once
+  // in 50": measured here 0/50 whole, and seeds/002 measured 8/20 whole on another machine —
+  // at that rate 50/50 has probability 0.4^50 ≈ 1e-20. Other kernels (the BSDs, macOS) do not
+  // reset on unread data, so node:http may well pass there: only Linux asserts. If node:http
+  // itself ever lingers, this fails on purpose — the comparison in issue 4 must then change.
+  if (process.platform === 'linux') {
+    assert.ok(nodeWhole < RUNS, `node:http ${process.version} delivered the early 413 whole ${nodeWhole}/${RUNS} times: the failure this test contrasts with did not occur`);
+  }
 });
 
 test('a malformed request is answered 400 and the close lingers past the client\'s unread bytes', async (t) => {
