@@ -21,6 +21,7 @@ import type { Socket } from 'node:net';
 import { ResponseParser, TruncatedMessageError, WireError, parseKeepAlive } from '../wire/index.ts';
 import type { ResponseHead, HeaderList } from '../wire/index.ts';
 import { encodeChunk, encodeLastChunk } from '../wire/index.ts';
+import { pollTurn } from '../transport/liveness.ts';
 import type { RequestBody } from './requestBody.ts';
 import { ClientResponse } from './response.ts';
 import { ResponseBody, type BodySource } from './responseBody.ts';
@@ -105,6 +106,12 @@ let nextConnectionId = 1;
 const PHASE_HEADERS = 0;
 const PHASE_BODY = 1;
 
+/**
+ * Body bytes of a held `408` (see `Exchange.held`) buffered before it is delivered anyway. A
+ * server timing out a connection sends a short page, not a body worth holding back.
+ */
+const HELD_408_BODY_LIMIT = 64 * 1024;
+
 /** State of the one exchange in flight. */
 class Exchange {
   readonly req: OutgoingRequest;
@@ -135,6 +142,12 @@ class Exchange {
   /** The body idle deadline is suspended while the consumer is not reading. */
   bodyTimerPaused = false;
   keepAlive = true;
+  /**
+   * A `408` on a reused connection whose server did not say it closes: the head is not handed
+   * out until its body ended and one liveness turn passed, so that a FIN right behind it turns
+   * it into the stale-connection error it is (see `onHead`).
+   */
+  held = false;
 
   constructor(req: OutgoingRequest, timeouts: ExchangeTimeouts, reused: boolean, resolve: (res: ClientResponse) => void, reject: (err: ClientError) => void) {
     this.req = req;
@@ -395,6 +408,12 @@ export class ClientConnection implements BodySource {
       if (this.state === 'idle' || this.state === 'reserved') this.close('unsolicited-data');
       return;
     }
+    if (ex.responseDone) {
+      // Bytes behind a held 408, during its turn: the server is out of step with us.
+      this.failExchange(ex, this.staleAfter408(ex, null));
+      this.close('unsolicited-data');
+      return;
+    }
     ex.responseByte = true;
     // Body idle timeout: data arrived, the clock restarts (the timer itself is left alone).
     if (ex.deadline !== 0 && ex.deadlinePhase === PHASE_BODY) ex.deadline = performance.now() + ex.timeouts.body;
@@ -417,7 +436,7 @@ export class ClientConnection implements BodySource {
       this.close('unsolicited-data');
       return;
     }
-    const phase = ex.response === null ? 'headers' : 'body';
+    const phase = ex.response === null || ex.held ? 'headers' : 'body';
     this.failExchange(ex, new ResponseParseError(`invalid response: ${(err as Error).message}`, phase, err));
     this.close('error');
   }
@@ -426,6 +445,13 @@ export class ClientConnection implements BodySource {
     const ex = this.ex;
     if (ex === null || this.state !== 'busy') {
       // FIN on an idle connection: the server closed it (idle timeout, restart). Evict now.
+      this.close('peer-closed');
+      return;
+    }
+    if (ex.held) {
+      // The server closed right behind its 408 (or inside its body): it timed the connection
+      // out as our request arrived.
+      this.failExchange(ex, this.staleAfter408(ex, null));
       this.close('peer-closed');
       return;
     }
@@ -452,7 +478,9 @@ export class ClientConnection implements BodySource {
     const ex = this.ex;
     if (ex !== null) {
       const err = this.lastError;
-      if (ex.response !== null) {
+      if (ex.held) {
+        this.failExchange(ex, this.staleAfter408(ex, err));
+      } else if (ex.response !== null) {
         // Reset inside the body: its framing can no longer be satisfied.
         const received = ex.response.body.bytesReceived;
         const cause = err ?? new Error('socket closed');
@@ -488,6 +516,16 @@ export class ClientConnection implements BodySource {
     return new SocketResetError(`connection ${what} before the response head`, written ? 'headers' : 'write', written, cause ?? undefined);
   }
 
+  /** A reused connection answered `408` and closed: the keep-alive race (see `onHead`). */
+  private staleAfter408(ex: Exchange, cause: Error | null): StaleConnectionError {
+    return new StaleConnectionError(
+      `reused connection answered 408 Request Timeout and closed${ex.held ? ' behind it' : ''} (the request was written and may have been processed)`,
+      'headers',
+      true,
+      cause ?? undefined,
+    );
+  }
+
   // --- parser events -------------------------------------------------------------------------
 
   private onInformational(head: ResponseHead): void {
@@ -496,7 +534,14 @@ export class ClientConnection implements BodySource {
   }
 
   private onHead(head: ResponseHead): void {
-    const ex = this.ex!;
+    const ex = this.ex;
+    if (ex === null || ex.responseDone) {
+      // A second response in the read that completed the first (or behind a held 408): nobody
+      // asked for it, and the connection is out of step.
+      if (ex !== null) this.failExchange(ex, this.staleAfter408(ex, null));
+      this.close('unsolicited-data');
+      return;
+    }
     ex.deadline = 0;
     if (ex.awaitingContinue) {
       // A final answer before the body was sent (417, 401, 413...): the body is never sent, so
@@ -507,6 +552,28 @@ export class ClientConnection implements BodySource {
       ex.requestDone = true;
     }
     ex.keepAlive = head.keepAlive;
+    if (head.status === 408 && ex.reused) {
+      // A 408 on a reused connection is the keep-alive race seen from the server's side: its
+      // idle timer fired as our request arrived, and it answered the request it gave up waiting
+      // for before closing (node:http sends `408` + `Connection: close`; golang/go#32310 shows
+      // Google's front ends doing the same). RFC 9110 §15.5.9 lets the client repeat the request
+      // on a new connection, so it becomes the stale-connection error and the usual safe-retry
+      // rules decide. Go's Transport handles only the idle half of this: a 408 read while no
+      // request is outstanding closes the connection as `errServerClosedIdle`, which
+      // `shouldRetryRequest` retries (transport.go `readLoopPeekFailLocked` / `is408Message`);
+      // a 408 that crosses a request goes to the caller (golang/go#39063, still open).
+      // Chromium retries every 408 on a reused socket (codereview 303443011), Firefox one within
+      // 1 s of the write (bug 907800). Here it must also be the server's last word (`close`, or
+      // EOF before the head is handed out), so that an application's own 408 on a connection
+      // it keeps open still reaches the caller. The error says the request may have been
+      // processed (that 408 may be the application's): a POST is not silently repeated.
+      if (!head.keepAlive) {
+        this.failExchange(ex, this.staleAfter408(ex, null));
+        this.close('connection-close');
+        return;
+      }
+      ex.held = true;
+    }
     if (head.status === 101) {
       // Protocol upgrades are not supported by this client: hand over the head, retire.
       const res = new ClientResponse({ status: 101, statusText: head.reason, headers: head.headers, body: null, url: ex.req.url });
@@ -523,6 +590,12 @@ export class ClientConnection implements BodySource {
       ex.deadlinePhase = PHASE_BODY;
       this.armDeadline(ex, ex.timeouts.body);
     }
+    if (!ex.held) this.deliverHead(ex, res);
+  }
+
+  /** Hands the response head to the caller. */
+  private deliverHead(ex: Exchange, res: ClientResponse): void {
+    ex.held = false;
     if (requestHeadersChannel.hasSubscribers) {
       requestHeadersChannel.publish({ request: ex.req.diagnostics, response: res, connectionId: this.id, reused: ex.reused });
     }
@@ -530,11 +603,18 @@ export class ClientConnection implements BodySource {
   }
 
   private onBody(chunk: Buffer): void {
-    this.ex!.response!.body.push(chunk);
+    const ex = this.ex;
+    // Settled inside `onHead` (a 408 the server closes after): the rest of the read is moot.
+    if (ex === null) return;
+    const res = ex.response!;
+    // A held 408 with a large body is not a server timing the connection out.
+    if (ex.held && res.body.bytesReceived + chunk.length > HELD_408_BODY_LIMIT) this.deliverHead(ex, res);
+    res.body.push(chunk);
   }
 
   private onComplete(trailers: HeaderList | null): void {
-    const ex = this.ex!;
+    const ex = this.ex;
+    if (ex === null) return;
     ex.responseDone = true;
     const res = ex.response!;
     res.trailers = trailers;
@@ -545,6 +625,21 @@ export class ClientConnection implements BodySource {
       ex.bodySkipped = true;
       ex.requestDone = true;
     }
+    if (ex.held) {
+      // One turn for the FIN that closes a timed-out connection right after its 408: `onEnd`
+      // or `onClose` then settle the exchange as stale; otherwise the 408 is the answer.
+      void pollTurn().then(() => {
+        if (this.ex !== ex) return;
+        this.deliverHead(ex, res);
+        this.endExchange(ex, res);
+      });
+      return;
+    }
+    this.endExchange(ex, res);
+  }
+
+  /** The response ended where its framing said: release the connection, end the body. */
+  private endExchange(ex: Exchange, res: ClientResponse): void {
     this.finishExchange(ex);
     if (requestBodyDoneChannel.hasSubscribers) {
       requestBodyDoneChannel.publish({ request: ex.req.diagnostics, response: res, bytes: res.body.bytesReceived });
@@ -610,7 +705,8 @@ export class ClientConnection implements BodySource {
     this.ex = null;
     ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
-    if (ex.response !== null) ex.response.body.fail(err);
+    // A held head was never handed out: its promise is still the caller's.
+    if (ex.response !== null && !ex.held) ex.response.body.fail(err);
     else ex.reject(err);
   }
 
@@ -633,7 +729,7 @@ export class ClientConnection implements BodySource {
   progressOf(req: OutgoingRequest): { phase: 'write' | 'headers' | 'body'; written: boolean } {
     const ex = this.ex;
     if (ex === null || ex.req !== req) return { phase: 'body', written: true };
-    if (ex.response !== null) return { phase: 'body', written: true };
+    if (ex.response !== null && !ex.held) return { phase: 'body', written: true };
     return { phase: ex.requestDone ? 'headers' : 'write', written: ex.written };
   }
 
@@ -663,7 +759,7 @@ export class ClientConnection implements BodySource {
     this.clearDeadlineTimer();
     const ex = this.ex;
     if (ex !== null) {
-      const phase = ex.response === null ? (ex.written ? 'headers' : 'write') : 'body';
+      const phase = ex.response === null || ex.held ? (ex.written ? 'headers' : 'write') : 'body';
       const processed = ex.written || ex.response !== null;
       const err = reason === 'destroyed'
         ? new PoolClosedError('the agent was destroyed during the request', processed, phase)

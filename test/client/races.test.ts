@@ -353,6 +353,92 @@ test('an unsolicited 408 on an idle connection evicts it: the next request uses 
   assert.equal(res.reusedConnection, false);
 });
 
+/**
+ * Connection 0 serves one request, then answers the next with `answer` (a 408 crossing the
+ * request) and, if `close`, closes; later connections serve normally.
+ */
+async function answer408OnSecond(answer: string, close: boolean) {
+  const bodies: string[] = [];
+  const peer = await scriptedPeer(async (socket, reader, index) => {
+    if (index === 0) {
+      const r1 = await reader.next();
+      if (r1 === null) return;
+      socket.write(ok('first'));
+      const r2 = await reader.next();
+      if (r2 === null) return;
+      bodies.push(`${index} ${r2.method} ${r2.body.toString()}`);
+      if (close) socket.end(answer);
+      else socket.write(answer);
+    }
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      bodies.push(`${index} ${r.method} ${r.body.toString()}`);
+      socket.write(ok(`fresh ${r.method}`));
+    }
+  });
+  return { peer, bodies };
+}
+
+const TIMEOUT_408_CLOSE = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+const TIMEOUT_408_KEEP = 'HTTP/1.1 408 Request Timeout\r\nContent-Length: 7\r\n\r\ntimeout';
+
+for (const [name, answer] of [['Connection: close', TIMEOUT_408_CLOSE], ['EOF right after it', TIMEOUT_408_KEEP]] as const) {
+  test(`a 408 crossing a GET on a reused connection (${name}) is the race: retried on a fresh connection`, async (t) => {
+    const { peer } = await answer408OnSecond(answer, true);
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    assert.equal(await (await agent.request(`${peer.url}/a`)).body.text(), 'first');
+    const res = await agent.request(`${peer.url}/b`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.body.text(), 'fresh GET');
+    assert.equal(res.attempts, 2);
+    assert.equal(res.reusedConnection, false);
+    assert.equal(peer.connections, 2);
+  });
+
+  test(`a 408 crossing a POST on a reused connection (${name}) fails as stale, may have been processed`, async (t) => {
+    const { peer, bodies } = await answer408OnSecond(answer, true);
+    const agent = new Agent();
+    t.after(async () => { await agent.destroy(); await peer.close(); });
+    await (await agent.request(`${peer.url}/a`)).body.text();
+    await assert.rejects(agent.request(`${peer.url}/b`, { method: 'POST', body: 'x' }), (err: unknown) => {
+      assert.ok(err instanceof StaleConnectionError, String(err));
+      assert.equal(err.mayHaveBeenProcessed, true);
+      assert.equal(err.phase, 'headers');
+      return true;
+    });
+    assert.equal(peer.connections, 1, 'never replayed');
+    assert.deepEqual(bodies, ['0 POST x']);
+  });
+}
+
+test('a 408 on a reused connection the server keeps open is the answer: delivered, not retried', async (t) => {
+  const { peer } = await answer408OnSecond(TIMEOUT_408_KEEP, false);
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  await (await agent.request(`${peer.url}/a`)).body.text();
+  const res = await agent.request(`${peer.url}/b`);
+  assert.equal(res.status, 408);
+  assert.equal(await res.body.text(), 'timeout');
+  assert.equal(res.attempts, 1);
+  assert.equal(res.reusedConnection, true);
+  assert.equal(peer.connections, 1);
+});
+
+test('a 408 with Connection: close on a fresh connection is the answer: delivered, not retried', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader) => {
+    if ((await reader.next()) === null) return;
+    socket.end(TIMEOUT_408_CLOSE);
+  });
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const res = await agent.request(peer.url);
+  assert.equal(res.status, 408);
+  assert.equal(res.attempts, 1);
+  assert.equal(peer.connections, 1);
+});
+
 test('stray bytes right behind a response in the same segment retire the connection', async (t) => {
   const peer = await scriptedPeer(async (socket, reader, index) => {
     const r = await reader.next();
