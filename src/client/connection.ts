@@ -38,6 +38,7 @@ import {
 import {
   connectionClosedChannel,
   requestBodyDoneChannel,
+  requestErrorChannel,
   requestHeadersChannel,
 } from './diagnostics.ts';
 
@@ -706,8 +707,17 @@ export class ClientConnection implements BodySource {
     ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
     // A held head was never handed out: its promise is still the caller's.
-    if (ex.response !== null && !ex.held) ex.response.body.fail(err);
-    else ex.reject(err);
+    if (ex.response !== null && !ex.held) {
+      const res = ex.response;
+      // The head went out, so the agent has no say any more: a tracer learns of a truncated,
+      // timed-out or aborted body only here. Not when the consumer cancelled it first (`fail`
+      // returns false): that is no failure of the request.
+      if (res.body.fail(err) && requestErrorChannel.hasSubscribers) {
+        requestErrorChannel.publish({ request: ex.req.diagnostics, error: err, response: res });
+      }
+    } else {
+      ex.reject(err);
+    }
   }
 
   /** Aborts the exchange in flight (caller's signal, request timeout) and closes. */

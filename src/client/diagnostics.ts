@@ -7,7 +7,7 @@
  * | `holdfast:client:request:start`           | `{ request, attempt }`                               |
  * | `holdfast:client:request:headers`         | `{ request, response, connectionId, reused }`        |
  * | `holdfast:client:request:body:done`       | `{ request, response, bytes }`                       |
- * | `holdfast:client:request:error`           | `{ request, error }`                                 |
+ * | `holdfast:client:request:error`           | `{ request, error, response? }`                      |
  * | `holdfast:client:request:retry`           | `{ request, attempt, error }`                        |
  * | `holdfast:client:connection:created`      | `{ connectionId, origin, socket }`                   |
  * | `holdfast:client:connection:reused`       | `{ connectionId, origin, socket, requestCount }`     |
@@ -15,6 +15,12 @@
  *
  * `connection:reused` is published after the liveness check, immediately before the request is
  * written to the socket.
+ *
+ * `request:error` is the end of a request that failed: once, with no `response`, when no head
+ * came (after the safe retries: each retried attempt is a `request:retry` instead); or with the
+ * `response` whose body then failed (truncated, body or request timeout, aborted). So a request
+ * answered from the network ends in one `request:body:done` or one `request:error`; a body the
+ * consumer cancels (or `dump()` gives up on) publishes neither, being no failure of the request.
  */
 import diagnostics from 'node:diagnostics_channel';
 

@@ -170,9 +170,12 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** @internal The body failed (truncation, reset, timeout, abort). */
-  fail(err: Error): void {
-    if (this.ended || this.error !== null) return;
+  /**
+   * @internal The body failed (truncation, reset, timeout, abort). Returns false when it had
+   * already ended or failed (the consumer cancelled it, say), so the error changes nothing.
+   */
+  fail(err: Error): boolean {
+    if (this.ended || this.error !== null) return false;
     this.error = err;
     this.source = null;
     this.notifySettled();
@@ -186,6 +189,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
       this.finished = null;
       f.reject(err);
     }
+    return true;
   }
 
   private claim(mode: number): void {

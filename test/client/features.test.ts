@@ -329,6 +329,69 @@ test('diagnostics channels follow a request and its connection', async (t) => {
   ]);
 });
 
+test('diagnostics channels: request:retry for a safe retry, request:error before the head and for failed bodies', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader) => {
+    let served = 0;
+    for (;;) {
+      const r = await reader.next();
+      if (r === null) return;
+      // `/race` on a connection that served before: the keep-alive race, lost.
+      if (r.target === '/die' || (r.target === '/race' && served > 0)) {
+        socket.end();
+        return;
+      }
+      served++;
+      if (r.target === '/truncated') {
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+        return;
+      }
+      // Never finishes: the body timeout or the caller's abort ends it.
+      if (r.target === '/stall') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+      else socket.write(ok(r.target));
+    }
+  });
+  const agent = new Agent();
+  const events: string[] = [];
+  const names = ['request:start', 'request:retry', 'request:headers', 'request:body:done', 'request:error'];
+  const subs = names.map((n) => {
+    const fn = (m: unknown): void => {
+      const msg = m as { request: { url: string }; attempt?: number; error?: { code?: string }; response?: unknown };
+      let e = `${new URL(msg.request.url).pathname} ${n}`;
+      if (n === 'request:retry') e += `(attempt ${msg.attempt}, ${msg.error?.code})`;
+      if (n === 'request:error') e += `(${msg.error?.code}${msg.response !== undefined ? ', with response' : ''})`;
+      events.push(e);
+    };
+    diagnostics.channel(`holdfast:client:${n}`).subscribe(fn);
+    return () => diagnostics.channel(`holdfast:client:${n}`).unsubscribe(fn);
+  });
+  t.after(async () => { for (const u of subs) u(); await agent.destroy(); await peer.close(); });
+  await assert.rejects(agent.request(`${peer.url}/die`), { code: 'HF_SOCKET_RESET' });
+  assert.equal(await (await agent.request(`${peer.url}/a`)).body.text(), '/a');
+  const raced = await agent.request(`${peer.url}/race`);
+  assert.equal(await raced.body.text(), '/race');
+  assert.equal(raced.attempts, 2);
+  await assert.rejects((await agent.request(`${peer.url}/truncated`)).body.text(), { code: 'HF_TRUNCATED_BODY' });
+  await assert.rejects((await agent.request(`${peer.url}/stall`, { timeouts: { body: 100 } })).body.text(), { code: 'HF_BODY_TIMEOUT' });
+  const ac = new AbortController();
+  const aborted = await agent.request(`${peer.url}/stall`, { signal: ac.signal });
+  const text = aborted.body.text();
+  ac.abort();
+  await assert.rejects(text, { code: 'HF_ABORTED', phase: 'body' });
+  // A body the consumer cancels is no failure of the request: nothing is published for it.
+  const cancelled = await agent.request(`${peer.url}/stall`);
+  cancelled.body.cancel();
+  await delay(20);
+  assert.deepEqual(events, [
+    '/die request:start', '/die request:error(HF_SOCKET_RESET)',
+    '/a request:start', '/a request:headers', '/a request:body:done',
+    '/race request:start', '/race request:retry(attempt 2, HF_STALE_CONNECTION)', '/race request:headers', '/race request:body:done',
+    '/truncated request:start', '/truncated request:headers', '/truncated request:error(HF_TRUNCATED_BODY, with response)',
+    '/stall request:start', '/stall request:headers', '/stall request:error(HF_BODY_TIMEOUT, with response)',
+    '/stall request:start', '/stall request:headers', '/stall request:error(HF_ABORTED, with response)',
+    '/stall request:start', '/stall request:headers',
+  ]);
+});
+
 test('HTTPS with SNI and a custom CA', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
