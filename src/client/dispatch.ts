@@ -47,7 +47,10 @@ export interface DispatchRequest {
   timeouts?: Timeouts | undefined;
   /**
    * Declares the request safe to repeat even if the method is not idempotent (as an
-   * `Idempotency-Key` header does). Only used by the retry policy.
+   * `Idempotency-Key` header does). Read by both retry layers: through `isReplayable` the
+   * built-in safe retry may replay it after the keep-alive race even though its bytes were
+   * written, and the opt-in retry policy retries it like an idempotent method. Either way its
+   * body must be replayable too.
    */
   idempotent?: boolean | undefined;
   /** Send `Expect: 100-continue` and wait for `100 Continue` before sending the body. */

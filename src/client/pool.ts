@@ -77,6 +77,14 @@ export class Pool implements ConnectionOwner {
     return this.idle.length;
   }
 
+  /**
+   * The idle connections, least recently used first: a copy, for inspection (each one's
+   * `idleDeadline` says until when it may be reused).
+   */
+  get idleConnections(): readonly ClientConnection[] {
+    return [...this.idle];
+  }
+
   /** Requests waiting for a connection. */
   get pending(): number {
     return this.queue.length;

@@ -553,6 +553,24 @@ test('without a hint the idle timeout applies', async (t) => {
   assert.equal(await c.body.text(), 'conn 1');
 });
 
+test('idle lifetime: 4 s by default without a hint; hint minus the 1 s margin with one', async (t) => {
+  const plain = await keepAlivePeer('');
+  const hinted = await keepAlivePeer('Keep-Alive: timeout=10\r\n');
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await plain.close(); await hinted.close(); });
+  // The deadline is set when the response completes, which lies between these two readings:
+  // bounds that hold however slow the machine is, without a fake clock.
+  for (const [peer, lifetime] of [[plain, 4000], [hinted, 9000]] as const) {
+    const before = performance.now();
+    await (await agent.request(peer.url)).body.text();
+    const after = performance.now();
+    const idle = agent.pool(`http://127.0.0.1:${peer.port}`)!.idleConnections;
+    assert.equal(idle.length, 1);
+    const deadline = idle[0]!.idleDeadline;
+    assert.ok(deadline >= before + lifetime && deadline <= after + lifetime, `${deadline - before} ms after the request, ${lifetime} expected`);
+  }
+});
+
 test('Connection: close is honoured', async (t) => {
   const peer = await keepAlivePeer('Connection: close\r\n');
   const agent = new Agent();
