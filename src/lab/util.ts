@@ -111,3 +111,29 @@ export class Tally {
 export function filler(length: number, byte = 0x78): Buffer {
   return Buffer.alloc(length, byte);
 }
+
+/**
+ * Runs a scenario whose every round gives its own verdict `n` times (`--repeat`), stopping early
+ * when the run is aborted or a round says n/a (a property of the subject, not of the round).
+ * At one round the outcome is that round's, unchanged; with more, the first failure's mode is
+ * kept and the count of failed rounds added (`hung 3 s (2/3 rounds)`).
+ */
+export async function repeatRounds(n: number, signal: AbortSignal, round: (index: number) => Promise<ScenarioOutcome>): Promise<ScenarioOutcome> {
+  let failed = 0;
+  let ran = 0;
+  let firstPass: string | null = null;
+  let firstFail: string | null = null;
+  for (let i = 0; i < n && !(i > 0 && signal.aborted); i++) {
+    const r = await round(i);
+    if (r.status === 'n/a') return r;
+    ran++;
+    if (r.status === 'fail') {
+      failed++;
+      firstFail ??= r.mode;
+    } else {
+      firstPass ??= r.mode;
+    }
+  }
+  if (failed === 0) return { status: 'pass', mode: ran > 1 ? `${firstPass!} (${ran}/${ran} rounds)` : firstPass!, failed: 0, rounds: ran };
+  return { status: 'fail', mode: ran > 1 ? `${firstFail!} (${failed}/${ran} rounds)` : firstFail!, failed, rounds: ran };
+}

@@ -1,10 +1,12 @@
 /**
  * Graceful shutdown with requests in flight: requests being handled must complete, idle
- * keep-alive connections must be closed, and the shutdown must finish.
+ * keep-alive connections must be closed, and the shutdown must finish. Shutdown ends the
+ * server, so with `--repeat` every round starts a fresh one.
  */
 import type { ScenarioOutcome, ServerScenario } from '../types.ts';
 import { RawConnection, rawLabel } from '../raw-client.ts';
-import { sleep, within } from '../util.ts';
+import { repeatRounds, sleep, within } from '../util.ts';
+import { rounds } from './client-session.ts';
 import { withServer } from './server-running.ts';
 
 const IN_FLIGHT = 3;
@@ -17,14 +19,14 @@ export const gracefulShutdown: ServerScenario = {
   title: 'Graceful shutdown with requests in flight',
   seed: '001',
   description: `${IN_FLIGHT} requests to /slow/${SLOW_MS} are in flight and one keep-alive connection is idle when shutdown starts; the requests must complete, the idle connection must be closed, and shutdown must finish within ${SHUTDOWN_GUARD_MS / 1000} s.`,
-  async run(subject): Promise<ScenarioOutcome> {
-    return withServer(subject, async (server) => {
+  async run(subject, ctx): Promise<ScenarioOutcome> {
+    return repeatRounds(rounds(1, ctx.repeat), ctx.signal, () => withServer(subject, async (server): Promise<ScenarioOutcome> => {
       const idle = await RawConnection.open(server.port);
       const busy: RawConnection[] = [];
       try {
         idle.request('GET', '/');
         const first = await idle.nextResponse(3000);
-        if (first.kind !== 'response') return { status: 'fail', mode: `idle connection's request: ${rawLabel(first)}`, failed: 1, rounds: 1 };
+        if (first.kind !== 'response') return { status: 'fail', mode: `idle connection's request: ${rawLabel(first)}` };
         for (let i = 0; i < IN_FLIGHT; i++) {
           const c = await RawConnection.open(server.port);
           c.request('GET', `/slow/${SLOW_MS}`);
@@ -40,12 +42,12 @@ export const gracefulShutdown: ServerScenario = {
         if (lost.length > 0) problems.push(`in-flight lost ${lost.length}/${IN_FLIGHT} (${rawLabel(lost[0]!)})`);
         if (!finished) problems.push(`shutdown not finished in ${SHUTDOWN_GUARD_MS / 1000} s`);
         if (!idleClosed) problems.push('idle connection left open');
-        if (problems.length > 0) return { status: 'fail', mode: problems.join('; '), failed: 1, rounds: 1 };
-        return { status: 'pass', mode: `${IN_FLIGHT}/${IN_FLIGHT} completed, idle closed`, failed: 0, rounds: 1 };
+        if (problems.length > 0) return { status: 'fail', mode: problems.join('; ') };
+        return { status: 'pass', mode: `${IN_FLIGHT}/${IN_FLIGHT} completed, idle closed` };
       } finally {
         idle.destroy();
         for (const c of busy) c.destroy();
       }
-    });
+    }));
   },
 };

@@ -1,11 +1,13 @@
 /**
  * Seed 004: a browser opens spare connections and sends nothing on them (preconnects), then sends
  * its real request on another connection. A server that serves one connection at a time waits on
- * the silent one and every client hangs.
+ * the silent one and every client hangs. With `--repeat`, each round opens two more silent
+ * connections on the same server (the earlier ones still open) before its request.
  */
 import type { ScenarioOutcome, ServerScenario } from '../types.ts';
 import { RawConnection, rawLabel } from '../raw-client.ts';
-import { sleep } from '../util.ts';
+import { repeatRounds, sleep } from '../util.ts';
+import { rounds } from './client-session.ts';
 import { withServer } from './server-running.ts';
 
 const GUARD_MS = 3000;
@@ -16,19 +18,26 @@ export const preconnect: ServerScenario = {
   title: 'Idle preconnects, then a real request',
   seed: '004',
   description: `Two connections are opened and left silent; a GET on a third must be answered within ${GUARD_MS / 1000} s.`,
-  async run(subject): Promise<ScenarioOutcome> {
+  async run(subject, ctx): Promise<ScenarioOutcome> {
     return withServer(subject, async (server) => {
-      const spare = [await RawConnection.open(server.port), await RawConnection.open(server.port)];
-      const conn = await RawConnection.open(server.port).catch(() => null);
+      const silent: RawConnection[] = [];
       try {
-        if (conn === null) return { status: 'fail', mode: 'third connection refused', failed: 1, rounds: 1 };
-        await sleep(20);
-        conn.request('GET', '/');
-        const r = await conn.nextResponse(GUARD_MS);
-        if (r.kind === 'response' && r.response.status === 200) return { status: 'pass', mode: 'answered', failed: 0, rounds: 1 };
-        return { status: 'fail', mode: rawLabel(r), failed: 1, rounds: 1 };
+        return await repeatRounds(rounds(1, ctx.repeat), ctx.signal, async () => {
+          silent.push(await RawConnection.open(server.port), await RawConnection.open(server.port));
+          const conn = await RawConnection.open(server.port).catch(() => null);
+          if (conn === null) return { status: 'fail', mode: 'third connection refused' };
+          try {
+            await sleep(20);
+            conn.request('GET', '/');
+            const r = await conn.nextResponse(GUARD_MS);
+            if (r.kind === 'response' && r.response.status === 200) return { status: 'pass', mode: 'answered' };
+            return { status: 'fail', mode: rawLabel(r) };
+          } finally {
+            conn.destroy();
+          }
+        });
       } finally {
-        for (const c of [...spare, conn]) c?.destroy();
+        for (const c of silent) c.destroy();
       }
     });
   },

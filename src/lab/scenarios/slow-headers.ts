@@ -1,12 +1,13 @@
 /**
  * Slow response headers: the peer sends a status line, then one byte of a header field every
  * 100 ms, forever. The client is configured with a 500 ms timeout (its own idiomatic option); a
- * timeout that is only an idle-socket timeout is reset by every byte and never fires.
+ * timeout that is only an idle-socket timeout is reset by every byte and never fires. With
+ * `--repeat` the session makes one such request per round: the timeout must fire every time.
  */
 import type { ClientScenario, ScenarioOutcome } from '../types.ts';
 import { ScriptedPeer } from '../peer.ts';
-import { formatSeconds, outcomeLabel } from '../util.ts';
-import { guarded, withSession } from './client-session.ts';
+import { formatSeconds, outcomeLabel, repeatRounds } from '../util.ts';
+import { guarded, rounds, withSession } from './client-session.ts';
 
 const TIMEOUT_MS = 500;
 const GUARD_MS = 2500;
@@ -17,7 +18,7 @@ export const slowHeaders: ClientScenario = {
   title: 'Slow response headers (timeout honoured)',
   seed: '004',
   description: `The peer drips a response head one byte per 100 ms; the client, configured with a ${TIMEOUT_MS} ms timeout, must fail within ${GUARD_MS / 1000} s.`,
-  async run(subject): Promise<ScenarioOutcome> {
+  async run(subject, ctx): Promise<ScenarioOutcome> {
     const timers = new Set<NodeJS.Timeout>();
     const peer = await ScriptedPeer.start({
       onRequest: (conn) => {
@@ -30,13 +31,13 @@ export const slowHeaders: ClientScenario = {
       },
     });
     try {
-      return await withSession(subject, { timeoutMs: TIMEOUT_MS }, async (session) => {
+      return await withSession(subject, { timeoutMs: TIMEOUT_MS }, (session) => repeatRounds(rounds(1, ctx.repeat), ctx.signal, async () => {
         const started = performance.now();
         const o = await guarded(session, { method: 'GET', url: peer.url('/') }, GUARD_MS);
         const took = performance.now() - started;
-        if (o.kind === 'error') return { status: 'pass', mode: `${o.timedOut ? 'timed out' : o.code} after ${formatSeconds(took)}`, failed: 0, rounds: 1 };
-        return { status: 'fail', mode: outcomeLabel(o), failed: 1, rounds: 1 };
-      });
+        if (o.kind === 'error') return { status: 'pass', mode: `${o.timedOut ? 'timed out' : o.code} after ${formatSeconds(took)}` };
+        return { status: 'fail', mode: outcomeLabel(o) };
+      }));
     } finally {
       for (const t of timers) clearInterval(t);
       await peer.close();
