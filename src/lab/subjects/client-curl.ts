@@ -4,8 +4,7 @@
  */
 import type { ClientOutcome, ClientSession, ClientSessionOptions, ClientSubject, LabRequest } from '../types.ts';
 import { isExecutable, run } from '../child.ts';
-
-const CURL = '/usr/bin/curl';
+import { curlPath } from './executables.ts';
 
 class CurlSession implements ClientSession {
   private readonly timeoutMs: number | undefined;
@@ -20,7 +19,7 @@ class CurlSession implements ClientSession {
     if (req.body !== undefined) args.push('--data-binary', '@-');
     if (this.timeoutMs !== undefined) args.push('--max-time', String(this.timeoutMs / 1000));
     args.push(req.url);
-    const r = await run(CURL, args, { input: req.body === undefined ? undefined : Buffer.from(req.body), timeoutMs: 60_000 });
+    const r = await run(curlPath(), args, { input: req.body === undefined ? undefined : Buffer.from(req.body), timeoutMs: 60_000 });
     if (r.code === 0) {
       const [status, size] = r.stdout.toString().trim().split(' ');
       return { kind: 'response', status: Number(status), bodyLength: Number(size), headers: {} };
@@ -38,6 +37,6 @@ export const curlClient: ClientSubject = {
   label: 'curl (one process per request)',
   family: 'peer',
   reusesConnections: false,
-  available: async () => ((await isExecutable(CURL)) ? true : `not installed: ${CURL}`),
+  available: async () => ((await isExecutable(curlPath())) ? true : `not installed: ${curlPath()}`),
   open: async (options) => new CurlSession(options),
 };

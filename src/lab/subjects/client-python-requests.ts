@@ -1,12 +1,11 @@
 /**
  * python-requests with one `Session` kept across a scenario's requests: a small driver script
- * run by /usr/bin/python3, one JSON request per stdin line, one JSON outcome per stdout line.
+ * run by /usr/bin/python3 (or HOLDFAST_LAB_PYTHON), one JSON request per stdin line, one JSON outcome per stdout line.
  */
 import type { ClientOutcome, ClientSession, ClientSessionOptions, ClientSubject, LabRequest } from '../types.ts';
 import { JsonLineChild, run, scriptDir } from '../child.ts';
 import { errorOutcome } from '../util.ts';
-
-const PYTHON = '/usr/bin/python3';
+import { pythonPath } from './executables.ts';
 
 const DRIVER = String.raw`
 import base64, json, sys
@@ -71,13 +70,13 @@ export const pythonRequestsClient: ClientSubject = {
   family: 'peer',
   reusesConnections: true,
   available: async () => {
-    const r = await run(PYTHON, ['-c', 'import requests; print(requests.__version__)'], { timeoutMs: 10_000 }).catch(() => null);
-    return r !== null && r.code === 0 ? true : `not installed: ${PYTHON} with requests`;
+    const r = await run(pythonPath(), ['-c', 'import requests; print(requests.__version__)'], { timeoutMs: 10_000 }).catch(() => null);
+    return r !== null && r.code === 0 ? true : `not installed: ${pythonPath()} with requests`;
   },
   open: async (options: ClientSessionOptions) => {
     const dir = await scriptDir('requests', { 'driver.py': DRIVER });
     const timeout = options.timeoutMs === undefined ? '' : String(options.timeoutMs / 1000);
-    const driver = new JsonLineChild(PYTHON, ['-u', `${dir.path}/driver.py`, timeout]);
+    const driver = new JsonLineChild(pythonPath(), ['-u', `${dir.path}/driver.py`, timeout]);
     return new RequestsSession(driver, dir.remove);
   },
 };

@@ -11,8 +11,8 @@ import { freePort, isExecutable, tempDir } from '../child.ts';
 import { filler } from '../util.ts';
 import { BIG_SIZES } from './server-app.ts';
 import { startChildServer } from './child-server.ts';
+import { apachePath } from './executables.ts';
 
-const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
 
 const SLOW_CGI = `#!/bin/sh
@@ -60,7 +60,7 @@ export const apacheServer: ServerSubject = {
   id: 'apache',
   label: 'Apache httpd 2.4 (event MPM)',
   family: 'peer',
-  available: async () => ((await isExecutable(APACHE)) ? true : `not installed: ${APACHE}`),
+  available: async () => ((await isExecutable(apachePath())) ? true : `not installed: ${apachePath()}`),
   async start(): Promise<RunningServer> {
     const dir = await tempDir('apache');
     // Apache's workers run as www-data: they must be able to read the tree.
@@ -74,7 +74,7 @@ export const apacheServer: ServerSubject = {
     const port = await freePort();
     await writeFile(join(dir.path, 'httpd.conf'), config(dir.path, port));
     return startChildServer({
-      command: APACHE,
+      command: apachePath(),
       args: ['-f', join(dir.path, 'httpd.conf'), '-DFOREGROUND'],
       dir,
       port,

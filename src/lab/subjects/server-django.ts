@@ -6,8 +6,7 @@ import type { RunningServer, ServerSubject } from '../types.ts';
 import { freePort, run, scriptDir } from '../child.ts';
 import { PYTHON_ROUTES } from './server-app.ts';
 import { startChildServer } from './child-server.ts';
-
-const PYTHON = '/usr/bin/python3';
+import { pythonPath } from './executables.ts';
 
 const SETTINGS = String.raw`
 SECRET_KEY = 'holdfast-lab'
@@ -47,14 +46,14 @@ export const djangoServer: ServerSubject = {
   label: 'Django runserver',
   family: 'peer',
   available: async () => {
-    const r = await run(PYTHON, ['-c', 'import django; print(django.get_version())'], { timeoutMs: 10_000 }).catch(() => null);
-    return r !== null && r.code === 0 ? true : `not installed: ${PYTHON} -m django`;
+    const r = await run(pythonPath(), ['-c', 'import django; print(django.get_version())'], { timeoutMs: 10_000 }).catch(() => null);
+    return r !== null && r.code === 0 ? true : `not installed: ${pythonPath()} -m django`;
   },
   async start(): Promise<RunningServer> {
     const dir = await scriptDir('django', { 'labsettings.py': SETTINGS, 'labapp.py': APP });
     const port = await freePort();
     return startChildServer({
-      command: PYTHON,
+      command: pythonPath(),
       args: ['-m', 'django', 'runserver', `127.0.0.1:${port}`, '--noreload', '--settings=labsettings'],
       cwd: dir.path,
       env: { ...process.env, PYTHONPATH: dir.path, PYTHONUNBUFFERED: '1' },

@@ -8,8 +8,7 @@ import type { RunningServer, ServerSubject } from '../types.ts';
 import { run, scriptDir } from '../child.ts';
 import { PYTHON_ROUTES } from './server-app.ts';
 import { startChildServer } from './child-server.ts';
-
-const PYTHON = '/usr/bin/python3';
+import { pythonPath } from './executables.ts';
 
 const DRIVER = PYTHON_ROUTES + String.raw`
 import json, signal, sys, threading
@@ -68,13 +67,13 @@ function pythonServer(mode: 'single' | 'threading'): ServerSubject {
     label: mode === 'single' ? 'Python http.server HTTPServer' : 'Python http.server ThreadingHTTPServer',
     family: 'peer',
     available: async () => {
-      const r = await run(PYTHON, ['-c', 'import http.server; print(http.server.ThreadingHTTPServer)'], { timeoutMs: 10_000 }).catch(() => null);
-      return r !== null && r.code === 0 ? true : `not installed: ${PYTHON} with http.server`;
+      const r = await run(pythonPath(), ['-c', 'import http.server; print(http.server.ThreadingHTTPServer)'], { timeoutMs: 10_000 }).catch(() => null);
+      return r !== null && r.code === 0 ? true : `not installed: ${pythonPath()} with http.server`;
     },
     async start(): Promise<RunningServer> {
       const dir = await scriptDir('pyserver', { 'server.py': DRIVER });
       return startChildServer({
-        command: PYTHON,
+        command: pythonPath(),
         args: ['-u', `${dir.path}/server.py`, mode],
         dir,
         port: 'stdout',
