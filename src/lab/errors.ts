@@ -9,7 +9,8 @@ export type LabErrorCode =
   | 'HF_LAB_SUBJECT_START'
   | 'HF_LAB_DRIVER'
   | 'HF_LAB_PROXY'
-  | 'HF_LAB_BAD_TOXIC';
+  | 'HF_LAB_BAD_TOXIC'
+  | 'HF_LAB_SUBJECT_MODULE';
 
 /** An error raised by the lab itself (bad arguments, a subject that would not start...). */
 export class LabError extends Error {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'holdfast.js');
 
-function holdfast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function holdfast(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: env ?? process.env }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -80,6 +80,98 @@ test('holdfast lab prints a table; --html writes a report; bad options exit 2', 
   assert.match(await readFile(html, 'utf8'), /<svg/);
   assert.equal((await holdfast(['lab', '--only', 'no-such-scenario'])).code, 2);
   assert.equal((await holdfast(['lab', '--repeat', 'zero'])).code, 2);
+});
+
+interface Card { repeat: number; holdfastPassed: boolean; cells: Array<{ scenario: string; subject: string; status: string; mode: string; rounds?: number; failed?: number }> }
+
+/**
+ * A holdfast-like client with a deliberate bug, loaded the way users load their own subjects
+ * (--extra-subjects): it hands its caller whatever body bytes arrived, as if complete. It is
+ * marked family 'holdfast', as a user would mark a wrapper around holdfast, so its row decides
+ * the exit status.
+ */
+const BROKEN_HOLDFAST = `
+import http from 'node:http';
+export const subjects = [{
+  role: 'client', id: 'holdfast-with-a-bug', label: 'holdfast-like, accepts short bodies', family: 'holdfast',
+  reusesConnections: true,
+  available: async () => true,
+  open: async () => ({
+    request: (req) => new Promise((resolve) => {
+      const r = http.request(req.url, { method: req.method, headers: req.headers, agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (c) => { n += c.length; });
+        const done = () => resolve({ kind: 'response', status: res.statusCode, bodyLength: n, headers: {} });
+        res.on('end', done);
+        res.on('close', done);
+        res.on('error', done);
+      });
+      r.on('error', (e) => resolve({ kind: 'error', code: e.code ?? 'Error', message: e.message, mayHaveBeenProcessed: undefined, timedOut: false }));
+      r.end();
+    }),
+    close: async () => {},
+  }),
+}];
+`;
+
+test('holdfast lab exits 1 when a holdfast row fails (a buggy holdfast-family subject from --extra-subjects)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'holdfast-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const module = join(dir, 'broken.mjs');
+  await writeFile(module, BROKEN_HOLDFAST);
+  const args = ['lab', '--only', 'truncated-content-length', '--subjects', 'holdfast-request,holdfast-with-a-bug', '--extra-subjects', module];
+  const table = await holdfast(args);
+  assert.equal(table.code, 1, table.stderr);
+  assert.match(table.stdout, /a holdfast row FAILED/);
+  const json = await holdfast([...args, '--json']);
+  assert.equal(json.code, 1, json.stderr);
+  const card = JSON.parse(json.stdout) as Card;
+  assert.equal(card.holdfastPassed, false);
+  const cell = (id: string) => card.cells.find((c) => c.subject === id);
+  assert.equal(cell('holdfast-with-a-bug')?.status, 'fail');
+  assert.match(cell('holdfast-with-a-bug')!.mode, /truncated at 500000 of 1000000/);
+  assert.equal(cell('holdfast-request')?.status, 'pass');
+  // The same subject as a peer does not decide the exit status.
+  await writeFile(join(dir, 'peer.mjs'), BROKEN_HOLDFAST.replace("family: 'holdfast'", "family: 'peer'"));
+  assert.equal((await holdfast([...args.slice(0, -1), join(dir, 'peer.mjs')])).code, 0);
+  // A module that is not a list of subjects is a usage error.
+  await writeFile(join(dir, 'bad.mjs'), 'export const subjects = [{ id: 1 }];\n');
+  const bad = await holdfast(['lab', '--extra-subjects', join(dir, 'bad.mjs'), '--list']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /not a lab subject/);
+});
+
+test('holdfast lab --repeat 2 plays twice the rounds', async () => {
+  const args = ['lab', '--only', 'truncated-content-length,unsolicited-408', '--subjects', 'naive-client', '--json'];
+  const [once, twice] = await Promise.all([holdfast(args), holdfast([...args, '--repeat', '2'])]);
+  const a = JSON.parse(once.stdout) as Card;
+  const b = JSON.parse(twice.stdout) as Card;
+  assert.equal(a.repeat, 1);
+  assert.equal(b.repeat, 2);
+  for (const cell of a.cells) {
+    const deeper = b.cells.find((c) => c.scenario === cell.scenario && c.subject === cell.subject);
+    assert.ok(cell.rounds !== undefined && cell.rounds > 0, `${cell.scenario}: ${JSON.stringify(cell)}`);
+    assert.equal(deeper?.rounds, cell.rounds * 2, `${cell.scenario}: ${cell.rounds} then ${deeper?.rounds}`);
+  }
+});
+
+test('a real subject whose program is missing is "not installed", never a pass', async () => {
+  const env = { ...process.env, HOLDFAST_LAB_PYTHON: '/nonexistent/python3', HOLDFAST_LAB_CURL: '/nonexistent/curl' };
+  const args = ['lab', '--only', 'truncated-content-length', '--subjects', 'python-requests,curl,holdfast-request'];
+  const json = await holdfast([...args, '--json'], env);
+  assert.equal(json.code, 0, json.stderr);
+  const card = JSON.parse(json.stdout) as Card & { subjects: Array<{ id: string; available: true | string }> };
+  for (const id of ['python-requests', 'curl']) {
+    const cell = card.cells.find((c) => c.subject === id);
+    assert.equal(cell?.status, 'not installed', `${id}: ${JSON.stringify(cell)}`);
+    assert.match(cell!.mode, /not installed: \/nonexistent\//);
+    assert.match(String(card.subjects.find((s) => s.id === id)?.available), /not installed/);
+  }
+  const table = await holdfast(args, env);
+  const row = table.stdout.split('\n').find((l) => l.startsWith('truncated-content-length'));
+  assert.ok(row !== undefined, table.stdout);
+  assert.equal(row.match(/not inst\./g)?.length, 2, row);
+  assert.equal(row.match(/\bpass\b/g)?.length, 1, `only holdfast passes: ${row}`);
 });
 
 test('holdfast get: -X, -H, -d, -i and -o', async (t) => {
