@@ -159,6 +159,11 @@ export class Server implements ConnectionHost {
   listen(portOrOptions: number | ListenOptions = {}, hostname?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, hostname } : portOrOptions;
     if (this.netServer.listening) return Promise.reject(new ServerError('HF_SERVER_ALREADY_LISTENING', 'the server is already listening'));
+    // Node before 22.12 / 23.1 ignores the option without a word, and the second process of a
+    // reusePort fleet then dies with EADDRINUSE: say what is wrong instead.
+    if (o.reusePort === true && !supportsReusePort()) {
+      return Promise.reject(new ServerError('HF_SERVER_REUSEPORT_UNSUPPORTED', `reusePort needs Node >= 22.12 or >= 23.1 (this is ${process.versions.node}); use node:cluster instead`));
+    }
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.netServer.once('error', onError);
@@ -238,6 +243,12 @@ export class Server implements ConnectionHost {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Whether this Node's `net.Server.listen` knows `reusePort` (added in 23.1.0 and 22.12.0). */
+export function supportsReusePort(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** Creates a server (not yet listening). Pass `handler` (streaming API) or `fetch`. */

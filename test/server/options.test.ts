@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, ServerError, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, ServerError, supportsReusePort, type ServerOptions } from '../../src/server/index.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
@@ -74,4 +74,15 @@ test('keepAliveTimeout 500 with no grace: advertised timeout=1, and the connecti
   const open = performance.now() - answeredAt;
   assert.ok(open >= 990, `closed ${open.toFixed(0)} ms after the response that advertised 1 s`);
   assert.equal(e.fin, true);
+});
+
+test('reusePort: known from Node 22.12 / 23.1 on; refused with a typed error where Node would ignore it', async () => {
+  for (const [v, ok] of [['20.20.2', false], ['22.11.0', false], ['22.12.0', true], ['23.0.0', false], ['23.1.0', true], ['24.21.0', true], ['25.0.0', true]] as const) {
+    assert.equal(supportsReusePort(v), ok, v);
+  }
+  // This Node supports it (the pinned Node 24), so listen goes through and the port is shared.
+  const server = createServer({ handler: async (_req, res) => { await res.end('ok'); } });
+  await server.listen({ port: 0, hostname: '127.0.0.1', reusePort: true });
+  assert.ok(server.port > 0);
+  await server.close();
 });
