@@ -28,7 +28,7 @@ import { conditionsSayNotModified, hasCallerConditions, notModifiedFor } from '.
 import { invalidationKeys } from './invalidation.ts';
 import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
 import { cacheKey } from './cacheKey.ts';
-import { Flights, awaitLease } from './collapse.ts';
+import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
 import { InvalidCacheOptionError, Unexpected304Error } from './errors.ts';
 import type { Interceptor } from '../client/dispatch.ts';
@@ -254,9 +254,14 @@ export class Cache {
           }
         }
         stored = false;
-        const response = await this.#fromOrigin(ctx, selected, entries);
-        stored = this.#stored.has(response);
-        return response;
+        const stopRenewing = leased ? keepLease(this.store, leaseName, this.#owner, this.#leaseTtlMs, (err) => this.#leaseError(err)) : null;
+        try {
+          const response = await this.#fromOrigin(ctx, selected, entries);
+          stored = this.#stored.has(response);
+          return response;
+        } finally {
+          stopRenewing?.();
+        }
       } finally {
         if (leased) await this.#storeOp('lease', () => this.store.releaseLease(leaseName, this.#owner));
         finish(stored);
@@ -388,10 +393,12 @@ export class Cache {
         leased = await this.#storeOp('lease', () => this.store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
         if (!leased) return; // another process is revalidating it
       }
+      const stopRenewing = this.#collapse === 'store' ? keepLease(this.store, name, this.#owner, this.#leaseTtlMs, (err) => this.#leaseError(err)) : null;
       try {
         const response = await this.#fromOrigin(bgCtx, held, entries);
         await cancel(response.body);
       } finally {
+        stopRenewing?.();
         if (this.#collapse === 'store') await this.#storeOp('lease', () => this.store.releaseLease(name, this.#owner));
       }
     })()
@@ -502,6 +509,11 @@ export class Cache {
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
+  #leaseError(err: unknown): void {
+    this.stats.storeErrors++;
+    this.#onError(err, 'store lease');
+  }
+
   async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T): Promise<T> {
     try {
       return await op();

@@ -55,3 +55,27 @@ export async function awaitLease(store: CacheStore, name: string, owner: string,
   }
   return false;
 }
+
+/**
+ * Keep a held lease alive while its holder works: renew it every third of its TTL. A live holder
+ * whose origin answers more slowly than the TTL would otherwise lose the lease mid-flight, and a
+ * waiter elsewhere would send a second request for the same key. A crashed holder stops renewing,
+ * so others still wait at most one TTL. Renewal stops for good once it fails (the lease was lost
+ * while this process stalled: someone else holds it now). Call the returned function when done.
+ */
+export function keepLease(store: CacheStore, name: string, owner: string, ttlMs: number, onError: (err: unknown) => void): () => void {
+  let stopped = false;
+  const timer = setInterval(() => {
+    store.acquireLease(name, owner, ttlMs).then(
+      (held) => { if (!held) stop(); },
+      (err: unknown) => { stop(); onError(err); },
+    );
+  }, Math.max(10, Math.floor(ttlMs / 3)));
+  timer.unref();
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+  };
+  return stop;
+}

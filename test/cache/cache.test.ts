@@ -541,6 +541,33 @@ test('collapsing across processes: a lease in the shared store makes another cac
   }
 });
 
+test('collapsing across processes: a live holder keeps renewing its lease while the origin is slower than the lease TTL', async () => {
+  const { origin, release } = await gatedOrigin();
+  const store = new MemoryStore();
+  // A lease of 150 ms, an origin that takes 4 lease lifetimes, and a waiter willing to wait far
+  // longer: without renewal the lease lapses mid-flight and b sends a second request.
+  const a = createCache({ store, leaseTtlMs: 150, leaseWaitMs: 10_000 });
+  const b = createCache({ store, leaseTtlMs: 150, leaseWaitMs: 10_000 });
+  const next = httpNext();
+  try {
+    const first = a.handle(get(`${origin.url}/k`), next);
+    await until(() => origin.requests.length === 1);
+    const second = b.handle(get(`${origin.url}/k`), next);
+    await until(() => b.stats.collapsed === 1);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(origin.requests.length, 1, 'the waiter did not take over a lease whose holder is alive');
+    release();
+    assert.equal(await text(await first), 'body 0');
+    const r2 = await second;
+    assert.equal(await text(r2), 'body 0');
+    assert.equal(r2.cacheOutcome, 'hit');
+    assert.equal(origin.requests.length, 1);
+  } finally {
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
 test('collapsing: a lease left by a crashed holder expires, and the waiter then fetches itself', async () => {
   const origin = await startOrigin((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
   const store = new MemoryStore();
