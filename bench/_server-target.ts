@@ -1,6 +1,6 @@
 /**
  * A benchmark target, run in its own process by bench/server.ts:
- * `node bench/_server-target.ts <holdfast-fetch|holdfast-fetch-light|holdfast-stream|node-http|raw-net>`.
+ * `node bench/_server-target.ts <holdfast-fetch|holdfast-fetch-light|holdfast-stream|hono-node|hono-node-light|node-http|raw-net>`.
  * Serves the same four handlers on every server and prints the port.
  */
 import http from 'node:http';
@@ -15,19 +15,27 @@ const BODY_64K = Buffer.alloc(64 * 1024, 0x61);
 const kind = process.argv[2];
 let port = 0;
 
+/** One fetch handler for every fetch-style server, so they differ only in what runs it. */
+const fetchHandler = async (req: Request): Promise<Response> => {
+  const path = req.url.slice(req.url.indexOf('/', 8));
+  if (path === '/hello') return new Response(HELLO, { headers: { 'content-type': 'text/plain' } });
+  if (path === '/json') return new Response(JSON_1K, { headers: { 'content-type': 'application/json' } });
+  if (path === '/64k') return new Response(BODY_64K, { headers: { 'content-type': 'application/octet-stream' } });
+  if (path === '/echo') return new Response(await req.arrayBuffer(), { headers: { 'content-type': 'application/octet-stream' } });
+  return new Response('not found', { status: 404 });
+};
+
 if (kind === 'holdfast-fetch' || kind === 'holdfast-fetch-light') {
-  const server = createServer({
-    lightResponse: kind === 'holdfast-fetch-light',
-    fetch: async (req) => {
-      const path = req.url.slice(req.url.indexOf('/', 8));
-      if (path === '/hello') return new Response(HELLO, { headers: { 'content-type': 'text/plain' } });
-      if (path === '/json') return new Response(JSON_1K, { headers: { 'content-type': 'application/json' } });
-      if (path === '/64k') return new Response(BODY_64K, { headers: { 'content-type': 'application/octet-stream' } });
-      if (path === '/echo') return new Response(await req.arrayBuffer(), { headers: { 'content-type': 'application/octet-stream' } });
-      return new Response('not found', { status: 404 });
-    },
-  });
+  const server = createServer({ lightResponse: kind === 'holdfast-fetch-light', fetch: fetchHandler });
   port = (await server.listen(0, '127.0.0.1')).port;
+} else if (kind === 'hono-node' || kind === 'hono-node-light') {
+  // The usual way to run a fetch handler on node:http. Its default replaces the global
+  // Request/Response with lighter ones (as holdfast's lightResponse does); hono-node keeps the
+  // platform's, like holdfast-fetch.
+  const { createAdaptorServer } = await import('@hono/node-server');
+  const server = createAdaptorServer({ fetch: fetchHandler, overrideGlobalObjects: kind === 'hono-node-light' });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
 } else if (kind === 'holdfast-stream') {
   const server = createServer({
     handler: async (req, res) => {

@@ -1,7 +1,8 @@
 /**
  * Server throughput: the same four handlers (hello world, 1 KiB JSON, 64 KiB body, 1 KiB POST
  * echo) on holdfast (fetch handler with the standard `Response`, fetch handler with
- * `lightResponse`, streaming API) and node:http, plus a raw `net` server
+ * `lightResponse`, streaming API), on node:http, and the same fetch handler on @hono/node-server
+ * (with the platform `Response` and with its own light one), plus a raw `net` server
  * writing canned responses (the ceiling no Node HTTP server can pass). Each server runs in its
  * own process; load comes from `wrk` (2 threads, 50 connections, short runs) on loopback, in interleaved
  * rounds (best kept).
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
-const SERVERS = (process.env['BENCH_SERVERS']?.split(',') ?? ['holdfast-fetch', 'holdfast-fetch-light', 'holdfast-stream', 'node-http', 'raw-net']) as readonly string[];
+const SERVERS = (process.env['BENCH_SERVERS']?.split(',') ?? ['holdfast-fetch', 'holdfast-fetch-light', 'holdfast-stream', 'hono-node', 'hono-node-light', 'node-http', 'raw-net']) as readonly string[];
 const ROUTES = [
   { name: 'hello', path: '/hello', post: false },
   { name: 'json-1k', path: '/json', post: false },
@@ -95,20 +96,33 @@ export async function run(): Promise<object> {
     for (const t of targets) t.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+  // Each holdfast server against node:http, and each fetch path against the same handler run by
+  // @hono/node-server on node:http (platform Response vs platform Response, light vs light).
+  const pairs: ReadonlyArray<readonly [string, string]> = [
+    ['holdfast-stream', 'node-http'],
+    ['holdfast-fetch', 'node-http'],
+    ['holdfast-fetch-light', 'node-http'],
+    ['holdfast-fetch', 'hono-node'],
+    ['holdfast-fetch-light', 'hono-node-light'],
+    ['raw-net', 'node-http'],
+  ];
   const ratios: Record<string, Record<string, number | null>> = {};
-  for (const kind of ['holdfast-fetch', 'holdfast-fetch-light', 'holdfast-stream', 'raw-net']) {
-    if (results[kind] === undefined || results['node-http'] === undefined) continue;
-    ratios[`${kind} / node-http`] = {};
+  for (const [a, b] of pairs) {
+    if (results[a] === undefined || results[b] === undefined) continue;
+    const row: Record<string, number | null> = {};
     for (const route of ROUTES) {
-      const a = results[kind]![route.name];
-      const b = results['node-http']![route.name];
-      ratios[`${kind} / node-http`]![route.name] = a == null || b == null ? null : Math.round((a / b) * 100) / 100;
+      const x = results[a]![route.name];
+      const y = results[b]![route.name];
+      row[route.name] = x == null || y == null ? null : Math.round((x / y) * 100) / 100;
     }
+    ratios[`${a} / ${b}`] = row;
   }
-  const rows = SERVERS.map((k) => `${k.padEnd(20)} ${ROUTES.map((r) => String(results[k]![r.name] ?? '-').padStart(12)).join('')}`);
-  process.stdout.write(`requests/s (wrk -t2 -c50 -d${SECONDS}s, loopback)\n${''.padEnd(20)} ${ROUTES.map((r) => r.name.padStart(12)).join('')}\n${rows.join('\n')}\n`);
+  const W = 38;
+  const col = (v: string): string => v.padStart(14);
+  const rows = SERVERS.map((k) => `${k.padEnd(W)}${ROUTES.map((r) => col(String(results[k]![r.name] ?? '-'))).join('')}`);
+  process.stdout.write(`requests/s (wrk -t2 -c50 -d${SECONDS}s, loopback)\n${''.padEnd(W)}${ROUTES.map((r) => col(r.name)).join('')}\n${rows.join('\n')}\n`);
   for (const [name, row] of Object.entries(ratios)) {
-    process.stdout.write(`${name.padEnd(28)} ${ROUTES.map((r) => String(row[r.name] ?? '-').padStart(8)).join('')}\n`);
+    process.stdout.write(`${name.padEnd(W)}${ROUTES.map((r) => col(`${row[r.name] ?? '-'}×`)).join('')}\n`);
   }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   return { tool: `wrk -t2 -c50 -d${SECONDS}s, best of ${ROUNDS} interleaved rounds`, requestsPerSecond: results, ratios, notes };
