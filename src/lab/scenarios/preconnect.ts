@@ -5,10 +5,10 @@
  * connections on the same server (the earlier ones still open) before its request.
  */
 import type { ScenarioOutcome, ServerScenario } from '../types.ts';
-import { RawConnection, rawLabel } from '../raw-client.ts';
+import { RawConnection } from '../raw-client.ts';
 import { repeatRounds, sleep } from '../util.ts';
 import { rounds } from './client-session.ts';
-import { withServer } from './server-running.ts';
+import { probeAnswered, withServer } from './server-running.ts';
 
 const GUARD_MS = 3000;
 
@@ -24,17 +24,9 @@ export const preconnect: ServerScenario = {
       try {
         return await repeatRounds(rounds(1, ctx.repeat), ctx.signal, async () => {
           silent.push(await RawConnection.open(server.port), await RawConnection.open(server.port));
-          const conn = await RawConnection.open(server.port).catch(() => null);
-          if (conn === null) return { status: 'fail', mode: 'third connection refused' };
-          try {
-            await sleep(20);
-            conn.request('GET', '/');
-            const r = await conn.nextResponse(GUARD_MS);
-            if (r.kind === 'response' && r.response.status === 200) return { status: 'pass', mode: 'answered' };
-            return { status: 'fail', mode: rawLabel(r) };
-          } finally {
-            conn.destroy();
-          }
+          // Let the server accept the silent ones before the probe connects.
+          await sleep(20);
+          return probeAnswered(server.port, GUARD_MS);
         });
       } finally {
         for (const c of silent) c.destroy();

@@ -4,10 +4,10 @@
  * keep dripping) before its request.
  */
 import type { ScenarioOutcome, ServerScenario } from '../types.ts';
-import { RawConnection, rawLabel } from '../raw-client.ts';
+import { RawConnection } from '../raw-client.ts';
 import { repeatRounds, sleep } from '../util.ts';
 import { rounds } from './client-session.ts';
-import { withServer } from './server-running.ts';
+import { probeAnswered, withServer } from './server-running.ts';
 
 const GUARD_MS = 3000;
 
@@ -32,15 +32,7 @@ export const slowloris: ServerScenario = {
             if (i < head.length && !s.socket.destroyed) s.socket.write(head[i++]!);
           }, 1000));
           await sleep(50);
-          const conn = await RawConnection.open(server.port);
-          try {
-            conn.request('GET', '/');
-            const r = await conn.nextResponse(GUARD_MS);
-            if (r.kind === 'response' && r.response.status === 200) return { status: 'pass', mode: 'answered' };
-            return { status: 'fail', mode: rawLabel(r) };
-          } finally {
-            conn.destroy();
-          }
+          return probeAnswered(server.port, GUARD_MS);
         });
       } finally {
         for (const d of drips) clearInterval(d);
