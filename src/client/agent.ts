@@ -3,6 +3,7 @@
  * exchange, and the interceptor chain that `request()` and `fetch()` share.
  */
 import { HeaderList, hasToken, serializeRequestHead, type HeaderInit } from '../wire/index.ts';
+import type { LookupFunction } from 'node:net';
 import type { ClientTlsOptions } from '../transport/connect.ts';
 import { pollTurn } from '../transport/liveness.ts';
 import { Pool, type CheckoutHandle } from './pool.ts';
@@ -55,8 +56,13 @@ export interface AgentOptions {
   retry?: boolean | RetryPolicy;
   /** TLS settings for `https:` origins. */
   tls?: ClientTlsOptions;
-  /** Happy Eyeballs (default true). */
+  /**
+   * Happy Eyeballs (RFC 8305, default true): every address a name resolves to is tried, IPv6 and
+   * IPv4 interleaved, so one unreachable family does not fail the connect.
+   */
   autoSelectFamily?: boolean;
+  /** Name resolution in place of `dns.lookup` (it is called with `all: true` under Happy Eyeballs). */
+  lookup?: LookupFunction;
   /** Wrappers around the dispatch of every request (first = outermost). */
   interceptors?: Interceptor[];
   /**
@@ -168,7 +174,7 @@ class RequestContext implements CheckoutHandle {
 export class Agent {
   private readonly pools = new Map<string, Pool>();
   private readonly targets = new Map<string, Target>();
-  private readonly opts: Required<Omit<AgentOptions, 'tls' | 'interceptors' | 'retry' | 'cache'>> & { tls: ClientTlsOptions | null };
+  private readonly opts: Required<Omit<AgentOptions, 'tls' | 'interceptors' | 'retry' | 'cache' | 'lookup'>> & { tls: ClientTlsOptions | null; lookup: LookupFunction | undefined };
   private readonly retryPolicy: ResolvedRetryPolicy | null;
   private readonly safeRetries: boolean;
   private closed = false;
@@ -189,6 +195,7 @@ export class Agent {
       requestTimeout: options.requestTimeout ?? 0,
       expectContinueTimeout: options.expectContinueTimeout ?? 1000,
       autoSelectFamily: options.autoSelectFamily ?? true,
+      lookup: options.lookup,
       livenessCheck: options.livenessCheck ?? true,
       tls: options.tls ?? null,
     };
@@ -318,6 +325,7 @@ export class Agent {
         queueLimit: this.opts.queueLimit,
         connectTimeout: this.opts.connectTimeout,
         autoSelectFamily: this.opts.autoSelectFamily,
+        lookup: this.opts.lookup,
         connection: {
           keepAliveMargin: this.opts.keepAliveMargin,
           idleTimeout: this.opts.idleTimeout,

@@ -3,6 +3,7 @@
  * the least likely to have been timed out by the server), a connection limit, and a FIFO queue
  * of requests waiting for a connection.
  */
+import type { LookupFunction } from 'node:net';
 import { openSocket, type ClientTlsOptions } from '../transport/connect.ts';
 import { ClientConnection, type CloseReason, type ConnectionOwner, type ConnectionSettings } from './connection.ts';
 import {
@@ -31,6 +32,7 @@ export interface PoolOptions {
   /** Default connect timeout (ms). */
   connectTimeout: number;
   autoSelectFamily: boolean;
+  lookup: LookupFunction | undefined;
   connection: ConnectionSettings;
 }
 
@@ -146,7 +148,7 @@ export class Pool implements ConnectionOwner {
     const o = this.options;
     return new Promise<ClientConnection>((resolve, reject) => {
       openSocket(
-        { host: o.host, port: o.port, tls: o.tls, timeout, autoSelectFamily: o.autoSelectFamily, session: this.tlsSession },
+        { host: o.host, port: o.port, tls: o.tls, timeout, autoSelectFamily: o.autoSelectFamily, lookup: o.lookup, session: this.tlsSession },
         (err, socket, failure) => {
           if (err !== null || socket === null) {
             conn.close('error');

@@ -33,6 +33,8 @@ export interface ConnectOptions {
   timeout: number;
   /** Happy Eyeballs (RFC 8305) through net's `autoSelectFamily`. */
   autoSelectFamily: boolean;
+  /** Name resolution in place of `dns.lookup` (service discovery, pinning, tests). */
+  lookup?: net.LookupFunction | undefined;
   /** A TLS session from an earlier connection to resume. */
   session?: Buffer | undefined;
 }
@@ -80,6 +82,7 @@ export function openSocket(options: ConnectOptions, done: ConnectCallback): () =
     };
     // tls.connect passes socket options on to net.connect; the type omits this one.
     (tlsOptions as net.TcpNetConnectOpts).autoSelectFamily = options.autoSelectFamily;
+    if (options.lookup !== undefined) tlsOptions.lookup = options.lookup;
     if (servername !== undefined) tlsOptions.servername = servername;
     if (t.ca !== undefined) tlsOptions.ca = t.ca;
     if (t.cert !== undefined) tlsOptions.cert = t.cert;
@@ -95,7 +98,9 @@ export function openSocket(options: ConnectOptions, done: ConnectCallback): () =
     socket.once('connect', () => { tcpConnected = true; });
     socket.once('secureConnect', onReady);
   } else {
-    socket = net.connect({ host, port: options.port, autoSelectFamily: options.autoSelectFamily });
+    const tcp: net.TcpNetConnectOpts = { host, port: options.port, autoSelectFamily: options.autoSelectFamily };
+    if (options.lookup !== undefined) tcp.lookup = options.lookup;
+    socket = net.connect(tcp);
     socket.once('connect', onReady);
   }
   socket.on('error', onError);
