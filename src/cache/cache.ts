@@ -254,7 +254,7 @@ export class Cache {
           }
         }
         stored = false;
-        const stopRenewing = leased ? keepLease(this.store, leaseName, this.#owner, this.#leaseTtlMs, (err) => this.#leaseError(err)) : null;
+        const stopRenewing = leased ? this.#keepLease(leaseName) : null;
         try {
           const response = await this.#fromOrigin(ctx, selected, entries);
           stored = this.#stored.has(response);
@@ -393,7 +393,7 @@ export class Cache {
         leased = await this.#storeOp('lease', () => this.store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
         if (!leased) return; // another process is revalidating it
       }
-      const stopRenewing = this.#collapse === 'store' ? keepLease(this.store, name, this.#owner, this.#leaseTtlMs, (err) => this.#leaseError(err)) : null;
+      const stopRenewing = this.#collapse === 'store' ? this.#keepLease(name) : null;
       try {
         const response = await this.#fromOrigin(bgCtx, held, entries);
         await cancel(response.body);
@@ -509,19 +509,23 @@ export class Cache {
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
-  #leaseError(err: unknown): void {
-    this.stats.storeErrors++;
-    this.#onError(err, 'store lease');
-  }
-
   async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T): Promise<T> {
     try {
       return await op();
     } catch (err) {
-      this.stats.storeErrors++;
-      this.#onError(err, `store ${context}`);
+      this.#storeError(err, context);
       return fallback as T;
     }
+  }
+
+  #storeError(err: unknown, context: string): void {
+    this.stats.storeErrors++;
+    this.#onError(err, `store ${context}`);
+  }
+
+  /** Renew the held lease `name` while its holder works (see `keepLease`); returns the stopper. */
+  #keepLease(name: string): () => void {
+    return keepLease(this.store, name, this.#owner, this.#leaseTtlMs, (err) => this.#storeError(err, 'lease'));
   }
 }
 

@@ -150,6 +150,11 @@ class Exchange {
    */
   held = false;
 
+  /** The caller has the response head (a held 408 does not count until it is handed out). */
+  get headDelivered(): boolean {
+    return this.response !== null && !this.held;
+  }
+
   constructor(req: OutgoingRequest, timeouts: ExchangeTimeouts, reused: boolean, resolve: (res: ClientResponse) => void, reject: (err: ClientError) => void) {
     this.req = req;
     this.timeouts = timeouts;
@@ -437,7 +442,7 @@ export class ClientConnection implements BodySource {
       this.close('unsolicited-data');
       return;
     }
-    const phase = ex.response === null || ex.held ? 'headers' : 'body';
+    const phase = ex.headDelivered ? 'body' : 'headers';
     this.failExchange(ex, new ResponseParseError(`invalid response: ${(err as Error).message}`, phase, err));
     this.close('error');
   }
@@ -707,8 +712,8 @@ export class ClientConnection implements BodySource {
     ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
     // A held head was never handed out: its promise is still the caller's.
-    if (ex.response !== null && !ex.held) {
-      const res = ex.response;
+    if (ex.headDelivered) {
+      const res = ex.response!;
       // The head went out, so the agent has no say any more: a tracer learns of a truncated,
       // timed-out or aborted body only here. Not when the consumer cancelled it first (`fail`
       // returns false): that is no failure of the request.
@@ -739,7 +744,7 @@ export class ClientConnection implements BodySource {
   progressOf(req: OutgoingRequest): { phase: 'write' | 'headers' | 'body'; written: boolean } {
     const ex = this.ex;
     if (ex === null || ex.req !== req) return { phase: 'body', written: true };
-    if (ex.response !== null && !ex.held) return { phase: 'body', written: true };
+    if (ex.headDelivered) return { phase: 'body', written: true };
     return { phase: ex.requestDone ? 'headers' : 'write', written: ex.written };
   }
 
@@ -769,7 +774,7 @@ export class ClientConnection implements BodySource {
     this.clearDeadlineTimer();
     const ex = this.ex;
     if (ex !== null) {
-      const phase = ex.response === null || ex.held ? (ex.written ? 'headers' : 'write') : 'body';
+      const phase = ex.headDelivered ? 'body' : ex.written ? 'headers' : 'write';
       const processed = ex.written || ex.response !== null;
       const err = reason === 'destroyed'
         ? new PoolClosedError('the agent was destroyed during the request', processed, phase)

@@ -124,9 +124,7 @@ class ProxiedConnection {
 
   /** A toxic left: its timers are disarmed (a removed timeout no longer closes anything). */
   toxicRemoved(t: Toxic): void {
-    const timer = this.timers.get(t.name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(t.name);
+    this.disarm(t.name);
     this.limitPassed.delete(t.name);
     this.applies.delete(t.name);
   }
@@ -134,12 +132,18 @@ class ProxiedConnection {
   /** New attributes: toxiproxy restarts the toxic, so a timeout's timer starts over. */
   toxicUpdated(t: Toxic): void {
     if (t.type !== 'timeout' && t.type !== 'reset_peer') return;
-    const pending = this.timers.has(t.name);
-    const timer = this.timers.get(t.name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(t.name);
+    const pending = this.disarm(t.name);
     if (t.type === 'timeout') this.toxicAdded(t);
     else if (pending) this.later(t.name, t.attributes['timeout'] ?? 0, () => this.reset(t.stream));
+  }
+
+  /** Clears the timer of toxic `name`; returns whether one was pending. */
+  private disarm(name: string): boolean {
+    const timer = this.timers.get(name);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.timers.delete(name);
+    return true;
   }
 
   private later(name: string, ms: number, fn: () => void): void {

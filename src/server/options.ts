@@ -66,8 +66,6 @@ export interface ServerOptions {
 /** Options after defaults. */
 export interface ResolvedOptions {
   readonly headerTimeout: number;
-  readonly keepAliveTimeout: number;
-  readonly keepAliveGrace: number;
   /**
    * When an idle keep-alive connection is closed (ms after its last response): never before the
    * advertised `timeout=N` seconds plus the grace.
