@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createCache, decodeEntry, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
-import type { CacheStore, StoredEntry, CacheOptions } from '../../src/cache/index.ts';
+import type { CacheStore, CacheOptions } from '../../src/cache/index.ts';
 import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
 
@@ -517,44 +517,23 @@ test('collapsing: when the leader stores nothing (uncacheable), waiters go upstr
   }
 });
 
-test('collapsing across processes: a lease in the shared store makes another cache instance wait', async () => {
+/**
+ * Two Cache instances on one store (two lease owners, as two processes sharing it would be) miss
+ * the same key at once; the origin answers `holdMs` after b has started waiting. b must wait for
+ * a's answer and be served from the store: one origin request in all.
+ */
+async function collapseAcrossInstances(options: Partial<CacheOptions>, holdMs: number): Promise<void> {
   const { origin, release } = await gatedOrigin();
   const store = new MemoryStore();
-  // Two Cache instances = two lease owners, as two processes sharing one store would be.
-  const a = createCache({ store });
-  const b = createCache({ store });
+  const a = createCache({ store, ...options });
+  const b = createCache({ store, ...options });
   const next = httpNext();
   try {
     const first = a.handle(get(`${origin.url}/k`), next);
     await until(() => origin.requests.length === 1);
     const second = b.handle(get(`${origin.url}/k`), next);
     await until(() => b.stats.collapsed === 1);
-    release();
-    assert.equal(await text(await first), 'body 0');
-    const r2 = await second;
-    assert.equal(await text(r2), 'body 0');
-    assert.equal(r2.cacheOutcome, 'hit');
-    assert.equal(origin.requests.length, 1);
-  } finally {
-    next.agent.destroy();
-    await origin.close();
-  }
-});
-
-test('collapsing across processes: a live holder keeps renewing its lease while the origin is slower than the lease TTL', async () => {
-  const { origin, release } = await gatedOrigin();
-  const store = new MemoryStore();
-  // A lease of 150 ms, an origin that takes 4 lease lifetimes, and a waiter willing to wait far
-  // longer: without renewal the lease lapses mid-flight and b sends a second request.
-  const a = createCache({ store, leaseTtlMs: 150, leaseWaitMs: 10_000 });
-  const b = createCache({ store, leaseTtlMs: 150, leaseWaitMs: 10_000 });
-  const next = httpNext();
-  try {
-    const first = a.handle(get(`${origin.url}/k`), next);
-    await until(() => origin.requests.length === 1);
-    const second = b.handle(get(`${origin.url}/k`), next);
-    await until(() => b.stats.collapsed === 1);
-    await new Promise((r) => setTimeout(r, 600));
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
     assert.equal(origin.requests.length, 1, 'the waiter did not take over a lease whose holder is alive');
     release();
     assert.equal(await text(await first), 'body 0');
@@ -566,7 +545,14 @@ test('collapsing across processes: a live holder keeps renewing its lease while 
     next.agent.destroy();
     await origin.close();
   }
-});
+}
+
+test('collapsing across processes: a lease in the shared store makes another cache instance wait', () => collapseAcrossInstances({}, 0));
+
+// A lease of 150 ms, an origin that takes 4 lease lifetimes, and a waiter willing to wait far
+// longer: without renewal the lease lapses mid-flight and b sends a second request.
+test('collapsing across processes: a live holder keeps renewing its lease while the origin is slower than the lease TTL', () =>
+  collapseAcrossInstances({ leaseTtlMs: 150, leaseWaitMs: 10_000 }, 600));
 
 test('collapsing: a lease left by a crashed holder expires, and the waiter then fetches itself', async () => {
   const origin = await startOrigin((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
@@ -587,4 +573,3 @@ test('collapsing: a lease left by a crashed holder expires, and the waiter then 
   }
 });
 
-void (null as unknown as StoredEntry);
