@@ -139,6 +139,17 @@ export function ok(body = 'ok', extra = ''): string {
 }
 
 /** Resolves with the next message published on a diagnostics channel that matches `pred`. */
+/**
+ * The first half of the keep-alive race on a pooled connection: answer one request with
+ * `ok('first')`, then read the next one (the request that will cross the server's close).
+ * Resolves null when the client went away instead.
+ */
+export async function serveFirstThenRead(socket: net.Socket, reader: RequestReader): Promise<PeerRequest | null> {
+  if ((await reader.next()) === null) return null;
+  socket.write(ok('first'));
+  return reader.next();
+}
+
 export function nextEvent<T = Record<string, unknown>>(name: string, pred: (m: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const ch = diagnostics.channel(name);

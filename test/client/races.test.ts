@@ -7,17 +7,13 @@ import net from 'node:net';
 import http from 'node:http';
 import diagnostics from 'node:diagnostics_channel';
 import { Agent, StaleConnectionError, TruncatedBodyError, ClientError } from '../../src/client/index.ts';
-import { scriptedPeer, ok, nextEvent, delay } from './peers.ts';
+import { scriptedPeer, serveFirstThenRead, ok, nextEvent, delay } from './peers.ts';
 
 /** Serves the first request on connection 0 then closes (FIN or RST) on reading the second. */
 async function closeOnSecond(kind: 'fin' | 'rst') {
   return scriptedPeer(async (socket, reader, index) => {
     if (index === 0) {
-      const r1 = await reader.next();
-      if (r1 === null) return;
-      socket.write(ok('first'));
-      const r2 = await reader.next();
-      if (r2 === null) return;
+      if ((await serveFirstThenRead(socket, reader)) === null) return;
       // The server's idle timer fired as the request arrived: it read it, and closes unanswered.
       if (kind === 'fin') socket.end();
       else socket.resetAndDestroy();
@@ -361,10 +357,7 @@ async function answer408OnSecond(answer: string, close: boolean) {
   const bodies: string[] = [];
   const peer = await scriptedPeer(async (socket, reader, index) => {
     if (index === 0) {
-      const r1 = await reader.next();
-      if (r1 === null) return;
-      socket.write(ok('first'));
-      const r2 = await reader.next();
+      const r2 = await serveFirstThenRead(socket, reader);
       if (r2 === null) return;
       bodies.push(`${index} ${r2.method} ${r2.body.toString()}`);
       if (close) socket.end(answer);
