@@ -2,7 +2,7 @@
  * `holdfast/server`: an HTTP/1.1 server that never truncates, never stalls, and closes the way
  * RFC 9112 §9.6 asks. Two handler styles: a web-standard fetch handler and a streaming API.
  */
-export { Server, createServer, serve, supportsReusePort, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
+export { Server, createServer, serve, supportsReusePort, refuseListenOptions, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
 export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
 export { ServerRequest } from './serverRequest.ts';
 export { RequestBody } from './requestBody.ts';

@@ -157,11 +157,8 @@ export class Server implements ConnectionHost {
   listen(portOrOptions: number | ListenOptions = {}, hostname?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, hostname } : portOrOptions;
     if (this.netServer.listening) return Promise.reject(new ServerError('HF_SERVER_ALREADY_LISTENING', 'the server is already listening'));
-    // Node before 22.12 / 23.1 ignores the option without a word, and the second process of a
-    // reusePort fleet then dies with EADDRINUSE: say what is wrong instead.
-    if (o.reusePort === true && !supportsReusePort()) {
-      return Promise.reject(new ServerError('HF_SERVER_REUSEPORT_UNSUPPORTED', `reusePort needs Node >= 22.12 or >= 23.1 (this is ${process.versions.node}); use node:cluster instead`));
-    }
+    const refused = refuseListenOptions(o);
+    if (refused !== null) return Promise.reject(refused);
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.netServer.once('error', onError);
@@ -241,6 +238,18 @@ export class Server implements ConnectionHost {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Listen options this Node cannot honour, as the error `listen()` rejects with (null: none).
+ * Node before 22.12 / 23.1 ignores `reusePort` without a word, and the second process of a
+ * reusePort fleet then dies with EADDRINUSE: say what is wrong instead.
+ */
+export function refuseListenOptions(o: ListenOptions, version: string = process.versions.node): ServerError | null {
+  if (o.reusePort === true && !supportsReusePort(version)) {
+    return new ServerError('HF_SERVER_REUSEPORT_UNSUPPORTED', `reusePort needs Node >= 22.12 or >= 23.1 (this is ${version}); use node:cluster instead`);
+  }
+  return null;
 }
 
 /** Whether this Node's `net.Server.listen` knows `reusePort` (added in 23.1.0 and 22.12.0). */

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, ServerError, supportsReusePort, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, ServerError, refuseListenOptions, supportsReusePort, type ServerOptions } from '../../src/server/index.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
@@ -76,10 +76,15 @@ test('keepAliveTimeout 500 with no grace: advertised timeout=1, and the connecti
   assert.equal(e.fin, true);
 });
 
-test('reusePort: known from Node 22.12 / 23.1 on; refused with a typed error where Node would ignore it', async () => {
+test('reusePort: refused with HF_SERVER_REUSEPORT_UNSUPPORTED on a Node that would ignore it; on this Node, listen({ reusePort }) binds', async () => {
   for (const [v, ok] of [['20.20.2', false], ['22.11.0', false], ['22.12.0', true], ['23.0.0', false], ['23.1.0', true], ['24.21.0', true], ['25.0.0', true]] as const) {
     assert.equal(supportsReusePort(v), ok, v);
   }
+  const refused = refuseListenOptions({ port: 0, reusePort: true }, '22.11.0');
+  assert.ok(refused instanceof ServerError);
+  assert.equal(refused.code, 'HF_SERVER_REUSEPORT_UNSUPPORTED');
+  assert.equal(refuseListenOptions({ port: 0 }, '22.11.0'), null, 'nothing to refuse without reusePort');
+  assert.equal(refuseListenOptions({ port: 0, reusePort: true }, '24.0.0'), null);
   // This Node supports it (the pinned Node 24), so listen goes through and the port is shared.
   const server = createServer({ handler: async (_req, res) => { await res.end('ok'); } });
   await server.listen({ port: 0, hostname: '127.0.0.1', reusePort: true });
