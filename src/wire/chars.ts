@@ -82,3 +82,22 @@ export function isTokenByte(c: number): boolean {
 export function isFieldValueByte(c: number): boolean {
   return FIELD_VALUE[c] === 1;
 }
+
+/**
+ * `value` without leading and trailing OWS (RFC 9110 §5.6.3: SP and HTAB only). Never use
+ * `String.prototype.trim` on wire input: it also strips U+00A0 and other Unicode spaces, so
+ * `Content-Length: \xa05` would read as `5` here while a front proxy reads it literally, and
+ * the two would disagree about where a message ends.
+ */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** SP or HTAB: the only optional whitespace HTTP/1.1 knows (RFC 9110 §5.6.3). */
+export function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
