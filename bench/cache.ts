@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Agent, request as undiciRequest, interceptors, cacheStores } from 'undici';
 import type { Dispatcher } from 'undici';
-import { createCache, MemoryStore, SqliteStore } from '../src/cache/index.ts';
+import { createCache, HeaderList, MemoryStore, SqliteStore } from '../src/cache/index.ts';
 import type { CacheRequest, CacheResponse, CacheStore } from '../src/cache/index.ts';
 
 const REQUESTS = 3000;
@@ -69,11 +69,11 @@ function holdfast(name: string, makeStore: (dir: string) => CacheStore): Subject
           if (Array.isArray(v)) for (const x of v) out.push([n, x]);
           else if (v !== undefined) out.push([n, v]);
         }
-        return { status: r.statusCode, statusText: '', headers: out, body };
+        return { status: r.statusCode, statusText: '', headers: new HeaderList(out), body };
       };
       return {
         get: async (url) => {
-          const res = await cache.handle({ method: 'GET', url, headers: [] }, next);
+          const res = await cache.handle({ method: 'GET', url, headers: new HeaderList() }, next);
           return { status: res.status, bytes: (res.body as Uint8Array).byteLength };
         },
         close: async () => {

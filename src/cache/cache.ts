@@ -14,13 +14,15 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { CacheMode, CacheRequest, CacheResponse, HeaderList, Next, StoredEntry } from './types.ts';
+import type { CacheMode, CacheRequest, CacheResponse, Next, StoredEntry } from './types.ts';
+import { HeaderList } from '../wire/headers.ts';
+import { formatHttpDate } from '../wire/httpDate.ts';
+import { stripHopByHop } from '../wire/hopByHop.ts';
 import type { CacheStore } from './store.ts';
 import { parseCacheControl, parseRequestDirectives, deltaSeconds } from './cacheControl.ts';
 import type { Directives } from './cacheControl.ts';
 import { DEFAULT_HEURISTICS, ageHeaderValue, currentAge, freshnessLifetime } from './freshness.ts';
 import type { HeuristicOptions } from './freshness.ts';
-import { formatHttpDate, getFirstHeader, hasHeader, hopByHopNames, withHeader, withoutHeaders } from './headers.ts';
 import { whyNotStorable } from './storability.ts';
 import { normalizedFieldValue, selectVariant, variantKey, varyFields } from './vary.ts';
 import { CONDITIONAL_REQUEST_FIELDS, conditionalHeaders, hasValidator, mergeNotModified, notModifiedMatches, sharesStrongValidator } from './revalidation.ts';
@@ -141,7 +143,7 @@ export class Cache {
     const method = request.method;
     if (method !== 'GET' && method !== 'HEAD') return this.#unsafeOrOther(request, next);
     // Partial content is not cached: pass Range requests straight through.
-    if (hasHeader(request.headers, 'range')) return this.#bypass(request, next);
+    if (request.headers.has('range')) return this.#bypass(request, next);
     let key: string;
     try {
       key = cacheKey(request.url);
@@ -150,7 +152,7 @@ export class Cache {
     }
     const ctx: Ctx = {
       request,
-      upstream: { ...request, headers: withoutHeaders(request.headers, CONDITIONAL_REQUEST_FIELDS) },
+      upstream: { ...request, headers: withoutConditions(request.headers) },
       key,
       head: method === 'HEAD',
       reqCC: parseRequestDirectives(request.headers),
@@ -218,7 +220,7 @@ export class Cache {
       }
       // §5.2.1.7: only-if-cached and nothing usable: 504.
       if (ctx.reqCC.has('only-if-cached')) {
-        return { status: 504, statusText: 'Gateway Timeout', headers: [['content-length', '0']], body: EMPTY, cacheOutcome: 'generated' };
+        return { status: 504, statusText: 'Gateway Timeout', headers: new HeaderList([['content-length', '0']]), body: EMPTY, cacheOutcome: 'generated' };
       }
       // HEAD is answered from stored GET responses, but not stored itself; forwarded as sent.
       if (ctx.head) {
@@ -279,7 +281,9 @@ export class Cache {
    * is the only response this 304 can be merged into and answered from.
    */
   async #revalidate(ctx: Ctx, held: StoredEntry, entries: StoredEntry[]): Promise<CacheResponse> {
-    const conditional: CacheRequest = { ...ctx.upstream, headers: [...ctx.upstream.headers, ...conditionalHeaders(held)] };
+    const headers = ctx.upstream.headers.clone();
+    for (const [name, value] of conditionalHeaders(held)) headers.append(name, value);
+    const conditional: CacheRequest = { ...ctx.upstream, headers };
     const requestTime = this.#now();
     let response: CacheResponse;
     try {
@@ -347,16 +351,16 @@ export class Cache {
       responseDirectives: resCC,
     });
     if (why !== undefined) return { ...response, cacheOutcome: 'miss' };
-    const declared = Number(getFirstHeader(response.headers, 'content-length'));
+    const declared = Number(response.headers.first('content-length'));
     if (Number.isFinite(declared) && declared > this.#maxEntryBytes) return { ...response, cacheOutcome: 'miss' };
     const buffered = await bufferUpTo(response.body, this.#maxEntryBytes);
     if (buffered.kind === 'overflow') return { ...response, body: buffered.body, cacheOutcome: 'miss' };
     const body = buffered.bytes;
     // §3.1: hop-by-hop fields are not stored. The body is now whole, so its length frames it.
-    let headers = withoutHeaders(response.headers, hopByHopNames(response.headers));
-    headers = withHeader(headers, 'content-length', String(body.byteLength));
+    const headers = stripHopByHop(response.headers, 'store');
+    headers.set('content-length', String(body.byteLength));
     // RFC 9110 §6.6.1: a recipient with a clock adds Date to a response it caches that lacks one.
-    if (!hasHeader(headers, 'date')) headers.push(['date', formatHttpDate(responseTime)]);
+    if (!headers.has('date')) headers.append('date', formatHttpDate(responseTime));
     const vary = varyFields(headers);
     const varyValues = vary.map((name) => normalizedFieldValue(ctx.request.headers, name));
     const entry: StoredEntry = {
@@ -448,7 +452,11 @@ export class Cache {
   #freshened(held: StoredEntry, notModified: HeaderList, requestTime: number, responseTime: number): StoredEntry {
     // RFC 9110 §6.6.1: a 304 without Date gets the time it was received, else the old Date would
     // make the freshly validated response look old (§4.2.3).
-    const incoming = hasHeader(notModified, 'date') ? notModified : [...notModified, ['date', formatHttpDate(responseTime)] as [string, string]];
+    let incoming = notModified;
+    if (!notModified.has('date')) {
+      incoming = notModified.clone();
+      incoming.append('date', formatHttpDate(responseTime));
+    }
     const fresh: StoredEntry = { ...held, headers: mergeNotModified(held.headers, incoming), requestTime, responseTime };
     fresh.expires = this.#expires(fresh);
     return fresh;
@@ -481,11 +489,13 @@ export class Cache {
   }
 
   #answer(entry: StoredEntry, outcome: 'hit' | 'stale' | 'revalidated' | 'miss', head: boolean): CacheResponse {
+    // The caller owns what it is given (the proxy appends Via, a client's caller may edit its
+    // response): a stored entry is shared by every hit, so it is never handed out itself.
+    const headers = entry.headers.clone();
     // §5.1 / §4: a response served from storage carries its current age.
-    const headers =
-      outcome === 'hit' || outcome === 'stale'
-        ? withHeader(entry.headers, 'age', ageHeaderValue(this.#facts(entry).initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000)))
-        : entry.headers;
+    if (outcome === 'hit' || outcome === 'stale') {
+      headers.set('age', ageHeaderValue(this.#facts(entry).initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000)));
+    }
     return { status: entry.status, statusText: entry.statusText, headers, body: head ? EMPTY : entry.body, cacheOutcome: outcome };
   }
 
@@ -534,9 +544,22 @@ export class Cache {
  *
  * ```ts
  * const cache = createCache({ store: new SqliteStore({ directory: '.cache/http' }), mode: 'private' });
- * const response = await cache.handle({ method: 'GET', url, headers: [] }, (req) => send(req));
+ * const response = await cache.handle({ method: 'GET', url, headers: new HeaderList() }, (req) => send(req));
  * ```
  */
 export function createCache(options: CacheOptions): Cache {
   return new Cache(options);
+}
+
+/**
+ * The request as sent upstream: the caller's own validators are the cache's business (it sends
+ * those of the response it holds instead). Shared, not copied, when there are none to remove.
+ */
+function withoutConditions(headers: HeaderList): HeaderList {
+  let has = false;
+  for (const name of CONDITIONAL_REQUEST_FIELDS) if (headers.has(name)) has = true;
+  if (!has) return headers;
+  const out = headers.clone();
+  for (const name of CONDITIONAL_REQUEST_FIELDS) out.delete(name);
+  return out;
 }

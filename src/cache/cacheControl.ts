@@ -2,8 +2,9 @@
  * Cache-Control parsing (RFC 9111 §5.2) and the Pragma fallback (§5.4).
  * @module
  */
-import type { HeaderList } from './types.ts';
-import { getHeader, splitList } from './headers.ts';
+import type { HeaderList } from '../wire/headers.ts';
+import { splitList } from '../wire/fields.ts';
+import { trimOws } from '../wire/chars.ts';
 
 /**
  * Parsed directives: lower-cased name -> argument (`''` when the directive has no argument).
@@ -18,13 +19,13 @@ export const CONFLICT = '\u0000conflict';
 /** Parse every Cache-Control line of `headers`. */
 export function parseCacheControl(headers: HeaderList): Directives {
   const out = new Map<string, string>();
-  const value = getHeader(headers, 'cache-control');
+  const value = headers.get('cache-control');
   if (value === undefined) return out;
   for (const item of splitList(value)) {
     const eq = item.indexOf('=');
-    const name = (eq === -1 ? item : item.slice(0, eq)).trim().toLowerCase();
+    const name = trimOws(eq === -1 ? item : item.slice(0, eq)).toLowerCase();
     if (name === '') continue;
-    let arg = eq === -1 ? '' : item.slice(eq + 1).trim();
+    let arg = eq === -1 ? '' : trimOws(item.slice(eq + 1));
     // §5.2: arguments may be a token or a quoted-string; unquote the latter.
     if (arg.length >= 2 && arg.startsWith('"') && arg.endsWith('"')) arg = arg.slice(1, -1).replace(/\\(.)/g, '$1');
     const prev = out.get(name);
@@ -39,9 +40,8 @@ export function parseCacheControl(headers: HeaderList): Directives {
  * has no Cache-Control field at all (RFC 9111 §5.4).
  */
 export function parseRequestDirectives(headers: HeaderList): Directives {
-  const cc = getHeader(headers, 'cache-control');
-  if (cc !== undefined) return parseCacheControl(headers);
-  const pragma = getHeader(headers, 'pragma');
+  if (headers.has('cache-control')) return parseCacheControl(headers);
+  const pragma = headers.get('pragma');
   if (pragma !== undefined && splitList(pragma).some((t) => t.toLowerCase() === 'no-cache')) {
     return new Map([['no-cache', '']]);
   }

@@ -17,7 +17,6 @@
  * `ClientResponse`, body still streaming from the socket, trailers and connection facts intact.
  * @module
  */
-import { HeaderList } from '../wire/index.ts';
 import type { Dispatch, DispatchRequest, Interceptor } from '../client/dispatch.ts';
 import { ClientResponse } from '../client/response.ts';
 import { AbortedError } from '../client/errors.ts';
@@ -40,7 +39,7 @@ export function cacheInterceptor(cache: Cache): Interceptor {
       url = faithful ?? new URL(req.target, req.url).href;
     }
     // The cache never reads a request body; `upstream` sends the caller's own (req.body) on.
-    const creq: CacheRequest = { method: req.method, url, headers: req.headers.entries() };
+    const creq: CacheRequest = { method: req.method, url, headers: req.headers };
     /** Each upstream response by its body, to hand a passed-through one back as it came. */
     const received = new Map<CacheResponse['body'], ClientResponse>();
     let lastAttempts = 0;
@@ -54,14 +53,14 @@ export function cacheInterceptor(cache: Cache): Interceptor {
         method: r.method,
         url: same ? req.url : r.url,
         target: same ? req.target : undefined,
-        headers: new HeaderList(r.headers),
+        headers: r.headers,
         // A stale-while-revalidate refresh runs after the caller has its answer: the caller's
         // signal (which may abort once it has read the body) must not cancel the cache's work.
         signal: answered ? undefined : req.signal,
       });
       received.set(res.body, res);
       lastAttempts = res.attempts;
-      return { status: res.status, statusText: res.statusText, headers: res.headers.entries(), body: res.body };
+      return { status: res.status, statusText: res.statusText, headers: res.headers, body: res.body };
     };
     const cres = await cache.handle(creq, upstream);
     answered = true;

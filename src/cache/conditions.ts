@@ -3,13 +3,14 @@
  * response the cache is about to return, and the 304 it then sends (RFC 9110 §15.4.5). Pure.
  * @module
  */
-import type { CacheResponse, HeaderList } from './types.ts';
-import { getFirstHeader, getHeader, parseHttpDate } from './headers.ts';
-import { parseETag, parseETagList, weakMatch } from './etag.ts';
+import type { CacheResponse } from './types.ts';
+import { HeaderList } from '../wire/headers.ts';
+import { parseHttpDate } from '../wire/httpDate.ts';
+import { ifNoneMatchPasses, parseEntityTag } from '../wire/etag.ts';
 
 /** Whether the request carries If-None-Match or If-Modified-Since. */
 export function hasCallerConditions(headers: HeaderList): boolean {
-  return getHeader(headers, 'if-none-match') !== undefined || getHeader(headers, 'if-modified-since') !== undefined;
+  return headers.has('if-none-match') || headers.has('if-modified-since');
 }
 
 /**
@@ -19,16 +20,12 @@ export function hasCallerConditions(headers: HeaderList): boolean {
  */
 export function conditionsSayNotModified(requestHeaders: HeaderList, response: Pick<CacheResponse, 'status' | 'headers'>): boolean {
   if (response.status !== 200) return false;
-  const inm = getHeader(requestHeaders, 'if-none-match');
-  if (inm !== undefined) {
-    const list = parseETagList(inm);
-    const tag = parseETag(getFirstHeader(response.headers, 'etag'));
-    if (list === '*') return true; // a current representation exists
-    return tag !== undefined && list.some((t) => weakMatch(t, tag));
-  }
-  const ims = parseHttpDate(getHeader(requestHeaders, 'if-modified-since'));
+  const inm = requestHeaders.get('if-none-match');
+  // A current representation exists: `*` matches it.
+  if (inm !== undefined) return !ifNoneMatchPasses(inm, parseEntityTag(response.headers.first('etag')));
+  const ims = parseHttpDate(requestHeaders.get('if-modified-since'));
   if (ims === undefined) return false; // §13.1.3: an invalid date is ignored
-  const lm = parseHttpDate(getFirstHeader(response.headers, 'last-modified'));
+  const lm = parseHttpDate(response.headers.first('last-modified'));
   return lm !== undefined && lm <= ims;
 }
 
@@ -40,7 +37,7 @@ export function notModifiedFor(response: Pick<CacheResponse, 'headers'>): CacheR
   return {
     status: 304,
     statusText: 'Not Modified',
-    headers: response.headers.filter(([n]) => KEPT_IN_304.has(n.toLowerCase())),
+    headers: new HeaderList(response.headers.entries().filter(([n]) => KEPT_IN_304.has(n.toLowerCase()))),
     body: new Uint8Array(0),
     cacheOutcome: 'generated',
   };

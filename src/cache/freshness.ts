@@ -3,10 +3,11 @@
  * epoch, results are seconds.
  * @module
  */
-import type { CacheMode, HeaderList } from './types.ts';
+import type { CacheMode } from './types.ts';
+import type { HeaderList } from '../wire/headers.ts';
+import { parseHttpDate } from '../wire/httpDate.ts';
 import { deltaSeconds, parseCacheControl } from './cacheControl.ts';
 import type { Directives } from './cacheControl.ts';
-import { getFirstHeader, getHeader, parseHttpDate } from './headers.ts';
 
 /** Status codes that are heuristically cacheable (RFC 9110 §15.1). */
 export const HEURISTICALLY_CACHEABLE = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]);
@@ -39,28 +40,28 @@ export function freshnessLifetime(res: FreshnessInput, mode: CacheMode, cc: Dire
   }
   const maxAge = deltaSeconds(cc, 'max-age');
   if (maxAge !== undefined) return maxAge ?? 0;
-  const expiresLines = res.headers.filter(([n]) => n.toLowerCase() === 'expires').map(([, v]) => v.trim());
+  const expiresLines = res.headers.getAll('expires');
   if (expiresLines.length > 0) {
     // §4.2.1: several differing Expires values may be read as stale; §5.3: an invalid Expires
     // (e.g. "0") means "already expired".
     if (new Set(expiresLines).size > 1) return 0;
     const expires = parseHttpDate(expiresLines[0]);
     if (expires === undefined) return 0;
-    const date = parseHttpDate(getFirstHeader(res.headers, 'date'));
+    const date = parseHttpDate(res.headers.first('date'));
     if (date === undefined) return 0; // Date is added on storage, so this is only a malformed Date
     return Math.max(0, (expires - date) / 1000);
   }
   // §4.2.2: heuristics only without explicit expiration, and only where allowed (§3 / §4.2.2).
   if (!HEURISTICALLY_CACHEABLE.has(res.status) && !cc.has('public')) return 0;
-  const lastModified = parseHttpDate(getFirstHeader(res.headers, 'last-modified'));
-  const date = parseHttpDate(getFirstHeader(res.headers, 'date'));
+  const lastModified = parseHttpDate(res.headers.first('last-modified'));
+  const date = parseHttpDate(res.headers.first('date'));
   if (lastModified === undefined || date === undefined || lastModified >= date) return 0;
   return Math.min(heuristics.maxSeconds, Math.floor(((date - lastModified) / 1000) * heuristics.fraction));
 }
 
 /** Whether the lifetime came from explicit expiration information (for storability, §3). */
 export function hasExplicitExpiration(headers: HeaderList, mode: CacheMode, cc: Directives = parseCacheControl(headers)): boolean {
-  return cc.has('max-age') || (mode === 'shared' && cc.has('s-maxage')) || getHeader(headers, 'expires') !== undefined;
+  return cc.has('max-age') || (mode === 'shared' && cc.has('s-maxage')) || headers.has('expires');
 }
 
 /** The timing facts age is computed from. */
@@ -80,10 +81,10 @@ export interface AgeInput {
  * current_age = corrected_initial_age + (now − response_time).
  */
 export function currentAge(entry: AgeInput, now: number): number {
-  const date = parseHttpDate(getFirstHeader(entry.headers, 'date')) ?? entry.responseTime;
-  const ageRaw = getFirstHeader(entry.headers, 'age');
+  const date = parseHttpDate(entry.headers.first('date')) ?? entry.responseTime;
+  const ageRaw = entry.headers.first('age');
   // §5.1: Age is a non-negative integer; an invalid one is ignored.
-  const ageValue = ageRaw !== undefined && /^\s*[0-9]+\s*$/.test(ageRaw) ? Number(ageRaw) : 0;
+  const ageValue = ageRaw !== undefined && /^[0-9]+$/.test(ageRaw) ? Number(ageRaw) : 0;
   const apparentAge = Math.max(0, (entry.responseTime - date) / 1000);
   const responseDelay = Math.max(0, (entry.responseTime - entry.requestTime) / 1000);
   const correctedAgeValue = ageValue + responseDelay;

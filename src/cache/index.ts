@@ -13,7 +13,8 @@
 export { Cache, createCache } from './cache.ts';
 export type { CacheOptions, CacheStats } from './cache.ts';
 export { cacheInterceptor } from './clientInterceptor.ts';
-export type { Body, CacheMode, CacheOutcome, CacheRequest, CacheResponse, HeaderList, Next, StoredEntry } from './types.ts';
+export type { Body, CacheMode, CacheOutcome, CacheRequest, CacheResponse, Next, StoredEntry } from './types.ts';
+export { HeaderList } from '../wire/headers.ts';
 export type { CacheStore, StoreLimits } from './store.ts';
 export { MemoryStore } from './stores/memory.ts';
 export type { MemoryStoreOptions } from './stores/memory.ts';

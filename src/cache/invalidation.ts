@@ -2,8 +2,8 @@
  * Invalidation after unsafe methods (RFC 9111 §4.4). Pure.
  * @module
  */
-import type { HeaderList } from './types.ts';
-import { getFirstHeader } from './headers.ts';
+import type { HeaderList } from '../wire/headers.ts';
+import { trimOws } from '../wire/chars.ts';
 import { cacheKey } from './cacheKey.ts';
 
 /** Safe methods (RFC 9110 §9.2.1); every other method, known or not, is treated as unsafe. */
@@ -20,11 +20,11 @@ export function invalidationKeys(method: string, url: string, status: number, re
   const target = new URL(url);
   const keys = new Set([cacheKey(url)]);
   for (const field of ['location', 'content-location']) {
-    const v = getFirstHeader(responseHeaders, field);
+    const v = responseHeaders.first(field);
     if (v === undefined) continue;
     let u: URL;
     try {
-      u = new URL(v.trim(), target);
+      u = new URL(trimOws(v), target);
     } catch {
       continue;
     }

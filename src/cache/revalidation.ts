@@ -4,16 +4,18 @@
  * header fields into it (§3.2). Pure.
  * @module
  */
-import type { HeaderList, StoredEntry } from './types.ts';
-import { getFirstHeader, hopByHopNames, parseHttpDate, withoutHeaders } from './headers.ts';
-import { parseETag, strongMatch, weakMatch } from './etag.ts';
+import type { StoredEntry } from './types.ts';
+import { HeaderList } from '../wire/headers.ts';
+import { parseHttpDate } from '../wire/httpDate.ts';
+import { parseEntityTag, strongMatch, weakMatch } from '../wire/etag.ts';
+import { connectionNominated, isHopByHop } from '../wire/hopByHop.ts';
 
 /** Request fields by which a caller asks for a conditional response; the cache owns these upstream. */
 export const CONDITIONAL_REQUEST_FIELDS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since']);
 
 /** Whether a stored response carries a validator the origin can be asked about. */
 export function hasValidator(entry: Pick<StoredEntry, 'headers'>): boolean {
-  return parseETag(getFirstHeader(entry.headers, 'etag')) !== undefined || parseHttpDate(getFirstHeader(entry.headers, 'last-modified')) !== undefined;
+  return parseEntityTag(entry.headers.first('etag')) !== undefined || parseHttpDate(entry.headers.first('last-modified')) !== undefined;
 }
 
 /**
@@ -21,12 +23,12 @@ export function hasValidator(entry: Pick<StoredEntry, 'headers'>): boolean {
  * If-None-Match and its Last-Modified in If-Modified-Since. Only this one response's validators
  * are sent, so a 304 can refer to nothing but the response held at hand.
  */
-export function conditionalHeaders(entry: Pick<StoredEntry, 'headers'>): HeaderList {
-  const out: HeaderList = [];
-  const etag = getFirstHeader(entry.headers, 'etag');
-  if (parseETag(etag) !== undefined) out.push(['if-none-match', etag!.trim()]);
-  const lm = getFirstHeader(entry.headers, 'last-modified');
-  if (parseHttpDate(lm) !== undefined) out.push(['if-modified-since', lm!.trim()]);
+export function conditionalHeaders(entry: Pick<StoredEntry, 'headers'>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const etag = entry.headers.first('etag');
+  if (parseEntityTag(etag) !== undefined) out.push(['if-none-match', etag!]);
+  const lm = entry.headers.first('last-modified');
+  if (parseHttpDate(lm) !== undefined) out.push(['if-modified-since', lm!]);
   return out;
 }
 
@@ -39,21 +41,21 @@ export function conditionalHeaders(entry: Pick<StoredEntry, 'headers'>): HeaderL
  * - else it carries no validator: it answers the only validators we sent, which were held's.
  */
 export function notModifiedMatches(held: Pick<StoredEntry, 'headers'>, notModifiedHeaders: HeaderList): boolean {
-  const newTag = parseETag(getFirstHeader(notModifiedHeaders, 'etag'));
-  const heldTag = parseETag(getFirstHeader(held.headers, 'etag'));
+  const newTag = parseEntityTag(notModifiedHeaders.first('etag'));
+  const heldTag = parseEntityTag(held.headers.first('etag'));
   if (newTag !== undefined) {
     if (heldTag === undefined) return false;
     return newTag.weak ? weakMatch(newTag, heldTag) : strongMatch(newTag, heldTag);
   }
-  const newLm = parseHttpDate(getFirstHeader(notModifiedHeaders, 'last-modified'));
-  if (newLm !== undefined) return parseHttpDate(getFirstHeader(held.headers, 'last-modified')) === newLm;
+  const newLm = parseHttpDate(notModifiedHeaders.first('last-modified'));
+  if (newLm !== undefined) return parseHttpDate(held.headers.first('last-modified')) === newLm;
   return true;
 }
 
 /** Whether `other` has the same strong validator as a 304 (§4.3.4: all such responses are updated). */
 export function sharesStrongValidator(other: Pick<StoredEntry, 'headers'>, notModifiedHeaders: HeaderList): boolean {
-  const a = parseETag(getFirstHeader(notModifiedHeaders, 'etag'));
-  const b = parseETag(getFirstHeader(other.headers, 'etag'));
+  const a = parseEntityTag(notModifiedHeaders.first('etag'));
+  const b = parseEntityTag(other.headers.first('etag'));
   return a !== undefined && b !== undefined && strongMatch(a, b);
 }
 
@@ -71,12 +73,18 @@ const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'content-type
  * and age is recomputed from this exchange (§4.2.3).
  */
 export function mergeNotModified(stored: HeaderList, notModified: HeaderList): HeaderList {
-  const skip = hopByHopNames(notModified);
-  const incoming = notModified.filter(([n]) => {
+  const nominated = connectionNominated(notModified);
+  const incoming = notModified.entries().filter(([n]) => {
     const l = n.toLowerCase();
-    return !skip.has(l) && !NOT_UPDATED.has(l);
+    return !isHopByHop(l, 'store') && !nominated.has(l) && !NOT_UPDATED.has(l);
   });
   const replaced = new Set(incoming.map(([n]) => n.toLowerCase()));
   replaced.add('age');
-  return [...withoutHeaders(stored, replaced), ...incoming];
+  const out = new HeaderList();
+  for (const [n, v] of stored) {
+    const l = n.toLowerCase();
+    if (!replaced.has(l)) out.push(n, l, v);
+  }
+  for (const [n, v] of incoming) out.push(n, n.toLowerCase(), v);
+  return out;
 }

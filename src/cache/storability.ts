@@ -2,10 +2,10 @@
  * Whether a response may be stored (RFC 9111 §3, §3.5, §5.2). Pure.
  * @module
  */
-import type { CacheMode, HeaderList } from './types.ts';
+import type { CacheMode } from './types.ts';
+import type { HeaderList } from '../wire/headers.ts';
 import type { Directives } from './cacheControl.ts';
 import { HEURISTICALLY_CACHEABLE, hasExplicitExpiration } from './freshness.ts';
-import { hasHeader } from './headers.ts';
 import { varyFields } from './vary.ts';
 
 /**
@@ -44,7 +44,7 @@ export function whyNotStorable(x: StorabilityInput): string | undefined {
   if (x.mode === 'shared' && cc.has('private')) return 'private';
   // §3.5: a shared cache stores a response to an Authorization request only when the response
   // explicitly allows it.
-  if (x.mode === 'shared' && hasHeader(x.requestHeaders, 'authorization') && !cc.has('must-revalidate') && !cc.has('public') && !cc.has('s-maxage')) {
+  if (x.mode === 'shared' && x.requestHeaders.has('authorization') && !cc.has('must-revalidate') && !cc.has('public') && !cc.has('s-maxage')) {
     return 'authorization';
   }
   // §4.1: `Vary: *` never matches a later request, so storing it is pointless.

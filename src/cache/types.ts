@@ -5,8 +5,7 @@
  * @module
  */
 
-/** Header fields in wire order; names keep their case, repeated names stay separate entries. */
-export type HeaderList = Array<[name: string, value: string]>;
+import type { HeaderList } from '../wire/headers.ts';
 
 /** A message body: fully buffered bytes, or a stream of chunks read once. */
 export type Body = Uint8Array | AsyncIterable<Uint8Array>;

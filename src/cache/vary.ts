@@ -2,12 +2,14 @@
  * Vary: secondary cache keys and selection among stored variants (RFC 9111 §4.1). Pure.
  * @module
  */
-import type { HeaderList, StoredEntry } from './types.ts';
-import { getFirstHeader, getHeader, parseHttpDate, splitList } from './headers.ts';
+import type { StoredEntry } from './types.ts';
+import type { HeaderList } from '../wire/headers.ts';
+import { parseHttpDate } from '../wire/httpDate.ts';
+import { splitList } from '../wire/fields.ts';
 
 /** Lower-cased field names listed by the Vary field(s) of a response; may include `*`. */
 export function varyFields(headers: HeaderList): string[] {
-  const raw = getHeader(headers, 'vary');
+  const raw = headers.get('vary');
   if (raw === undefined) return [];
   const names = splitList(raw).map((n) => n.toLowerCase());
   return [...new Set(names)].sort();
@@ -22,7 +24,7 @@ const CASE_INSENSITIVE = new Set(['accept-encoding', 'accept-charset', 'accept-l
  * and empty list members; lower-case fields known to be case-insensitive. `null` = absent.
  */
 export function normalizedFieldValue(headers: HeaderList, name: string): string | null {
-  const raw = getHeader(headers, name);
+  const raw = headers.get(name);
   if (raw === undefined) return null;
   const lower = name.toLowerCase();
   let v = splitList(raw).join(', ');
@@ -57,7 +59,7 @@ export function selectVariant<E extends Pick<StoredEntry, 'vary' | 'varyValues' 
   let bestDate = -Infinity;
   for (const e of entries) {
     if (!variantMatches(e, requestHeaders)) continue;
-    const date = parseHttpDate(getFirstHeader(e.headers, 'date')) ?? e.responseTime;
+    const date = parseHttpDate(e.headers.first('date')) ?? e.responseTime;
     if (best === undefined || date > bestDate || (date === bestDate && e.responseTime > best.responseTime)) {
       best = e;
       bestDate = date;

@@ -11,7 +11,7 @@
  */
 export { Proxy, createProxy, type ProxyOptions, type ProxyTimeouts, type ProxyStats } from './proxy.ts';
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
-export { stripHopByHop, isHopByHop, connectionNominated } from './hopByHop.ts';
+export { stripHopByHop, isHopByHop, connectionNominated } from '../wire/hopByHop.ts';
 export { addForwarded, appendVia, type ForwardedStyle, type HopInfo } from './forwarded.ts';
 export { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
 export { ReadAhead } from './readAhead.ts';

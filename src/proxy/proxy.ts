@@ -28,7 +28,7 @@ import {
 } from '../server/index.ts';
 import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheResponse, type CacheStore } from '../cache/index.ts';
 import { ProxyError } from './errors.ts';
-import { stripHopByHop } from './hopByHop.ts';
+import { stripHopByHop } from '../wire/hopByHop.ts';
 import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
 import { ReadAhead } from './readAhead.ts';
@@ -258,17 +258,17 @@ export class Proxy {
     try {
       if (cache !== null) {
         const cacheUrl = `${req.secure ? 'https' : 'http'}://${target.host ?? 'upstream'}${target.pathAndQuery}`;
-        const creq: CacheRequest = { method: req.method, url: cacheUrl, headers: headers.entries() };
+        const creq: CacheRequest = { method: req.method, url: cacheUrl, headers };
         let trailers: () => HeaderList | null = () => null;
         const next = async (r: CacheRequest): Promise<CacheResponse> => {
-          const f = await this.forward(r.method, target.pathAndQuery, new HeaderList(r.headers), body, signal);
+          const f = await this.forward(r.method, target.pathAndQuery, r.headers, body, signal);
           trailers = f.trailers;
-          return { status: f.status, statusText: f.statusText, headers: f.headers.entries(), body: f.body };
+          return { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body };
         };
         const cres = await cache.handle(creq, next);
         const outcome = cres.cacheOutcome ?? null;
         if (outcome !== null) this.stats.cache[outcome] = (this.stats.cache[outcome] ?? 0) + 1;
-        out = { status: cres.status, statusText: cres.statusText, headers: new HeaderList(cres.headers), body: cres.body, outcome, trailers: () => trailers(), stripped: false };
+        out = { status: cres.status, statusText: cres.statusText, headers: cres.headers, body: cres.body, outcome, trailers: () => trailers(), stripped: false };
       } else {
         const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal);
         // `forward` already stripped hop-by-hop fields and re-derived the length.

@@ -1,17 +1,42 @@
 /**
  * Parsers for list-valued fields (RFC 9110 §5.6.1) used to make connection decisions:
  * `Connection`, `Keep-Alive`, `Transfer-Encoding`, `Vary`, and directive lists like
- * `Cache-Control`.
+ * `Cache-Control`. Members are trimmed of OWS (SP and HTAB) only, never with `String.trim`.
  */
+import { trimOws } from './chars.ts';
+
+/**
+ * Splits a list-based field value (RFC 9110 §5.6.1) on commas outside quoted-strings, trimming
+ * each member of OWS and dropping empty members (`a, , b` is `a`, `b`). Quoted-strings are kept
+ * as they are, quotes and escapes included: a comma inside `"a, b"` does not split.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c /* , */) {
+      const m = trimOws(value.slice(start, i));
+      if (m.length > 0) out.push(m);
+      start = i + 1;
+    }
+  }
+  const m = trimOws(value.slice(start));
+  if (m.length > 0) out.push(m);
+  return out;
+}
 
 /** Splits a comma-separated list into lower-cased, trimmed, non-empty members. */
 export function parseTokenList(value: string | undefined): string[] {
   if (value === undefined) return [];
-  const out: string[] = [];
-  for (const part of value.split(',')) {
-    const t = part.trim().toLowerCase();
-    if (t.length > 0) out.push(t);
-  }
+  const out = splitList(value);
+  for (let i = 0; i < out.length; i++) out[i] = out[i]!.toLowerCase();
   return out;
 }
 
@@ -35,7 +60,7 @@ export function parseDirectives(value: string | undefined): Map<string, string |
     while (i < n && (value[i] === ' ' || value[i] === '\t' || value[i] === ',')) i++;
     const start = i;
     while (i < n && value[i] !== '=' && value[i] !== ',') i++;
-    const name = value.slice(start, i).trim().toLowerCase();
+    const name = trimOws(value.slice(start, i)).toLowerCase();
     let v: string | true = true;
     if (i < n && value[i] === '=') {
       i++;
@@ -54,7 +79,7 @@ export function parseDirectives(value: string | undefined): Map<string, string |
       } else {
         const vs = i;
         while (i < n && value[i] !== ',') i++;
-        v = value.slice(vs, i).trim();
+        v = trimOws(value.slice(vs, i));
       }
     }
     if (name.length > 0 && !out.has(name)) out.set(name, v);

@@ -142,6 +142,15 @@ export class HeaderList implements Iterable<[string, string]> {
     return out;
   }
 
+  /**
+   * The value of the first line of `name`, or `undefined`. For singleton fields (Date, ETag,
+   * Last-Modified, Age) where a repeated line is an error and joining would only hide it.
+   */
+  first(name: string): string | undefined {
+    const i = this.keys.indexOf(name.toLowerCase());
+    return i === -1 ? undefined : this.valueAt(i);
+  }
+
   /** Every line's value of `name`, in order. */
   getAll(name: string): string[] {
     const key = name.toLowerCase();

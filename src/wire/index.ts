@@ -4,7 +4,12 @@
  */
 export { WireError, TruncatedMessageError, type WireErrorCode } from './errors.ts';
 export { HeaderList, assertFieldName, assertFieldValue, type HeaderInit } from './headers.ts';
-export { parseTokenList, hasToken, parseDirectives, parseKeepAlive, type KeepAliveHint } from './fields.ts';
+export { splitList, parseTokenList, hasToken, parseDirectives, parseKeepAlive, type KeepAliveHint } from './fields.ts';
+export { parseHttpDate, formatHttpDate, currentHttpDate } from './httpDate.ts';
+export {
+  parseEntityTag, parseEntityTagList, strongMatch, weakMatch, ifNoneMatchPasses, ifMatchPasses, type EntityTag,
+} from './etag.ts';
+export { stripHopByHop, isHopByHop, connectionNominated, type HopByHopUse } from './hopByHop.ts';
 export { isToken, isTarget, trimOws, isOws } from './chars.ts';
 export {
   requestFraming, responseFraming, responseHasNoBody, parseContentLength,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { createCache, decodeEntry, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
+import { createCache, decodeEntry, HeaderList, MemoryStore, SqliteStore, Unexpected304Error } from '../../src/cache/index.ts';
 import type { CacheStore, CacheOptions } from '../../src/cache/index.ts';
 import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
@@ -115,7 +115,7 @@ for (const storeKind of ['memory', 'sqlite'] as const) {
       },
       { store },
     );
-    const lang = (l: string) => get(s.url('/p'), [['x-lang', l]]);
+    const lang = (l: string) => get(s.url('/p'), new HeaderList([['x-lang', l]]));
     try {
       for (const l of ['en', 'fr', 'de']) assert.equal((await s.cache.handle(lang(l), s.next)).cacheOutcome, 'miss');
       s.clock.advance(5);
@@ -158,13 +158,13 @@ test('seed 003: a 304 to an unconditional request is an error (HF_CACHE_UNEXPECT
 test('RFC 9110 §13.1.2: a caller with its own If-None-Match gets 304 when it matches, 200 when not; its conditions never reach the origin', async () => {
   const s = await setup((_q, r) => ok(r, { etag: '"e1"', 'cache-control': 'max-age=100' }, 'payload'));
   try {
-    const miss = await s.cache.handle(get(s.url('/c'), [['if-none-match', '"e1"']]), s.next);
+    const miss = await s.cache.handle(get(s.url('/c'), new HeaderList([['if-none-match', '"e1"']])), s.next);
     assert.equal(miss.status, 304);
     assert.equal(header(miss, 'etag'), '"e1"');
     assert.equal(s.origin.requests[0]!.headers['if-none-match'], undefined); // stored whole
-    const hit = await s.cache.handle(get(s.url('/c'), [['if-none-match', 'W/"e1"']]), s.next);
+    const hit = await s.cache.handle(get(s.url('/c'), new HeaderList([['if-none-match', 'W/"e1"']])), s.next);
     assert.equal(hit.status, 304);
-    const other = await s.cache.handle(get(s.url('/c'), [['if-none-match', '"zzz"']]), s.next);
+    const other = await s.cache.handle(get(s.url('/c'), new HeaderList([['if-none-match', '"zzz"']])), s.next);
     assert.equal(other.status, 200);
     assert.equal(await text(other), 'payload');
     assert.equal(s.origin.requests.length, 1);
@@ -178,7 +178,7 @@ test('§4.1: Vary variants are stored side by side and each is selected for its 
   try {
     for (let round = 0; round < 2; round++) {
       for (const ae of ['gzip', 'br', undefined]) {
-        const res = await s.cache.handle(get(s.url('/v'), ae === undefined ? [] : [['accept-encoding', ae]]), s.next);
+        const res = await s.cache.handle(get(s.url('/v'), new HeaderList(ae === undefined ? [] : [['accept-encoding', ae]])), s.next);
         assert.equal(await text(res), `for ${ae ?? 'none'}`);
         assert.equal(res.cacheOutcome, round === 0 ? 'miss' : 'hit');
       }
@@ -193,11 +193,11 @@ test('§4.1: Vary variants are stored side by side and each is selected for its 
 test('§5.2.1.7: only-if-cached answers 504 when nothing usable is stored, and the stored response when it is', async () => {
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
   try {
-    const a = await s.cache.handle(get(s.url('/o'), [['cache-control', 'only-if-cached']]), s.next);
+    const a = await s.cache.handle(get(s.url('/o'), new HeaderList([['cache-control', 'only-if-cached']])), s.next);
     assert.equal(a.status, 504);
     assert.equal(s.origin.requests.length, 0);
     await s.cache.handle(get(s.url('/o')), s.next);
-    const b = await s.cache.handle(get(s.url('/o'), [['cache-control', 'only-if-cached']]), s.next);
+    const b = await s.cache.handle(get(s.url('/o'), new HeaderList([['cache-control', 'only-if-cached']])), s.next);
     assert.equal(b.status, 200);
   } finally {
     await s.done();
@@ -210,10 +210,10 @@ test('§5.2.2.5 response no-store is not stored; §5.2.1.5 request no-store is n
     await s.cache.handle(get(s.url('/ns')), s.next);
     await s.cache.handle(get(s.url('/ns')), s.next);
     assert.equal(s.origin.requests.length, 2);
-    await s.cache.handle(get(s.url('/rq'), [['cache-control', 'no-store']]), s.next);
+    await s.cache.handle(get(s.url('/rq'), new HeaderList([['cache-control', 'no-store']])), s.next);
     assert.equal(s.store.size, 0);
     await s.cache.handle(get(s.url('/rq')), s.next);
-    const c = await s.cache.handle(get(s.url('/rq'), [['cache-control', 'no-store']]), s.next);
+    const c = await s.cache.handle(get(s.url('/rq'), new HeaderList([['cache-control', 'no-store']])), s.next);
     assert.equal(c.cacheOutcome, 'hit');
   } finally {
     await s.done();
@@ -229,9 +229,9 @@ test('§5.2.1.4: request no-cache (and §5.4 Pragma: no-cache) validates a fresh
   });
   try {
     await s.cache.handle(get(s.url('/n')), s.next);
-    const b = await s.cache.handle(get(s.url('/n'), [['cache-control', 'no-cache']]), s.next);
+    const b = await s.cache.handle(get(s.url('/n'), new HeaderList([['cache-control', 'no-cache']])), s.next);
     assert.equal(b.cacheOutcome, 'revalidated');
-    const c = await s.cache.handle(get(s.url('/n'), [['pragma', 'no-cache']]), s.next);
+    const c = await s.cache.handle(get(s.url('/n'), new HeaderList([['pragma', 'no-cache']])), s.next);
     assert.equal(c.cacheOutcome, 'revalidated');
     assert.equal(s.origin.requests.length, 3);
   } finally {
@@ -317,14 +317,14 @@ test('§4.4: a successful unsafe request invalidates the URI and same-origin Loc
   try {
     for (const p of ['/x', '/y', '/w', '/fail']) await s.cache.handle(get(s.url(p)), s.next);
     await s.cache.handle(get(`${other.url}/z`), s.next);
-    const post = await s.cache.handle({ method: 'POST', url: s.url('/x'), headers: [] }, s.next);
+    const post = await s.cache.handle({ method: 'POST', url: s.url('/x'), headers: new HeaderList([]) }, s.next);
     assert.equal(post.status, 201);
     assert.equal((await s.cache.handle(get(s.url('/x')), s.next)).cacheOutcome, 'miss');
     assert.equal((await s.cache.handle(get(s.url('/y')), s.next)).cacheOutcome, 'miss');
     assert.equal((await s.cache.handle(get(s.url('/w')), s.next)).cacheOutcome, 'hit');
-    await s.cache.handle({ method: 'POST', url: s.url('/fail'), headers: [] }, s.next);
+    await s.cache.handle({ method: 'POST', url: s.url('/fail'), headers: new HeaderList([]) }, s.next);
     assert.equal((await s.cache.handle(get(s.url('/fail')), s.next)).cacheOutcome, 'hit');
-    await s.cache.handle({ method: 'POST', url: s.url('/w'), headers: [] }, s.next); // Location: other origin
+    await s.cache.handle({ method: 'POST', url: s.url('/w'), headers: new HeaderList([]) }, s.next); // Location: other origin
     assert.equal((await s.cache.handle(get(`${other.url}/z`), s.next)).cacheOutcome, 'hit');
   } finally {
     await other.close();
@@ -345,7 +345,7 @@ test('§5.2.2.7/§5.2.2.10/§3.5: shared mode — private is not stored, s-maxag
     assert.equal(s.origin.requests.length, 2);
     await s.cache.handle(get(s.url('/s')), s.next);
     assert.equal((await s.cache.handle(get(s.url('/s')), s.next)).cacheOutcome, 'hit');
-    for (let i = 0; i < 2; i++) await s.cache.handle(get(s.url('/auth'), [['authorization', 'Basic eA==']]), s.next);
+    for (let i = 0; i < 2; i++) await s.cache.handle(get(s.url('/auth'), new HeaderList([['authorization', 'Basic eA==']])), s.next);
     assert.equal(s.origin.requests.length, 5);
   } finally {
     await s.done();
@@ -356,7 +356,7 @@ test('§4 (HEAD): a HEAD is answered from a stored GET response, without a body'
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
   try {
     await s.cache.handle(get(s.url('/h')), s.next);
-    const h = await s.cache.handle({ method: 'HEAD', url: s.url('/h'), headers: [] }, s.next);
+    const h = await s.cache.handle({ method: 'HEAD', url: s.url('/h'), headers: new HeaderList([]) }, s.next);
     assert.equal(h.cacheOutcome, 'hit');
     assert.equal((h.body as Uint8Array).byteLength, 0);
     assert.equal(header(h, 'content-length'), '5');
@@ -369,7 +369,7 @@ test('§4 (HEAD): a HEAD is answered from a stored GET response, without a body'
 test('Range requests bypass the cache (no partial content is stored)', async () => {
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
   try {
-    const a = await s.cache.handle(get(s.url('/r'), [['range', 'bytes=0-1']]), s.next);
+    const a = await s.cache.handle(get(s.url('/r'), new HeaderList([['range', 'bytes=0-1']])), s.next);
     assert.equal(a.cacheOutcome, 'bypass');
     assert.equal(s.store.size, 0);
   } finally {

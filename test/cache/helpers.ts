@@ -2,7 +2,8 @@
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CacheRequest, CacheResponse, HeaderList, Next } from '../../src/cache/index.ts';
+import { HeaderList } from '../../src/cache/index.ts';
+import type { CacheRequest, CacheResponse, Next } from '../../src/cache/index.ts';
 
 export interface SeenRequest {
   method: string;
@@ -43,8 +44,8 @@ export async function startOrigin(handler: (req: IncomingMessage, res: ServerRes
 
 /** Flat raw header array -> header list. */
 export function pairs(raw: string[]): HeaderList {
-  const out: HeaderList = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  const out = new HeaderList();
+  for (let i = 0; i + 1 < raw.length; i += 2) out.append(raw[i]!, raw[i + 1]!);
   return out;
 }
 
@@ -89,11 +90,10 @@ export async function text(res: CacheResponse): Promise<string> {
 }
 
 export function header(res: { headers: HeaderList }, name: string): string | undefined {
-  const l = name.toLowerCase();
-  return res.headers.find(([n]) => n.toLowerCase() === l)?.[1];
+  return res.headers.first(name);
 }
 
 /** GET request helper. */
-export function get(url: string, headers: HeaderList = []): CacheRequest {
+export function get(url: string, headers: HeaderList = new HeaderList()): CacheRequest {
   return { method: 'GET', url, headers };
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { MemoryStore, SqliteStore, RedisStore } from '../../src/cache/index.ts';
+import { HeaderList, MemoryStore, SqliteStore, RedisStore } from '../../src/cache/index.ts';
 import type { CacheStore, StoredEntry } from '../../src/cache/index.ts';
 import { REDIS_SERVER, startRedis } from './redisServer.ts';
 import type { RedisServer } from './redisServer.ts';
@@ -21,7 +21,7 @@ function entry(key: string, variant: string, body: string, over: Partial<StoredE
     varyValues: [variant],
     status: 200,
     statusText: 'OK',
-    headers: [['etag', `"${body}"`]],
+    headers: new HeaderList([['etag', `"${body}"`]]),
     body: new Uint8Array(Buffer.from(body)),
     requestTime: now,
     responseTime: now,
@@ -54,7 +54,7 @@ function contract(name: string, make: () => Promise<CacheStore>, skip: string | 
 
     test('entries round-trip whole', async () => {
       const k = `http://t/${randomUUID()}`;
-      const e = entry(k, 'x', 'payload', { headers: [['a', '1'], ['A', '2']], status: 404, statusText: 'Not Found' });
+      const e = entry(k, 'x', 'payload', { headers: new HeaderList([['a', '1'], ['A', '2']]), status: 404, statusText: 'Not Found' });
       await store.put(e);
       const [got] = await store.get(k);
       assert.deepEqual({ ...got!, body: Buffer.from(got!.body).toString() }, { ...e, body: 'payload' });
@@ -64,10 +64,10 @@ function contract(name: string, make: () => Promise<CacheStore>, skip: string | 
       const k = `http://t/${randomUUID()}`;
       const old = entry(k, 'gzip', 'old');
       await store.put(old);
-      assert.equal(await store.freshen({ ...old, headers: [['x-fresh', '1']] }), true);
-      assert.deepEqual((await store.get(k))[0]!.headers, [['x-fresh', '1']]);
+      assert.equal(await store.freshen({ ...old, headers: new HeaderList([['x-fresh', '1']]) }), true);
+      assert.deepEqual((await store.get(k))[0]!.headers.entries(), [['x-fresh', '1']]);
       await store.put(entry(k, 'gzip', 'new'));
-      assert.equal(await store.freshen({ ...old, headers: [['x-fresh', '2']] }), false);
+      assert.equal(await store.freshen({ ...old, headers: new HeaderList([['x-fresh', '2']]) }), false);
       assert.deepEqual(bodies(await store.get(k)), ['new']);
     });
 
@@ -140,9 +140,9 @@ contract(
 
 test('memory: least recently used entries are evicted by bytes', async () => {
   const store = new MemoryStore({ maxBytes: 3_500, maxEntryBytes: 3_500 });
-  for (const k of ['a', 'b', 'c']) await store.put(entry(k, '', 'x'.repeat(1000), { headers: [] }));
+  for (const k of ['a', 'b', 'c']) await store.put(entry(k, '', 'x'.repeat(1000), { headers: new HeaderList([]) }));
   await store.get('a'); // a becomes most recent; b is now the oldest
-  await store.put(entry('d', '', 'x'.repeat(1000), { headers: [] }));
+  await store.put(entry('d', '', 'x'.repeat(1000), { headers: new HeaderList([]) }));
   assert.equal((await store.get('b')).length, 0);
   for (const k of ['a', 'c', 'd']) assert.equal((await store.get(k)).length, 1, k);
   assert.ok(store.bytes <= 3_500);
@@ -151,7 +151,7 @@ test('memory: least recently used entries are evicted by bytes', async () => {
 test('sqlite: total bytes stay under maxBytes; the oldest entries go first', async () => {
   const dir = tmp();
   const store = new SqliteStore({ directory: dir, maxBytes: 20_000, maxEntryBytes: 20_000, touchIntervalMs: 0 });
-  for (let i = 0; i < 20; i++) await store.put(entry(`k${i}`, '', 'x'.repeat(2_000), { headers: [] }));
+  for (let i = 0; i < 20; i++) await store.put(entry(`k${i}`, '', 'x'.repeat(2_000), { headers: new HeaderList([]) }));
   assert.ok(store.bytes <= 20_000, String(store.bytes));
   assert.equal((await store.get('k0')).length, 0);
   assert.equal((await store.get('k19')).length, 1);
