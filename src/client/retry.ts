@@ -11,6 +11,8 @@
 import type { Dispatch, DispatchRequest } from './dispatch.ts';
 import type { ClientResponse } from './response.ts';
 import { ClientError } from './errors.ts';
+import { parseHttpDate } from '../wire/httpDate.ts';
+import { trimOws } from '../wire/chars.ts';
 
 /** Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -54,10 +56,10 @@ const DEFAULT_ERRORS = ['HF_CONNECT', 'HF_CONNECT_TIMEOUT', 'HF_SOCKET_RESET', '
 /** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from now. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
-  const v = value.trim();
+  const v = trimOws(value);
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) return undefined;
+  const t = parseHttpDate(v, now);
+  if (t === undefined) return undefined;
   return Math.max(0, t - now);
 }
 

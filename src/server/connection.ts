@@ -11,11 +11,10 @@
  * `lingeringClose`, so no close ever discards the tail of a response.
  */
 import type { Socket } from 'node:net';
-import { RequestParser, WireError, reasonPhrase } from '../wire/index.ts';
+import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentHttpDate } from '../wire/index.ts';
 import type { RequestHead } from '../wire/index.ts';
 import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
-import { httpDate } from './httpDate.ts';
 import { RequestBody, type BodySource } from './requestBody.ts';
 import { ServerRequest } from './serverRequest.ts';
 import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
@@ -410,10 +409,11 @@ export class Connection implements ResponseSink, BodySource {
   private sendErrorAndLinger(status: number): void {
     if (this.state === 'lingering' || this.state === 'closed') return;
     const text = `${status} ${reasonPhrase(status)}\n`;
-    this.socket.write(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\nDate: ${httpDate()}\r\n\r\n${text}`,
-      'latin1',
-    );
+    const head = serializeResponseHead({
+      status,
+      headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(text.length)], ['Connection', 'close'], ['Date', currentHttpDate()]],
+    });
+    this.socket.write(head + text, 'latin1');
     this.startLinger();
   }
 

@@ -4,10 +4,14 @@
  * connection-management fields, and refuses to let a handler produce bytes that would
  * desynchronise the connection (more or fewer bytes than the Content-Length it announced).
  */
-import { assertFieldName, assertFieldValue, encodeLastChunk, reasonPhrase, HeaderList } from '../wire/index.ts';
+import { encodeLastChunk, HeaderList } from '../wire/index.ts';
+import { serializeFieldLine, serializeStatusLine } from '../wire/serializer.ts';
+import { statusHasNoBody } from '../wire/framing.ts';
+import { hasToken } from '../wire/fields.ts';
+import { trimOws } from '../wire/chars.ts';
+import { currentHttpDate } from '../wire/httpDate.ts';
 import type { HeaderInit } from '../wire/index.ts';
 import { ServerError } from './errors.ts';
-import { httpDate } from './httpDate.ts';
 import type { ServerRequest } from './serverRequest.ts';
 
 /** What a writer needs from its connection. */
@@ -149,9 +153,9 @@ export class ResponseWriter {
     }
     // HTTP/1.0 clients do not understand 1xx (RFC 9110 §15.2).
     if (this.versionMinor === 0) return;
-    let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    let head = serializeStatusLine(status);
     if (headers !== undefined) {
-      for (const [name, value] of new HeaderList(headers as HeaderInit)) head += `${name}: ${value}\r\n`;
+      for (const [name, value] of new HeaderList(headers as HeaderInit)) head += serializeFieldLine(name, value);
     }
     this.sink.writeRaw(`${head}\r\n`, 'latin1');
   }
@@ -162,9 +166,7 @@ export class ResponseWriter {
    */
   private buildHead(knownLength: number): string {
     const status = this.status;
-    const reason = this.reason ?? reasonPhrase(status);
-    if (/[\r\n\0]/.test(reason)) throw new ServerError('HF_SERVER_INVALID_RESPONSE', 'CR, LF or NUL in reason phrase');
-    let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+    let head = serializeStatusLine(status, this.reason);
     let userLength = -1;
     let hasDate = false;
     let wantsClose = false;
@@ -176,31 +178,30 @@ export class ResponseWriter {
         if (raw === undefined) continue;
         const values = typeof raw === 'string' ? [raw] : raw;
         for (const value of values) {
-          assertFieldName(name);
-          assertFieldValue(name, value);
+          const line = serializeFieldLine(name, value);
           const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
           // Connection management and framing belong to the server: a handler's own
           // Transfer-Encoding or Keep-Alive could contradict the framing actually used.
           if (key === 'content-length') {
-            if (!/^\d{1,15}$/.test(value.trim()) || (userLength !== -1 && userLength !== Number(value))) {
+            if (!/^\d{1,15}$/.test(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
               throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
             }
             userLength = Number(value);
             continue;
           }
           if (key === 'connection') {
-            if (/(^|,)\s*close\s*(,|$)/i.test(value)) wantsClose = true;
+            if (hasToken(value, 'close')) wantsClose = true;
             continue;
           }
           if (key === 'transfer-encoding' || key === 'keep-alive') continue;
           if (key === 'date') hasDate = true;
           else if (key === 'trailer') wantsTrailers = true;
-          head += `${name}: ${value}\r\n`;
+          head += line;
         }
       }
     }
     const isHead = this.req.method === 'HEAD';
-    const bodiless = status === 204 || status === 304 || (status >= 100 && status < 200);
+    const bodiless = statusHasNoBody(status);
     if (knownLength !== -1 && userLength !== -1 && knownLength !== userLength && !isHead && !bodiless) {
       throw new ServerError('HF_SERVER_CONTENT_LENGTH_MISMATCH', `Content-Length ${userLength} but the body has ${knownLength} bytes`);
     }
@@ -230,7 +231,7 @@ export class ResponseWriter {
     if (!keepAlive) head += 'Connection: close\r\n';
     else if (this.versionMinor === 0) head += `Connection: keep-alive\r\nKeep-Alive: ${this.sink.keepAliveValue}\r\n`;
     else head += `Keep-Alive: ${this.sink.keepAliveValue}\r\n`;
-    if (!hasDate) head += `Date: ${httpDate()}\r\n`;
+    if (!hasDate) head += `Date: ${currentHttpDate()}\r\n`;
     this.sentHead = true;
     return head + CRLF;
   }

@@ -7,6 +7,9 @@ import { createReadStream } from 'node:fs';
 import { stat, realpath, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { formatHttpDate, parseHttpDate } from '../wire/httpDate.ts';
+import { ifMatchPasses, ifNoneMatchPasses, parseEntityTag } from '../wire/etag.ts';
+import { trimOws } from '../wire/chars.ts';
 import { mimeType } from './mime.ts';
 import type { StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
@@ -32,21 +35,9 @@ function etagOf(st: Stats): string {
   return `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
 }
 
-/** Weak comparison of entity tags (RFC 9110 §8.8.3.2) against a list or `*`. */
-function etagMatches(header: string, etag: string): boolean {
-  if (header.trim() === '*') return true;
-  const opaque = etag.replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === opaque);
-}
-
-function parseDate(value: string | undefined): number {
-  if (value === undefined) return NaN;
-  return Date.parse(value);
-}
-
 /** Parses one `bytes=` range against `size`: [start, end] inclusive, 'unsatisfiable', or null (ignore). */
 function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | null {
-  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
+  const m = /^bytes=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)$/.exec(trimOws(header));
   // Several ranges or another unit: serving the whole representation is allowed (RFC 9110 §14.2).
   if (m === null) return null;
   const [, a, b] = m;
@@ -167,35 +158,38 @@ async function sendListing(res: ResponseWriter, dir: string, shownPath: string, 
 
 async function sendFile(req: ServerRequest, res: ResponseWriter, file: string, st: Stats, cacheControl: string): Promise<void> {
   const etag = etagOf(st);
+  const tag = parseEntityTag(etag);
   const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
-  const lastModified = new Date(mtime).toUTCString();
+  const lastModified = formatHttpDate(mtime);
   const validators = { ETag: etag, 'Last-Modified': lastModified, 'Cache-Control': cacheControl };
 
   // RFC 9110 §13.2.2: preconditions in this order.
   const ifMatch = req.headers.get('if-match');
   if (ifMatch !== undefined) {
     // Strong comparison for If-Match: our weak tags never match strongly, except `*`.
-    if (ifMatch.trim() !== '*') {
+    if (!ifMatchPasses(ifMatch, tag)) {
       await sendText(res, 412, 'precondition failed\n', validators);
       return;
     }
   } else {
-    const ius = parseDate(req.headers.get('if-unmodified-since'));
-    if (!Number.isNaN(ius) && mtime > ius) {
+    // §13.1.4: an invalid date is ignored.
+    const ius = parseHttpDate(req.headers.get('if-unmodified-since'));
+    if (ius !== undefined && mtime > ius) {
       await sendText(res, 412, 'precondition failed\n', validators);
       return;
     }
   }
   const inm = req.headers.get('if-none-match');
   if (inm !== undefined) {
-    if (etagMatches(inm, etag)) {
+    if (!ifNoneMatchPasses(inm, tag)) {
       res.writeHead(304, validators);
       await res.end();
       return;
     }
   } else {
-    const ims = parseDate(req.headers.get('if-modified-since'));
-    if (!Number.isNaN(ims) && mtime <= ims) {
+    // §13.1.3: an invalid date (`2024`, `0`) is ignored, never read as some time.
+    const ims = parseHttpDate(req.headers.get('if-modified-since'));
+    if (ims !== undefined && mtime <= ims) {
       res.writeHead(304, validators);
       await res.end();
       return;
@@ -212,7 +206,7 @@ async function sendFile(req: ServerRequest, res: ResponseWriter, file: string, s
     const ifRange = req.headers.get('if-range');
     // If-Range: the range applies only to the representation the client already has part of.
     const rangeApplies = ifRange === undefined
-      || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? false : parseDate(ifRange) === mtime);
+      || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? false : parseHttpDate(ifRange) === mtime);
     if (rangeApplies) {
       const r = parseRange(range, size);
       if (r === 'unsatisfiable') {

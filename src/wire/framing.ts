@@ -98,7 +98,12 @@ export function requestFraming(headers: HeaderList, versionMinor: number): BodyF
 
 /** True when a response to `method` with `status` never has a body (RFC 9112 §6.3 rule 1). */
 export function responseHasNoBody(method: string, status: number): boolean {
-  return method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304;
+  return method === 'HEAD' || statusHasNoBody(status);
+}
+
+/** True when a response with `status` never has a body, whatever the method: 1xx, 204, 304. */
+export function statusHasNoBody(status: number): boolean {
+  return (status >= 100 && status < 200) || status === 204 || status === 304;
 }
 
 /** Framing of a response body (RFC 9112 §6.3), given the method of the request it answers. */

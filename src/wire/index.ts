@@ -12,7 +12,7 @@ export {
 export { stripHopByHop, isHopByHop, connectionNominated, type HopByHopUse } from './hopByHop.ts';
 export { isToken, isTarget, trimOws, isOws } from './chars.ts';
 export {
-  requestFraming, responseFraming, responseHasNoBody, parseContentLength,
+  requestFraming, responseFraming, responseHasNoBody, statusHasNoBody, parseContentLength,
   NO_BODY, CHUNKED, CLOSE_DELIMITED, type BodyFraming,
 } from './framing.ts';
 export { ChunkedDecoder, encodeChunk, encodeLastChunk, type ChunkedLimits } from './chunked.ts';
@@ -21,6 +21,6 @@ export {
   type ParserLimits, type ParserHandlers, type RequestHead, type ResponseHead,
 } from './parser.ts';
 export {
-  serializeRequestHead, serializeResponseHead, reasonPhrase,
+  serializeRequestHead, serializeResponseHead, serializeStatusLine, serializeFieldLine, reasonPhrase,
   type RequestHeadInit, type ResponseHeadInit, type SerializableHeaders,
 } from './serializer.ts';

@@ -51,13 +51,37 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? '';
 }
 
+/**
+ * One field line, `name: value` and CRLF, after checking the name is a token and the value has
+ * no CR, LF, NUL or other control: the one check every head serializer makes.
+ */
+export function serializeFieldLine(name: string, value: string): string {
+  assertFieldName(name);
+  assertFieldValue(name, value);
+  return `${name}: ${value}\r\n`;
+}
+
 function appendFields(out: string, headers: SerializableHeaders): string {
-  for (const [name, value] of headers) {
-    assertFieldName(name);
-    assertFieldValue(name, value);
-    out += `${name}: ${value}\r\n`;
-  }
+  for (const [name, value] of headers) out += serializeFieldLine(name, value);
   return out;
+}
+
+/**
+ * A response's status line with CRLF, `reason` defaulting to the standard phrase. The one place
+ * a status and a reason phrase are validated: a CR or LF in the reason is
+ * `HF_WIRE_HEADER_INJECTION`, another control or a status outside 100-999 `HF_WIRE_INVALID_STATUS`.
+ * Used by {@link serializeResponseHead} and, field by field, by the server's response writer.
+ */
+export function serializeStatusLine(status: number, reason?: string, versionMinor?: number): string {
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new WireError('HF_WIRE_INVALID_STATUS', `invalid status ${status}`);
+  const phrase = reason ?? reasonPhrase(status);
+  const bad = invalidFieldValueAt(phrase);
+  if (bad !== -1) {
+    const c = phrase.charCodeAt(bad);
+    if (c === 0x0d || c === 0x0a) throw new WireError('HF_WIRE_HEADER_INJECTION', 'CR or LF in reason phrase');
+    throw new WireError('HF_WIRE_INVALID_STATUS', `invalid character 0x${c.toString(16)} in reason phrase`);
+  }
+  return `HTTP/1.${versionMinorOf(versionMinor)} ${status} ${phrase}\r\n`;
 }
 
 /** Serializes a request head, ending with the empty line. */
@@ -70,15 +94,6 @@ export function serializeRequestHead(init: RequestHeadInit): string {
 
 /** Serializes a response head, ending with the empty line. */
 export function serializeResponseHead(init: ResponseHeadInit): string {
-  const { status } = init;
-  if (!Number.isInteger(status) || status < 100 || status > 999) throw new WireError('HF_WIRE_INVALID_STATUS', `invalid status ${status}`);
-  const reason = init.reason ?? reasonPhrase(status);
-  const bad = invalidFieldValueAt(reason);
-  if (bad !== -1) {
-    const c = reason.charCodeAt(bad);
-    if (c === 0x0d || c === 0x0a) throw new WireError('HF_WIRE_HEADER_INJECTION', 'CR or LF in reason phrase');
-    throw new WireError('HF_WIRE_INVALID_STATUS', `invalid character 0x${c.toString(16)} in reason phrase`);
-  }
-  const out = `HTTP/1.${versionMinorOf(init.versionMinor)} ${status} ${reason}\r\n`;
+  const out = serializeStatusLine(init.status, init.reason, init.versionMinor);
   return `${appendFields(out, init.headers)}\r\n`;
 }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -56,12 +56,31 @@ test('files with media types and validators; conditional requests; HEAD', async 
   assert.equal((await req(server.port, 'GET', '/hello.txt', `If-Modified-Since: ${lm}\r\n`)).status, 304);
   assert.equal((await req(server.port, 'GET', '/hello.txt', 'If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n')).status, 200);
   assert.equal((await req(server.port, 'GET', '/hello.txt', 'If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n')).status, 412);
+  // RFC 9110 §13.1.3/§13.1.4: an invalid date is ignored. `2024` is not an HTTP-date, though
+  // Date.parse reads it as 2024-01-01 (which would answer 304 for a file older than that, and 412
+  // for a newer one).
+  for (const bad of ['2024', '2999', '0', 'Sun, 32 Dec 2999 00:00:00 GMT']) {
+    assert.equal((await req(server.port, 'GET', '/hello.txt', `If-Modified-Since: ${bad}\r\n`)).status, 200, `If-Modified-Since: ${bad}`);
+    assert.equal((await req(server.port, 'GET', '/hello.txt', `If-Unmodified-Since: ${bad === '2999' ? '1970' : bad}\r\n`)).status, 200, `If-Unmodified-Since: ${bad}`);
+  }
 
   const h = await req(server.port, 'HEAD', '/hello.txt');
   assert.equal(h.status, 200);
   assert.equal(h.headers.get('content-length'), '13');
   assert.equal(h.body.length, 0);
   assert.equal((await req(server.port, 'POST', '/hello.txt')).status, 405);
+});
+
+test('If-Modified-Since: 2024 is not a date: a file last modified in 2020 is sent whole, not 304 (RFC 9110 §13.1.3)', async (t) => {
+  const root = makeRoot(t);
+  const in2020 = new Date(Date.UTC(2020, 0, 1));
+  utimesSync(path.join(root, 'hello.txt'), in2020, in2020);
+  const server = await startServer(t, { handler: serveStatic(root) });
+  const r = await req(server.port, 'GET', '/hello.txt', 'If-Modified-Since: 2024\r\n');
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'hello, world\n');
+  // A real date after the modification still gives 304.
+  assert.equal((await req(server.port, 'GET', '/hello.txt', 'If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT\r\n')).status, 304);
 });
 
 test('byte ranges: single, suffix, open-ended, unsatisfiable, If-Range', async (t) => {
