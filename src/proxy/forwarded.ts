@@ -4,6 +4,7 @@
  * `X-Forwarded-For` / `-Proto` / `-Host` or the standard `Forwarded` (RFC 7239).
  */
 import type { HeaderList } from '../wire/index.ts';
+import { isToken } from '../wire/chars.ts';
 
 /** Which client-information fields the proxy adds to upstream requests. */
 export type ForwardedStyle = 'x-forwarded' | 'forwarded' | 'both' | 'none';
@@ -35,7 +36,7 @@ function forwardedNode(address: string): string {
 function forwardedValue(value: string): string {
   // Nearly every request of a proxy carries the same Host: remember the last answer.
   if (value === lastValue) return lastQuoted;
-  const quoted = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  const quoted = isToken(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
   lastValue = value;
   lastQuoted = quoted;
   return quoted;

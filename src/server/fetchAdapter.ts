@@ -8,6 +8,7 @@
  * is complete as soon as it is read (a string, bytes) is sent with a Content-Length in one write;
  * a body that is still streaming is sent chunked with backpressure.
  */
+import { statusHasNoBody } from '../wire/framing.ts';
 import { ServerError } from './errors.ts';
 import { NativeResponse, lightParts, initHas } from './lightResponse.ts';
 import type { ServerRequest } from './serverRequest.ts';
@@ -179,7 +180,7 @@ export function writeResponse(req: ServerRequest, res: ResponseWriter, response:
     void res.end();
     return undefined;
   }
-  if (status === 204 || status === 304) {
+  if (statusHasNoBody(status)) {
     body.cancel().catch(() => {});
     void res.end();
     return undefined;
