@@ -8,7 +8,7 @@ import { stat, realpath, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { formatHttpDate, parseHttpDate } from '../wire/httpDate.ts';
-import { ifMatchPasses, ifNoneMatchPasses, parseEntityTag } from '../wire/etag.ts';
+import { ifMatchPasses, ifNoneMatchPasses, parseEntityTag, strongMatch } from '../wire/etag.ts';
 import { trimOws } from '../wire/chars.ts';
 import { mimeType } from './mime.ts';
 import type { StreamingHandler } from './options.ts';
@@ -205,8 +205,10 @@ async function sendFile(req: ServerRequest, res: ResponseWriter, file: string, s
   if (range !== undefined && req.method === 'GET') {
     const ifRange = req.headers.get('if-range');
     // If-Range: the range applies only to the representation the client already has part of.
+    // §13.1.5: an entity-tag must match strongly (ours are weak, so never), a date exactly.
+    const rangeTag = ifRange === undefined ? undefined : parseEntityTag(ifRange);
     const rangeApplies = ifRange === undefined
-      || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? false : parseHttpDate(ifRange) === mtime);
+      || (rangeTag !== undefined ? tag !== undefined && strongMatch(rangeTag, tag) : parseHttpDate(ifRange) === mtime);
     if (rangeApplies) {
       const r = parseRange(range, size);
       if (r === 'unsatisfiable') {
