@@ -23,12 +23,12 @@ export function hasValidator(entry: Pick<StoredEntry, 'headers'>): boolean {
  * If-None-Match and its Last-Modified in If-Modified-Since. Only this one response's validators
  * are sent, so a 304 can refer to nothing but the response held at hand.
  */
-export function conditionalHeaders(entry: Pick<StoredEntry, 'headers'>): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+export function conditionalHeaders(entry: Pick<StoredEntry, 'headers'>): HeaderList {
+  const out = new HeaderList();
   const etag = entry.headers.first('etag');
-  if (parseEntityTag(etag) !== undefined) out.push(['if-none-match', etag!]);
+  if (parseEntityTag(etag) !== undefined) out.append('if-none-match', etag!);
   const lm = entry.headers.first('last-modified');
-  if (parseHttpDate(lm) !== undefined) out.push(['if-modified-since', lm!]);
+  if (parseHttpDate(lm) !== undefined) out.append('if-modified-since', lm!);
   return out;
 }
 
