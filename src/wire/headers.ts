@@ -2,7 +2,7 @@
  * An HTTP field section: case-insensitive names, original order and spelling kept, repeated
  * fields kept as separate lines (Set-Cookie must never be joined, RFC 9110 §5.3).
  */
-import { isToken, invalidFieldValueAt } from './chars.ts';
+import { isToken, invalidFieldValueAt, trimOws } from './chars.ts';
 import { WireError } from './errors.ts';
 
 export type HeaderInit = HeaderList | Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined>;
@@ -97,7 +97,8 @@ export class HeaderList implements Iterable<[string, string]> {
   /** Adds a field line, validating the name (token) and value (no CR, LF, NUL or other controls). */
   append(name: string, value: string): this {
     assertFieldName(name);
-    const v = normalizeValue(value);
+    // Leading and trailing OWS is not part of a field value (RFC 9110 §5.5).
+    const v = trimOws(value);
     assertFieldValue(name, v);
     this.push(name, name.toLowerCase(), v);
     return this;
@@ -210,10 +211,6 @@ export class HeaderList implements Iterable<[string, string]> {
   }
 }
 
-/** Leading and trailing whitespace is not part of a field value (RFC 9110 §5.5). */
-function normalizeValue(value: string): string {
-  return value.replace(/^[\t ]+|[\t ]+$/g, '');
-}
 
 /** Throws when `name` is not a token: guards serializers against header injection. */
 export function assertFieldName(name: string): void {
