@@ -3,8 +3,8 @@
  *
  * ```
  * connecting ──> reserved ──> busy ──> idle ──> reserved ──> busy ... ──> closing ──> closed
- *                  │   ^        │        │
- *                  │   └── idle (put back unused)
+ *                  │  │         │        │
+ *                  │  └──> idle (its request was given up before a byte was written)
  *                  └────────────┴────────┴──> closing (peer FIN/RST/stray bytes, timeout, error)
  * ```
  *
@@ -299,7 +299,7 @@ export class ClientConnection implements BodySource {
 
   /** The one writer of `state`: asserts that `next` may follow the current state. */
   private enter(next: ConnectionState): void {
-    assert(NEXT_STATES[this.lifecycle].includes(next), `client connection: no transition from ${this.lifecycle} to ${next}`);
+    if (!NEXT_STATES[this.lifecycle].includes(next)) assert.fail(`client connection: no transition from ${this.lifecycle} to ${next}`);
     this.lifecycle = next;
   }
 
