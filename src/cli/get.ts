@@ -2,11 +2,11 @@
  * `holdfast get URL`: a curl-like client on the holdfast client, with a progress bar for large
  * bodies (stderr, TTY only) and an optional on-disk cache (the cache layer's SQLite store).
  */
-import { parseArgs } from 'node:util';
 import { readFile, open, type FileHandle } from 'node:fs/promises';
 import { Agent, ClientError } from '../client/index.ts';
 import type { Cache, CacheStore } from '../cache/index.ts';
 import { ProgressLine, bar } from './progress.ts';
+import { integerFlag, parseCommandLine, usageFailure } from './args.ts';
 
 export const GET_HELP = `Usage: holdfast get URL [options]
 
@@ -24,8 +24,9 @@ Options:
 /** Entry point of `holdfast get`; returns the exit status (0 for 2xx/3xx, 1 otherwise, 2 usage). */
 export async function runGet(argv: string[]): Promise<number> {
   let parsed;
+  let timeout: number;
   try {
-    parsed = parseArgs({
+    parsed = parseCommandLine({
       args: argv,
       allowPositionals: true,
       options: {
@@ -39,15 +40,15 @@ export async function runGet(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
       },
     });
+    if (parsed.values.help === true) {
+      process.stdout.write(GET_HELP);
+      return 0;
+    }
+    timeout = integerFlag('timeout', parsed.values.timeout, 0) ?? 30_000;
   } catch (err) {
-    process.stderr.write(`holdfast get: ${(err as Error).message}\n\n${GET_HELP}`);
-    return 2;
+    return usageFailure('get', err, GET_HELP);
   }
   const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(GET_HELP);
-    return 0;
-  }
   const url = positionals[0];
   if (url === undefined || positionals.length > 1) {
     process.stderr.write(`holdfast get: exactly one URL expected\n\n${GET_HELP}`);
@@ -65,7 +66,6 @@ export async function runGet(argv: string[]): Promise<number> {
   let body: Buffer | undefined;
   if (values.data !== undefined) body = values.data.startsWith('@') ? await readFile(values.data.slice(1)) : Buffer.from(values.data);
   const method = (values.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
-  const timeout = values.timeout === undefined ? 30_000 : Number(values.timeout);
   let cached: { cache: Cache; store: CacheStore } | null = null;
   if (values.cache !== undefined) {
     try {

@@ -1,12 +1,12 @@
 /**
  * `holdfast lab`: runs the race lab and prints the scorecard.
  */
-import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runLab, renderScorecard, renderHtmlReport, scenarios, subjects, LabError, type LabProgress, type Subject } from '../lab/index.ts';
 import { ProgressLine } from './progress.ts';
+import { integerFlag, parseCommandLine, positiveNumberFlag, usageFailure } from './args.ts';
 
 export const LAB_HELP = `Usage: holdfast lab [options]
 
@@ -92,8 +92,10 @@ export function labProgress(progress: ProgressLine): (ev: LabProgress) => void {
 /** Entry point of `holdfast lab`; returns the exit status. */
 export async function runLabCommand(argv: string[]): Promise<number> {
   let values;
+  let repeat: number;
+  let concurrency: number;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCommandLine({
       args: argv,
       options: {
         only: { type: 'string' },
@@ -106,15 +108,15 @@ export async function runLabCommand(argv: string[]): Promise<number> {
         list: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-      strict: true,
     }));
+    if (values.help === true) {
+      process.stdout.write(LAB_HELP);
+      return 0;
+    }
+    repeat = positiveNumberFlag('repeat', values.repeat) ?? 1;
+    concurrency = integerFlag('concurrency', values.concurrency, 1) ?? 3;
   } catch (err) {
-    process.stderr.write(`holdfast lab: ${(err as Error).message}\n\n${LAB_HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(LAB_HELP);
-    return 0;
+    return usageFailure('lab', err, LAB_HELP);
   }
   let extra: Subject[] = [];
   if (values['extra-subjects'] !== undefined) {
@@ -133,12 +135,6 @@ export async function runLabCommand(argv: string[]): Promise<number> {
     for (const s of [...subjects, ...extra]) out.push(`  ${s.id.padEnd(26)} ${s.role.padEnd(7)} ${s.family.padEnd(9)} ${s.label}`);
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
-  }
-  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
-  const concurrency = values.concurrency === undefined ? 3 : Number(values.concurrency);
-  if (!Number.isFinite(repeat) || repeat <= 0 || !Number.isInteger(concurrency) || concurrency < 1) {
-    process.stderr.write('holdfast lab: --repeat must be a positive number and --concurrency a positive integer\n');
-    return 2;
   }
   const progress = new ProgressLine();
   const controller = new AbortController();

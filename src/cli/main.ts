@@ -2,6 +2,7 @@
  * The `holdfast` command line: `holdfast lab`, `holdfast get`, `holdfast serve`, `holdfast proxy`.
  * Each command is imported only when run, so that one layer still in progress cannot break the others.
  */
+import { UsageError, parseCommandLine } from './args.ts';
 
 const HELP = `holdfast — HTTP/1.1 for Node.js that does not race
 
@@ -19,12 +20,25 @@ Run \`holdfast <command> --help\` for a command's options.
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // Options before the command are the command line's own; the rest is the command's.
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  const own = at === -1 ? argv : argv.slice(0, at);
+  let help: boolean;
+  try {
+    help = parseCommandLine({ args: own, options: { help: { type: 'boolean', short: 'h' } } }).values.help === true;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`holdfast: ${err.message}\n\n${HELP}`);
+    return 2;
+  }
+  const [command, ...rest] = at === -1 ? [] : argv.slice(at);
+  if (help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   switch (command) {
     case undefined:
     case 'help':
-    case '--help':
-    case '-h':
       process.stdout.write(HELP);
       return 0;
     case 'lab': {

@@ -4,6 +4,7 @@
  */
 import { createProxy, type ForwardedStyle, type UpstreamKeepAlive } from '../proxy/index.ts';
 import { SqliteStore, RedisStore, type CacheStore } from '../cache/index.ts';
+import { UsageError, choiceFlag, integerFlag, nonEmptyFlag, parseCommandLine, usageFailure } from './args.ts';
 
 const USAGE = `Usage: holdfast proxy --upstream URL [--upstream URL ...] [options]
 
@@ -25,6 +26,7 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --fail-timeout MS          how long a down backend is skipped (default 10000)
   --forwarded STYLE          x-forwarded | forwarded | both | none (default both)
   --no-preserve-host         send the backend's own Host instead of the client's
+  -h, --help                 show this help
 `;
 
 interface Parsed {
@@ -46,7 +48,8 @@ interface Parsed {
   preserveHost: boolean;
 }
 
-class UsageError extends Error {}
+const KEEP_ALIVE_MODES = ['always', 'while-queued', 'never'] as const satisfies readonly UpstreamKeepAlive[];
+const FORWARDED_STYLES = ['x-forwarded', 'forwarded', 'both', 'none'] as const satisfies readonly ForwardedStyle[];
 
 /** Parses `HOST:PORT`, `[V6]:PORT` or `PORT`. */
 function parseListen(v: string): { host: string; port: number } {
@@ -58,104 +61,51 @@ function parseListen(v: string): { host: string; port: number } {
   return { host: host === '' ? '127.0.0.1' : host, port };
 }
 
-function parseArgs(argv: string[]): Parsed | 'help' {
-  const p: Parsed = {
-    host: '127.0.0.1',
-    port: 8080,
-    upstreams: [],
-    cache: null,
-    concurrency: undefined,
-    keepAlive: undefined,
-    bufferRequests: undefined,
-    bufferResponses: undefined,
-    connect: undefined,
-    headers: undefined,
-    body: undefined,
-    queue: undefined,
-    maxFails: undefined,
-    failTimeout: undefined,
-    forwarded: undefined,
-    preserveHost: true,
+function parseProxyArgs(argv: string[]): Parsed | 'help' {
+  const { values } = parseCommandLine({
+    args: argv,
+    options: {
+      listen: { type: 'string' },
+      upstream: { type: 'string', multiple: true },
+      cache: { type: 'string' },
+      'upstream-concurrency': { type: 'string' },
+      'upstream-keep-alive': { type: 'string' },
+      'buffer-requests': { type: 'string' },
+      'buffer-responses': { type: 'string' },
+      'connect-timeout': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'body-timeout': { type: 'string' },
+      'queue-timeout': { type: 'string' },
+      'max-fails': { type: 'string' },
+      'fail-timeout': { type: 'string' },
+      forwarded: { type: 'string' },
+      'no-preserve-host': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const upstreams = (values.upstream ?? []).map((u) => nonEmptyFlag('upstream', u)!);
+  if (upstreams.length === 0) throw new UsageError('at least one --upstream is required');
+  const listen = nonEmptyFlag('listen', values.listen);
+  const { host, port } = listen === undefined ? { host: '127.0.0.1', port: 8080 } : parseListen(listen);
+  return {
+    host,
+    port,
+    upstreams,
+    cache: nonEmptyFlag('cache', values.cache) ?? null,
+    concurrency: integerFlag('upstream-concurrency', values['upstream-concurrency'], 1),
+    keepAlive: choiceFlag('upstream-keep-alive', values['upstream-keep-alive'], KEEP_ALIVE_MODES),
+    bufferRequests: integerFlag('buffer-requests', values['buffer-requests'], 0),
+    bufferResponses: integerFlag('buffer-responses', values['buffer-responses'], 1),
+    connect: integerFlag('connect-timeout', values['connect-timeout'], 1),
+    headers: integerFlag('headers-timeout', values['headers-timeout'], 1),
+    body: integerFlag('body-timeout', values['body-timeout'], 1),
+    queue: integerFlag('queue-timeout', values['queue-timeout'], 0),
+    maxFails: integerFlag('max-fails', values['max-fails'], 1),
+    failTimeout: integerFlag('fail-timeout', values['fail-timeout'], 0),
+    forwarded: choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES),
+    preserveHost: values['no-preserve-host'] !== true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq !== -1 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      const v = eq !== -1 && arg.startsWith('--') ? arg.slice(eq + 1) : argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    const int = (min: number): number => {
-      const v = value();
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} needs an integer >= ${min}, got ${JSON.stringify(v)}`);
-      return n;
-    };
-    switch (name) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--listen': {
-        const l = parseListen(value());
-        p.host = l.host;
-        p.port = l.port;
-        break;
-      }
-      case '--upstream':
-        p.upstreams.push(value());
-        break;
-      case '--cache':
-        p.cache = value();
-        break;
-      case '--upstream-concurrency':
-        p.concurrency = int(1);
-        break;
-      case '--upstream-keep-alive': {
-        const v = value();
-        if (v !== 'always' && v !== 'while-queued' && v !== 'never') throw new UsageError(`--upstream-keep-alive must be always, while-queued or never`);
-        p.keepAlive = v;
-        break;
-      }
-      case '--buffer-requests':
-        p.bufferRequests = int(0);
-        break;
-      case '--buffer-responses':
-        p.bufferResponses = int(1);
-        break;
-      case '--connect-timeout':
-        p.connect = int(1);
-        break;
-      case '--headers-timeout':
-        p.headers = int(1);
-        break;
-      case '--body-timeout':
-        p.body = int(1);
-        break;
-      case '--queue-timeout':
-        p.queue = int(0);
-        break;
-      case '--max-fails':
-        p.maxFails = int(1);
-        break;
-      case '--fail-timeout':
-        p.failTimeout = int(0);
-        break;
-      case '--forwarded': {
-        const v = value();
-        if (v !== 'x-forwarded' && v !== 'forwarded' && v !== 'both' && v !== 'none') throw new UsageError('--forwarded must be x-forwarded, forwarded, both or none');
-        p.forwarded = v;
-        break;
-      }
-      case '--no-preserve-host':
-        p.preserveHost = false;
-        break;
-      default:
-        throw new UsageError(`unknown option ${arg}`);
-    }
-  }
-  if (p.upstreams.length === 0) throw new UsageError('at least one --upstream is required');
-  return p;
 }
 
 /** Opens the store named by `--cache`: a Redis URL or a SQLite directory. */
@@ -171,11 +121,9 @@ async function openStore(spec: string): Promise<CacheStore> {
 export async function runProxy(argv: string[]): Promise<number> {
   let p: Parsed | 'help';
   try {
-    p = parseArgs(argv);
+    p = parseProxyArgs(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`holdfast proxy: ${err.message}\n\n${USAGE}`);
-    return 2;
+    return usageFailure('proxy', err, USAGE);
   }
   if (p === 'help') {
     process.stdout.write(USAGE);

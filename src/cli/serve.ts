@@ -4,54 +4,47 @@
  */
 import { stat } from 'node:fs/promises';
 import { createServer, serveStatic } from '../server/index.ts';
+import { UsageError, integerFlag, nonEmptyFlag, parseCommandLine, usageFailure } from './args.ts';
 
 const USAGE = `Usage: holdfast serve [DIR] [--port N] [--host H] [--no-listing]
 
 Serves DIR (default: the current directory) over HTTP/1.1 with ETag/Last-Modified,
 conditional requests, byte ranges, HEAD and directory listings.
 
-  --port N      port to listen on (default 8000; 0 picks a free one)
-  --host H      address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
-  --no-listing  answer 404 for directories without index.html
+  -p, --port N      port to listen on (default 8000; 0 picks a free one)
+      --host H      address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
+      --no-listing  answer 404 for directories without index.html
+  -h, --help        show this help
 `;
 
 /** Runs `holdfast serve`; resolves with the exit code once the server has shut down. */
 export async function runServe(argv: string[]): Promise<number> {
-  let dir = '.';
-  let port = 8000;
-  let host = '127.0.0.1';
-  let listing = true;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string | undefined => {
-      const eq = a.indexOf('=');
-      return eq !== -1 ? a.slice(eq + 1) : argv[++i];
-    };
-    if (a === '--help' || a === '-h') {
+  let dir: string;
+  let port: number;
+  let host: string;
+  let listing: boolean;
+  try {
+    const { values, positionals } = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        'no-listing': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help === true) {
       process.stdout.write(USAGE);
       return 0;
-    } else if (a === '--port' || a.startsWith('--port=') || a === '-p') {
-      const v = value();
-      port = Number(v);
-      if (v === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
-        process.stderr.write(`holdfast serve: invalid port ${JSON.stringify(v)}\n`);
-        return 2;
-      }
-    } else if (a === '--host' || a.startsWith('--host=')) {
-      const v = value();
-      if (v === undefined || v === '') {
-        process.stderr.write('holdfast serve: --host needs a value\n');
-        return 2;
-      }
-      host = v;
-    } else if (a === '--no-listing') {
-      listing = false;
-    } else if (a.startsWith('-')) {
-      process.stderr.write(`holdfast serve: unknown option ${a}\n\n${USAGE}`);
-      return 2;
-    } else {
-      dir = a;
     }
+    if (positionals.length > 1) throw new UsageError(`one directory expected, got ${positionals.length}`);
+    dir = positionals[0] ?? '.';
+    port = integerFlag('port', values.port, 0, 65535) ?? 8000;
+    host = nonEmptyFlag('host', values.host) ?? '127.0.0.1';
+    listing = values['no-listing'] !== true;
+  } catch (err) {
+    return usageFailure('serve', err, USAGE);
   }
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');

@@ -3,8 +3,9 @@
  *
  * ```
  * connecting ──> reserved ──> busy ──> idle ──> reserved ──> busy ... ──> closing ──> closed
- *                     │          │        │
- *                     └──────────┴────────┴──> closing (peer FIN/RST/stray bytes, timeout, error)
+ *                  │  │         │        │
+ *                  │  └──> idle (its request was given up before a byte was written)
+ *                  └────────────┴────────┴──> closing (peer FIN/RST/stray bytes, timeout, error)
  * ```
  *
  * - `idle`: in the pool. Any socket event here means the connection is dead (FIN, RST, or bytes
@@ -12,11 +13,27 @@
  * - `reserved`: checked out for a request that is not written yet (the pool gives pending socket
  *   events a turn of the event loop here). Socket events are treated as in `idle`.
  * - `busy`: one exchange in flight. Requests are never pipelined.
- * - `closing`: the socket is being destroyed; `closed` once its `close` event fired.
+ * - `closing`: the socket is being destroyed; `closed` once its `close` event fired (a socket
+ *   that closes by itself goes to `closed` from any state).
+ *
+ * While `busy`, the exchange has a writing and a reading state (hyper's `Writing` and
+ * `Reading`), each moving one way:
+ *
+ * ```
+ * writing:  init ──> [continue ──>] [body ──>] done       continue, body ──> abandoned
+ * reading:  init ──> head ──> body ──> done                head ──> held ──> held-done ──> done
+ *                                                          held ──> body (a large 408 body)
+ * ```
+ *
+ * The connection may carry another request only from (`done`, `done`), with keep-alive not
+ * disabled (`Connection: close`, a `retire()`): see `reuseVerdict`. Everything else closes it,
+ * and the close reason says why. Only the transition methods write these states, and each
+ * asserts the state it starts from.
  *
  * Socket listeners are attached once for the connection's life and dispatch on the state, so
  * no event can fall into a gap between a listener being removed and another being added.
  */
+import assert from 'node:assert';
 import type { Socket } from 'node:net';
 import { ResponseParser, TruncatedMessageError, WireError, parseKeepAlive } from '../wire/index.ts';
 import type { ResponseHead, HeaderList } from '../wire/index.ts';
@@ -44,6 +61,50 @@ import {
 
 /** States of a connection (see the module comment). */
 export type ConnectionState = 'connecting' | 'idle' | 'reserved' | 'busy' | 'closing' | 'closed';
+
+/** The transitions `ClientConnection.enter` accepts, from each state. */
+const NEXT_STATES: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  connecting: ['reserved', 'closing'],
+  reserved: ['busy', 'idle', 'closing', 'closed'],
+  busy: ['idle', 'closing', 'closed'],
+  idle: ['reserved', 'closing', 'closed'],
+  closing: ['closed'],
+  closed: [],
+};
+
+/**
+ * How far the request got onto the wire.
+ *
+ * - `init`: nothing handed to the socket yet; the request can go elsewhere whatever its method.
+ * - `continue`: the head is sent with `Expect: 100-continue`; the body waits for `100` or the
+ *   expect-continue timeout.
+ * - `body`: the head is sent; the body is streaming.
+ * - `done`: the whole request is handed to the socket, and the server knows where it ends.
+ * - `abandoned`: a final response came before the body was sent (or finished): the body is
+ *   never sent, so the server cannot know where a next request would start (hyper's
+ *   `Writing::Closed`).
+ */
+type Writing = 'init' | 'continue' | 'body' | 'done' | 'abandoned';
+
+/**
+ * How far the response got.
+ *
+ * - `init`: no response byte yet. A reused connection lost here is the keep-alive race.
+ * - `head`: response bytes arrived (perhaps `1xx` heads); no final head yet.
+ * - `body`: the final head is handed to the caller; its body is arriving.
+ * - `held`: a `408` on a reused connection whose server did not say it closes: its head is not
+ *   handed out until its body ended and one liveness turn passed, so that a FIN right behind it
+ *   turns it into the stale-connection error it is (see `onHead`).
+ * - `held-done`: that `408` ended; waiting out the liveness turn.
+ * - `done`: the response was read to the end its framing gave.
+ */
+type Reading = 'init' | 'head' | 'body' | 'held' | 'held-done' | 'done';
+
+/**
+ * What the exchange's deadline watches: the response head, the next body bytes, or nothing
+ * while the consumer is not reading the body (not the server's fault; re-armed by `resume`).
+ */
+type DeadlinePhase = 'headers' | 'body' | 'body-paused';
 
 /** Why a connection was closed (published on `holdfast:client:connection:closed`). */
 export type CloseReason =
@@ -104,55 +165,58 @@ export interface OutgoingRequest {
 
 let nextConnectionId = 1;
 
-const PHASE_HEADERS = 0;
-const PHASE_BODY = 1;
-
 /**
  * Body bytes of a held `408` (see `Exchange.held`) buffered before it is delivered anyway. A
  * server timing out a connection sends a short page, not a body worth holding back.
  */
 const HELD_408_BODY_LIMIT = 64 * 1024;
 
-/** State of the one exchange in flight. */
+/**
+ * State of the one exchange in flight. Its `writing` and `reading` states are written only by
+ * the connection's transition methods.
+ */
 class Exchange {
   readonly req: OutgoingRequest;
   readonly timeouts: ExchangeTimeouts;
   readonly reused: boolean;
   resolve: (res: ClientResponse) => void;
   reject: (err: ClientError) => void;
+  /** The response, from its final head on (also while that head is held). */
   response: ClientResponse | null = null;
-  /** Some request byte was handed to the socket. */
-  written = false;
-  /** The whole request was handed to the socket. */
-  requestDone = false;
-  /** Some response byte arrived. */
-  responseByte = false;
-  responseDone = false;
-  /** Waiting for `100 Continue` before writing the body. */
-  awaitingContinue = false;
-  /** The body will not be sent (a final response came first): the connection cannot be reused. */
-  bodySkipped = false;
+  writing: Writing = 'init';
+  reading: Reading = 'init';
   /**
-   * `performance.now()` by which the current phase must progress, or 0 for none: the response
-   * head (`PHASE_HEADERS`) or the next body bytes (`PHASE_BODY`). Enforced by the connection's
-   * one lazily re-armed timer (see `ClientConnection.armDeadline`), not a timer per request.
+   * `performance.now()` by which the current phase must progress, or 0 for none. Enforced by
+   * the connection's one lazily re-armed timer (see `ClientConnection.armDeadline`), not a timer
+   * per request.
    */
   deadline = 0;
-  deadlinePhase = PHASE_HEADERS;
+  deadlinePhase: DeadlinePhase = 'headers';
   continueTimer: NodeJS.Timeout | null = null;
-  /** The body idle deadline is suspended while the consumer is not reading. */
-  bodyTimerPaused = false;
-  keepAlive = true;
-  /**
-   * A `408` on a reused connection whose server did not say it closes: the head is not handed
-   * out until its body ended and one liveness turn passed, so that a FIN right behind it turns
-   * it into the stale-connection error it is (see `onHead`).
-   */
-  held = false;
+
+  /** Some request byte was handed to the socket. */
+  get written(): boolean {
+    return this.writing !== 'init';
+  }
+
+  /** Nothing more of the request will be written (all of it was, or the body is abandoned). */
+  get requestOver(): boolean {
+    return this.writing === 'done' || this.writing === 'abandoned';
+  }
+
+  /** The response ended (a held 408 included). */
+  get responseOver(): boolean {
+    return this.reading === 'done' || this.reading === 'held-done';
+  }
+
+  /** A 408's head is held back (see `Reading`). */
+  get held(): boolean {
+    return this.reading === 'held' || this.reading === 'held-done';
+  }
 
   /** The caller has the response head (a held 408 does not count until it is handed out). */
   get headDelivered(): boolean {
-    return this.response !== null && !this.held;
+    return this.reading === 'body' || this.reading === 'done';
   }
 
   constructor(req: OutgoingRequest, timeouts: ExchangeTimeouts, reused: boolean, resolve: (res: ClientResponse) => void, reject: (err: ClientError) => void) {
@@ -168,14 +232,11 @@ class Exchange {
 export class ClientConnection implements BodySource {
   readonly id = nextConnectionId++;
   readonly origin: string;
-  state: ConnectionState = 'connecting';
-  /** Exchanges started on this connection; > 0 means the next one runs on a reused connection. */
-  requestCount = 0;
-  /** `performance.now()` after which this idle connection must not be reused. */
-  idleDeadline = 0;
-  /** Why the connection closed (or is closing). */
-  closeReason: CloseReason | null = null;
-  socket: Socket | null = null;
+  private lifecycle: ConnectionState = 'connecting';
+  private exchanges = 0;
+  private idleUntil = 0;
+  private closedFor: CloseReason | null = null;
+  private sock: Socket | null = null;
   private owner: ConnectionOwner;
   private readonly settings: ConnectionSettings;
   private readonly parser: ResponseParser;
@@ -185,10 +246,14 @@ export class ClientConnection implements BodySource {
   private idleTimerMs = -1;
   /** Requests the server still accepts (`Keep-Alive: max`). */
   private remainingRequests = Infinity;
-  /** Close after the current exchange instead of returning to the pool. */
-  private retireAfterExchange: CloseReason | null = null;
+  /**
+   * Keep-alive is disabled (hyper's `KA::Disabled`): the connection closes, for this reason,
+   * when the current exchange is over instead of returning to the pool. Set by the response's
+   * `Connection: close` and by `retire()`; the first `retire()` reason wins over the response's.
+   */
+  private keepAliveOff: CloseReason | null = null;
   private readonly onIdleTimeout = (): void => {
-    if (this.state === 'idle') this.close('idle-timeout');
+    if (this.lifecycle === 'idle') this.close('idle-timeout');
   };
   /** The one timer enforcing `Exchange.deadline`, and when it fires (`performance.now()`). */
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -207,9 +272,41 @@ export class ClientConnection implements BodySource {
     });
   }
 
+  /** The connection's state (see the module comment); changed only by its own transitions. */
+  get state(): ConnectionState {
+    return this.lifecycle;
+  }
+
+  /** Exchanges started on this connection; > 0 means the next one runs on a reused connection. */
+  get requestCount(): number {
+    return this.exchanges;
+  }
+
+  /** `performance.now()` after which this idle connection must not be reused. */
+  get idleDeadline(): number {
+    return this.idleUntil;
+  }
+
+  /** Why the connection closed (or is closing). */
+  get closeReason(): CloseReason | null {
+    return this.closedFor;
+  }
+
+  /** The connected socket, once attached. */
+  get socket(): Socket | null {
+    return this.sock;
+  }
+
+  /** The one writer of `state`: asserts that `next` may follow the current state. */
+  private enter(next: ConnectionState): void {
+    if (!NEXT_STATES[this.lifecycle].includes(next)) assert.fail(`client connection: no transition from ${this.lifecycle} to ${next}`);
+    this.lifecycle = next;
+  }
+
   /** Attaches the connected socket; the connection becomes `reserved` for its first request. */
   attach(socket: Socket): void {
-    this.socket = socket;
+    assert(this.sock === null, 'client connection: a socket is attached already');
+    this.sock = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
@@ -217,18 +314,37 @@ export class ClientConnection implements BodySource {
       this.lastError = err;
     });
     socket.on('close', () => this.onClose());
-    if (this.state === 'connecting') this.state = 'reserved';
+    if (this.lifecycle === 'connecting') this.enter('reserved');
   }
 
   /** Whether this connection has served a request before (the next one is a reuse). */
   get reused(): boolean {
-    return this.requestCount > 0;
+    return this.exchanges > 0;
   }
 
   /** Whether the connection is usable right now (checked at checkout). */
   isReusable(now: number): boolean {
-    const s = this.socket;
-    return this.state === 'idle' && s !== null && !s.destroyed && !s.readableEnded && now < this.idleDeadline;
+    const s = this.sock;
+    return this.lifecycle === 'idle' && s !== null && !s.destroyed && !s.readableEnded && now < this.idleUntil;
+  }
+
+  /** Checks an idle connection out of the pool for one request: `idle` → `reserved`. */
+  reserve(): void {
+    assert(this.lifecycle === 'idle', 'client connection: only an idle connection can be reserved');
+    this.enter('reserved');
+  }
+
+  /**
+   * Returns a reserved connection whose request was given up before anything was written:
+   * `reserved` → `idle`. A connection that never carried a request gets the default idle
+   * lifetime. Returns false (and changes nothing) when the connection is not reserved any more
+   * (it was evicted meanwhile).
+   */
+  unreserve(): boolean {
+    if (this.lifecycle !== 'reserved') return false;
+    this.enter('idle');
+    if (this.idleUntil === 0) this.idleUntil = performance.now() + this.settings.idleTimeout;
+    return true;
   }
 
   /**
@@ -237,13 +353,21 @@ export class ClientConnection implements BodySource {
    */
   exchange(req: OutgoingRequest, timeouts: ExchangeTimeouts): Promise<ClientResponse> {
     return new Promise<ClientResponse>((resolve, reject) => {
-      const reused = this.requestCount > 0;
+      assert(this.ex === null, 'client connection: an exchange is in flight already');
+      const reused = this.exchanges > 0;
       const ex = new Exchange(req, timeouts, reused, resolve, reject);
       this.ex = ex;
-      this.requestCount++;
+      this.exchanges++;
       if (this.remainingRequests !== Infinity) this.remainingRequests--;
-      this.state = 'busy';
-      const socket = this.socket!;
+      if (this.lifecycle !== 'reserved') {
+        // Closed between checkout and now (the agent destroyed in the same tick): nothing was
+        // written, and the close already has its reason.
+        assert(this.lifecycle === 'closing' || this.lifecycle === 'closed', 'client connection: exchange on a connection that was not reserved');
+        this.failExchange(ex, this.connectionLostError(ex, this.lastError));
+        return;
+      }
+      this.enter('busy');
+      const socket = this.sock!;
       // The pool's liveness turn may have let a FIN or RST through after we were handed out:
       // then nothing is written and the request can go elsewhere whatever its method.
       if (socket.destroyed || !socket.writable || socket.readableEnded) {
@@ -257,9 +381,9 @@ export class ClientConnection implements BodySource {
   }
 
   private writeRequest(ex: Exchange, socket: Socket): void {
+    assert(ex.writing === 'init', 'client connection: request written twice');
     const req = ex.req;
     const body = req.body;
-    ex.written = true;
     if (body === null || (body.bytes !== null && body.bytes.length === 0)) {
       socket.write(req.head, 'latin1');
       this.requestWritten(ex);
@@ -267,7 +391,7 @@ export class ClientConnection implements BodySource {
     }
     if (req.expectContinue) {
       socket.write(req.head, 'latin1');
-      ex.awaitingContinue = true;
+      ex.writing = 'continue';
       if (ex.timeouts.expectContinue > 0) {
         ex.continueTimer = setTimeout(() => this.sendBodyAfterContinue(ex), ex.timeouts.expectContinue);
       }
@@ -283,22 +407,24 @@ export class ClientConnection implements BodySource {
       return;
     }
     socket.write(req.head, 'latin1');
+    ex.writing = 'body';
     void this.streamBody(ex, socket, body);
   }
 
+  /** `100 Continue` arrived or its wait timed out: `continue` → `body` (or `done`). */
   private sendBodyAfterContinue(ex: Exchange): void {
-    if (this.ex !== ex || !ex.awaitingContinue) return;
-    ex.awaitingContinue = false;
+    if (this.ex !== ex || ex.writing !== 'continue') return;
     if (ex.continueTimer !== null) {
       clearTimeout(ex.continueTimer);
       ex.continueTimer = null;
     }
     const body = ex.req.body!;
-    const socket = this.socket!;
+    const socket = this.sock!;
     if (body.bytes !== null && !ex.req.chunked) {
       socket.write(body.bytes);
       this.requestWritten(ex);
     } else {
+      ex.writing = 'body';
       void this.streamBody(ex, socket, body);
     }
   }
@@ -309,7 +435,8 @@ export class ClientConnection implements BodySource {
     let sent = 0;
     try {
       for await (const piece of body.open()) {
-        if (this.ex !== ex || ex.responseDone || ex.bodySkipped) return;
+        // A final response came first (`abandoned`), or the exchange is over: stop sending.
+        if (this.ex !== ex || ex.writing !== 'body') return;
         const data = typeof piece === 'string' ? Buffer.from(piece) : piece;
         if (data.byteLength === 0) continue;
         sent += data.byteLength;
@@ -327,7 +454,7 @@ export class ClientConnection implements BodySource {
         if (!ok) await waitDrain(socket);
         if (this.ex !== ex) return;
       }
-      if (this.ex !== ex || ex.responseDone || ex.bodySkipped) return;
+      if (this.ex !== ex || ex.writing !== 'body') return;
       if (chunked) socket.write(encodeLastChunk());
       else if (body.length !== null && sent !== body.length) {
         throw new Error(`request body stream produced ${sent} bytes but its length is ${body.length!}`);
@@ -340,15 +467,15 @@ export class ClientConnection implements BodySource {
     }
   }
 
-  /** The whole request is on its way: start waiting for the response head. */
+  /** The whole request is on its way (`init`/`continue`/`body` → `done`): wait for the head. */
   private requestWritten(ex: Exchange): void {
-    ex.requestDone = true;
-    if (ex.responseDone) {
-      this.finishExchange(ex);
-      return;
-    }
+    // A response that ends first abandons the rest of the request (`onComplete`), so no write
+    // can complete after it.
+    assert(ex.writing === 'init' || ex.writing === 'continue' || ex.writing === 'body', 'client connection: request completed twice');
+    assert(!ex.responseOver, 'client connection: request completed after its response');
+    ex.writing = 'done';
     if (ex.response === null && ex.timeouts.headers > 0) {
-      ex.deadlinePhase = PHASE_HEADERS;
+      ex.deadlinePhase = 'headers';
       this.armDeadline(ex, ex.timeouts.headers);
     }
   }
@@ -395,8 +522,9 @@ export class ClientConnection implements BodySource {
       return;
     }
     ex.deadline = 0;
-    if (ex.deadlinePhase === PHASE_HEADERS) {
-      if (ex.response !== null) return;
+    if (ex.deadlinePhase === 'headers') {
+      // The head disarms its deadline (`onHead`).
+      assert(ex.reading === 'init' || ex.reading === 'head', 'client connection: headers deadline armed past the head');
       this.failExchange(ex, new TimeoutError('HF_HEADERS_TIMEOUT', `no response head within ${ex.timeouts.headers} ms`, 'headers', true, ex.timeouts.headers));
     } else {
       const ms = ex.timeouts.body;
@@ -409,20 +537,20 @@ export class ClientConnection implements BodySource {
 
   private onData(chunk: Buffer): void {
     const ex = this.ex;
-    if (ex === null || this.state !== 'busy') {
+    if (ex === null || this.lifecycle !== 'busy') {
       // Nobody asked: a server's unsolicited 408 or garbage. The connection is out of step.
-      if (this.state === 'idle' || this.state === 'reserved') this.close('unsolicited-data');
+      if (this.lifecycle === 'idle' || this.lifecycle === 'reserved') this.close('unsolicited-data');
       return;
     }
-    if (ex.responseDone) {
+    if (ex.responseOver) {
       // Bytes behind a held 408, during its turn: the server is out of step with us.
       this.failExchange(ex, this.staleAfter408(ex, null));
       this.close('unsolicited-data');
       return;
     }
-    ex.responseByte = true;
+    if (ex.reading === 'init') ex.reading = 'head';
     // Body idle timeout: data arrived, the clock restarts (the timer itself is left alone).
-    if (ex.deadline !== 0 && ex.deadlinePhase === PHASE_BODY) ex.deadline = performance.now() + ex.timeouts.body;
+    if (ex.deadline !== 0 && ex.deadlinePhase === 'body') ex.deadline = performance.now() + ex.timeouts.body;
     try {
       this.parser.execute(chunk);
     } catch (err) {
@@ -449,7 +577,7 @@ export class ClientConnection implements BodySource {
 
   private onEnd(): void {
     const ex = this.ex;
-    if (ex === null || this.state !== 'busy') {
+    if (ex === null || this.lifecycle !== 'busy') {
       // FIN on an idle connection: the server closed it (idle timeout, restart). Evict now.
       this.close('peer-closed');
       return;
@@ -495,13 +623,13 @@ export class ClientConnection implements BodySource {
         this.failExchange(ex, this.connectionLostError(ex, err));
       }
     }
-    const reason = this.closeReason ?? (this.lastError !== null ? 'peer-reset' : 'peer-closed');
-    this.closeReason = reason;
-    this.state = 'closed';
+    const reason = this.closedFor ?? (this.lastError !== null ? 'peer-reset' : 'peer-closed');
+    this.closedFor = reason;
+    this.enter('closed');
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.clearDeadlineTimer();
     if (connectionClosedChannel.hasSubscribers) {
-      connectionClosedChannel.publish({ connectionId: this.id, origin: this.origin, reason, requestCount: this.requestCount, error: this.lastError });
+      connectionClosedChannel.publish({ connectionId: this.id, origin: this.origin, reason, requestCount: this.exchanges, error: this.lastError });
     }
     this.owner.closed(this, reason);
   }
@@ -510,7 +638,7 @@ export class ClientConnection implements BodySource {
   private connectionLostError(ex: Exchange, cause: Error | null): ClientError {
     const written = ex.written;
     const what = cause !== null ? `${(cause as NodeJS.ErrnoException).code ?? cause.message}` : 'closed by the server';
-    if (ex.reused && !ex.responseByte) {
+    if (ex.reused && ex.reading === 'init') {
       // The keep-alive race: the server gave up on the idle connection as our request arrived.
       return new StaleConnectionError(
         `reused connection ${what} before any response byte${written ? ' (the request was written and may have been processed)' : ' (nothing was written)'}`,
@@ -536,28 +664,28 @@ export class ClientConnection implements BodySource {
 
   private onInformational(head: ResponseHead): void {
     const ex = this.ex;
-    if (ex !== null && head.status === 100 && ex.awaitingContinue) this.sendBodyAfterContinue(ex);
+    if (ex !== null && head.status === 100 && ex.writing === 'continue') this.sendBodyAfterContinue(ex);
   }
 
   private onHead(head: ResponseHead): void {
     const ex = this.ex;
-    if (ex === null || ex.responseDone) {
+    if (ex === null || ex.responseOver) {
       // A second response in the read that completed the first (or behind a held 408): nobody
       // asked for it, and the connection is out of step.
       if (ex !== null) this.failExchange(ex, this.staleAfter408(ex, null));
       this.close('unsolicited-data');
       return;
     }
+    // Every response byte goes through `onData`, which leaves `init` before the parser runs.
+    assert(ex.reading === 'head', 'client connection: a second final head in one response');
     ex.deadline = 0;
-    if (ex.awaitingContinue) {
+    if (ex.writing === 'continue') {
       // A final answer before the body was sent (417, 401, 413...): the body is never sent, so
       // the server cannot know where the next request would start. Retire the connection.
-      ex.awaitingContinue = false;
-      ex.bodySkipped = true;
+      ex.writing = 'abandoned';
       if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
-      ex.requestDone = true;
     }
-    ex.keepAlive = head.keepAlive;
+    if (!head.keepAlive) this.keepAliveOff ??= 'connection-close';
     if (head.status === 408 && ex.reused) {
       // A 408 on a reused connection is the keep-alive race seen from the server's side: its
       // idle timer fired as our request arrived, and it answered the request it gave up waiting
@@ -578,7 +706,7 @@ export class ClientConnection implements BodySource {
         this.close('connection-close');
         return;
       }
-      ex.held = true;
+      ex.reading = 'held';
     }
     if (head.status === 101) {
       // Protocol upgrades are not supported by this client: hand over the head, retire.
@@ -593,15 +721,16 @@ export class ClientConnection implements BodySource {
     res.reusedConnection = ex.reused;
     ex.response = res;
     if (head.framing.kind !== 'none' && ex.timeouts.body > 0) {
-      ex.deadlinePhase = PHASE_BODY;
+      ex.deadlinePhase = 'body';
       this.armDeadline(ex, ex.timeouts.body);
     }
-    if (!ex.held) this.deliverHead(ex, res);
+    if (ex.reading === 'head') this.deliverHead(ex, res);
   }
 
-  /** Hands the response head to the caller. */
+  /** Hands the response head to the caller: `head`/`held` → `body`, `held-done` → `done`. */
   private deliverHead(ex: Exchange, res: ClientResponse): void {
-    ex.held = false;
+    assert(ex.reading === 'head' || ex.held, 'client connection: response head delivered twice');
+    ex.reading = ex.reading === 'held-done' ? 'done' : 'body';
     if (requestHeadersChannel.hasSubscribers) {
       requestHeadersChannel.publish({ request: ex.req.diagnostics, response: res, connectionId: this.id, reused: ex.reused });
     }
@@ -614,24 +743,24 @@ export class ClientConnection implements BodySource {
     if (ex === null) return;
     const res = ex.response!;
     // A held 408 with a large body is not a server timing the connection out.
-    if (ex.held && res.body.bytesReceived + chunk.length > HELD_408_BODY_LIMIT) this.deliverHead(ex, res);
+    if (ex.reading === 'held' && res.body.bytesReceived + chunk.length > HELD_408_BODY_LIMIT) this.deliverHead(ex, res);
     res.body.push(chunk);
   }
 
   private onComplete(trailers: HeaderList | null): void {
     const ex = this.ex;
     if (ex === null) return;
-    ex.responseDone = true;
+    assert(ex.reading === 'body' || ex.reading === 'held', 'client connection: response completed without a head');
+    ex.reading = ex.reading === 'held' ? 'held-done' : 'done';
     const res = ex.response!;
     res.trailers = trailers;
     ex.deadline = 0;
-    if (!ex.requestDone) {
+    if (!ex.requestOver) {
       // The server answered before reading all of the request (an early 413): stop sending; the
       // connection is out of step and is retired.
-      ex.bodySkipped = true;
-      ex.requestDone = true;
+      ex.writing = 'abandoned';
     }
-    if (ex.held) {
+    if (ex.reading === 'held-done') {
       // One turn for the FIN that closes a timed-out connection right after its 408: `onEnd`
       // or `onClose` then settle the exchange as stale; otherwise the 408 is the answer.
       void pollTurn().then(() => {
@@ -659,21 +788,32 @@ export class ClientConnection implements BodySource {
     this.ex = null;
     ex.deadline = 0;
     if (ex.continueTimer !== null) clearTimeout(ex.continueTimer);
-    if (this.state !== 'busy') return;
+    if (this.lifecycle !== 'busy') return;
     const reason = this.reuseVerdict(ex);
     if (reason !== null) {
       this.close(reason);
       return;
     }
-    this.state = 'idle';
+    this.enter('idle');
     this.owner.release(this);
   }
 
-  /** `null` when the connection may be reused; otherwise why not. Sets the idle deadline. */
+  /**
+   * `null` when the connection may be reused; otherwise why not. Sets the idle deadline. Only a
+   * response read to its end behind a request written to its end leaves both sides in step:
+   * hyper's `(Reading::KeepAlive, Writing::KeepAlive)`.
+   */
   private reuseVerdict(ex: Exchange): CloseReason | null {
-    if (this.retireAfterExchange !== null) return this.retireAfterExchange;
-    if (!ex.keepAlive) return 'connection-close';
-    if (ex.bodySkipped) return 'not-reusable';
+    if (this.keepAliveOff !== null) return this.keepAliveOff;
+    assert(ex.reading === 'done', 'client connection: exchange finished before its response');
+    switch (ex.writing) {
+      case 'done':
+        break;
+      case 'abandoned':
+        return 'not-reusable';
+      default:
+        assert.fail(`client connection: exchange finished while writing (${ex.writing})`);
+    }
     if (!this.parser.idle) return 'unsolicited-data';
     const headers = ex.response!.headers;
     let idleMs = this.settings.idleTimeout;
@@ -693,7 +833,7 @@ export class ClientConnection implements BodySource {
     }
     if (this.remainingRequests <= 0) return 'max-requests';
     if (idleMs > this.settings.maxIdleTimeout) idleMs = this.settings.maxIdleTimeout;
-    this.idleDeadline = performance.now() + idleMs;
+    this.idleUntil = performance.now() + idleMs;
     if (this.idleTimer === null || this.idleTimerMs !== idleMs) {
       if (this.idleTimer !== null) clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(this.onIdleTimeout, idleMs);
@@ -745,7 +885,7 @@ export class ClientConnection implements BodySource {
     const ex = this.ex;
     if (ex === null || ex.req !== req) return { phase: 'body', written: true };
     if (ex.headDelivered) return { phase: 'body', written: true };
-    return { phase: ex.requestDone ? 'headers' : 'write', written: ex.written };
+    return { phase: ex.requestOver ? 'headers' : 'write', written: ex.written };
   }
 
   /** Whether an exchange is in flight. */
@@ -760,16 +900,16 @@ export class ClientConnection implements BodySource {
 
   /** Close once the current exchange is over (graceful); at once when idle. */
   retire(reason: CloseReason): void {
-    if (this.state === 'busy') this.retireAfterExchange = reason;
+    if (this.lifecycle === 'busy') this.keepAliveOff = reason;
     else this.close(reason);
   }
 
   /** Closes the connection now. Idempotent. */
   close(reason: CloseReason): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
-    this.closeReason = reason;
-    const wasConnecting = this.state === 'connecting';
-    this.state = 'closing';
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return;
+    this.closedFor = reason;
+    const wasConnecting = this.lifecycle === 'connecting';
+    this.enter('closing');
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.clearDeadlineTimer();
     const ex = this.ex;
@@ -781,7 +921,7 @@ export class ClientConnection implements BodySource {
         : new SocketResetError(`connection closed (${reason})`, phase, processed);
       this.failExchange(ex, err);
     }
-    if (this.socket !== null) this.socket.destroy();
+    if (this.sock !== null) this.sock.destroy();
     else if (wasConnecting) this.onClose();
   }
 
@@ -789,22 +929,21 @@ export class ClientConnection implements BodySource {
 
   pause(): void {
     const ex = this.ex;
-    if (ex !== null && ex.deadline !== 0 && ex.deadlinePhase === PHASE_BODY) {
+    if (ex !== null && ex.deadline !== 0 && ex.deadlinePhase === 'body') {
       // Not the server's fault while we are not reading.
       ex.deadline = 0;
-      ex.bodyTimerPaused = true;
+      ex.deadlinePhase = 'body-paused';
     }
-    this.socket?.pause();
+    this.sock?.pause();
   }
 
   resume(): void {
     const ex = this.ex;
-    if (ex !== null && ex.bodyTimerPaused && ex.timeouts.body > 0) {
-      ex.bodyTimerPaused = false;
-      ex.deadlinePhase = PHASE_BODY;
+    if (ex !== null && ex.deadlinePhase === 'body-paused' && ex.timeouts.body > 0) {
+      ex.deadlinePhase = 'body';
       this.armDeadline(ex, ex.timeouts.body);
     }
-    this.socket?.resume();
+    this.sock?.resume();
   }
 
   cancel(reason: Error): void {

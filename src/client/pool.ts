@@ -112,7 +112,7 @@ export class Pool implements ConnectionOwner {
         while (idle.length > 0) {
           const conn = idle.pop()!;
           if (conn.isReusable(now)) {
-            conn.state = 'reserved';
+            conn.reserve();
             return conn;
           }
           // Past its idle deadline (the timer may not have fired yet under load), or dead.
@@ -182,10 +182,7 @@ export class Pool implements ConnectionOwner {
    * before writing); it goes back to the pool as if released.
    */
   putBack(conn: ClientConnection): void {
-    if (conn.state !== 'reserved') return;
-    conn.state = 'idle';
-    if (conn.idleDeadline === 0) conn.idleDeadline = performance.now() + this.options.connection.idleTimeout;
-    this.release(conn);
+    if (conn.unreserve()) this.release(conn);
   }
 
   /** ConnectionOwner: an exchange finished and `conn` is idle and reusable. */
@@ -203,7 +200,7 @@ export class Pool implements ConnectionOwner {
         conn.close('not-reusable');
         return;
       }
-      conn.state = 'reserved';
+      conn.reserve();
       waiter.resolve(conn);
       return;
     }

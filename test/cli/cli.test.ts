@@ -52,6 +52,33 @@ test('an unknown command exits 2 with the help', async () => {
   assert.match(r.stderr, /unknown command 'frobnicate'/);
 });
 
+test('every command parses strictly: a bad flag or value exits 2 naming it, --help exits 0', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--bogus'], /^holdfast: Unknown option '--bogus'/],
+    [['serve', '--bogus'], /^holdfast serve: Unknown option '--bogus'/],
+    // Number('0x50') is 80: a port is decimal digits.
+    [['serve', '--port', '0x50', '/nonexistent-dir'], /^holdfast serve: --port needs an integer from 0 to 65535, got "0x50"/],
+    [['serve', '/a', '/b'], /^holdfast serve: one directory expected, got 2/],
+    [['get', '--timeout', 'abc', 'http://127.0.0.1:1/'], /^holdfast get: --timeout needs an integer >= 0, got "abc"/],
+    [['proxy', '--upstream', 'http://127.0.0.1:1', 'stray'], /^holdfast proxy: Unexpected argument 'stray'/],
+    [['proxy', '--upstream', 'http://127.0.0.1:1', '--max-fails', '1e3'], /^holdfast proxy: --max-fails needs an integer >= 1, got "1e3"/],
+    [['lab', '--concurrency', '1.5'], /^holdfast lab: --concurrency needs an integer >= 1, got "1.5"/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => holdfast(args)));
+  results.forEach((r, i) => {
+    const [args, message] = cases[i]!;
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  });
+  for (const cmd of ['lab', 'get', 'serve', 'proxy']) {
+    const r = await holdfast([cmd, '--help', '--no-such-flag-after-help']);
+    assert.equal(r.code, 2, `${cmd}: an unknown flag is refused even next to --help`);
+    const h = await holdfast([cmd, '-h']);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, new RegExp(`^Usage: holdfast ${cmd}\\b`));
+  }
+});
+
 test('holdfast proxy dispatches to the proxy command', async () => {
   const r = await holdfast(['proxy', '--help']);
   assert.equal(r.code, 0, r.stderr);
