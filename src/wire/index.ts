@@ -5,7 +5,8 @@
 export { WireError, TruncatedMessageError, type WireErrorCode } from './errors.ts';
 export { HeaderList, assertFieldName, assertFieldValue, type HeaderInit } from './headers.ts';
 export { parseTokenList, hasToken, parseDirectives, parseKeepAlive, type KeepAliveHint } from './fields.ts';
-export { isToken, isTarget, trimOws, isOws } from './chars.ts';
+export { isToken, isTarget, isStrictTarget, trimOws, isOws } from './chars.ts';
+export { parseAuthority, parseAbsoluteTarget, formatAuthority, requestUrl, type Authority, type AbsoluteTarget } from './authority.ts';
 export {
   requestFraming, responseFraming, responseHasNoBody, parseContentLength,
   NO_BODY, CHUNKED, CLOSE_DELIMITED, type BodyFraming,
