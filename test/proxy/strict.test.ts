@@ -28,7 +28,7 @@ test('cache poisoning through Host: `GET /evil` with `Host: victim#` is refused,
     const attack = await rawExchange(port, `GET /evil HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     assert.equal(statusLine(attack.data), 'HTTP/1.1 400 Bad Request', JSON.stringify(host));
   }
-  assert.deepEqual(origin.seen, [], 'no such Host is forwarded');
+  assert.equal(origin.seen.length, 0, 'no such Host is forwarded');
   const victim = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: victim\r\nConnection: close\r\n\r\n');
   assert.equal(bodyOf(victim.data), 'page for /');
   assert.deepEqual(origin.seen.map((s) => s.url), ['/']);
@@ -42,7 +42,7 @@ test('requests whose target is no URI are refused with 400 and never forwarded',
     const r = await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     assert.equal(statusLine(r.data), 'HTTP/1.1 400 Bad Request', target);
   }
-  assert.deepEqual(origin.seen, []);
+  assert.equal(origin.seen.length, 0);
   const ok = await rawExchange(port, 'GET /a%20b?c=%2F HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(bodyOf(ok.data), 'origin');
 });
