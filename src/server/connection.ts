@@ -137,6 +137,7 @@ export class Connection implements ResponseSink, BodySource {
         }
       }
       this.inputClosed = true;
+      this.clearBodyTimers();
     }
     this.pump();
   };
