@@ -59,8 +59,9 @@ const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9\-._~%!$&'()*+,
 
 /**
  * request-target bytes: visible ASCII except "#". A fragment is never part of a request-target
- * (RFC 9112 §3.2); a server that accepted one would hand `/admin#/../public` — which a front
- * proxy normalised to `/public` and let through — to a URL parser that reads path `/admin`.
+ * (RFC 9112 §3.2), and where one appears, peers disagree on the path: a front proxy that takes
+ * "#" as an ordinary byte and removes dot-segments reads `/admin#/../public` as `/public`, and
+ * a URL parser behind it reads path `/admin` (Apache answers 400; nginx cuts at the "#").
  */
 const TARGET_RE = /^[\x21-\x22\x24-\x7e]+$/;
 

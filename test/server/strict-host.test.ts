@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { NGINX, startNginx } from '../../src/lab/child.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 async function exchange(port: number, raw: string): Promise<string> {
@@ -60,4 +62,39 @@ test('req.url comes from the parts: Host (lower-cased), or an absolute-form targ
     'http://localhost/z',
   ]);
   assert.equal(new URL(urls[2]!).host, 'example.com');
+});
+
+test('behind an nginx that blocks /admin, neither a crafted Host nor a fragment reaches the handler as /admin', { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
+  const seen: string[] = [];
+  const server = await startServer(t, {
+    fetch: (request) => {
+      const path = new URL(request.url).pathname;
+      seen.push(path);
+      return new Response(path === '/admin' ? 'admin secrets' : `public ${path}`);
+    },
+  });
+  const backend = server.address()!.port;
+  const nginx = await startNginx((port) => `
+  server {
+    listen 127.0.0.1:${port};
+    location /admin { return 403; }
+    location / {
+      proxy_pass http://127.0.0.1:${backend};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+    }
+  }`);
+  t.after(() => nginx.stop());
+  const via = (raw: string): Promise<string> => exchange(nginx.port, raw);
+  assert.match(await via('GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 403 /, 'the front rule holds');
+  assert.match(await via('GET /public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /public \/public$/);
+  for (const raw of [
+    'GET /public HTTP/1.1\r\nHost: x\\admin?\r\nConnection: close\r\n\r\n',
+    'GET /admin#/../public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ]) {
+    const answer = await via(raw);
+    assert.doesNotMatch(answer, /admin secrets/, JSON.stringify(raw));
+    assert.match(answer, /^HTTP\/1\.1 (400|403) /, answer.slice(0, 200));
+  }
+  assert.ok(!seen.includes('/admin'), JSON.stringify(seen));
 });
