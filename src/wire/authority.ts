@@ -47,9 +47,10 @@ function isRegNameOrIPv4(s: string): boolean {
     const c = s.charCodeAt(i);
     if (c >= 0x80 || REG_NAME[c] !== 1) return false;
   }
-  const labels = s.split('.');
-  let last = labels[labels.length - 1]!;
-  if (last === '' && labels.length > 1) last = labels[labels.length - 2]!;
+  // The last label (before a trailing dot): a name ending in a letter is the usual case.
+  let end = s.length;
+  if (end > 1 && s.charCodeAt(end - 1) === 0x2e /* . */) end--;
+  const last = s.slice(s.lastIndexOf('.', end - 1) + 1, end);
   return !NUMERIC_LABEL_RE.test(last) || isIPv4(s);
 }
 
