@@ -104,9 +104,9 @@ export interface RequestOptions {
   /** Send `Expect: 100-continue` and hold the body until `100` (or the timeout). */
   expectContinue?: boolean;
   /**
-   * The exact request-target to send, in origin-form (`/path?query`) or `*` for OPTIONS, instead of the one derived
-   * from `url`. `url` still chooses the origin (pool, Host, credentials); its path and query are
-   * not sent. The target goes on the wire byte for byte: no dot-segment removal, no
+   * The exact request-target to send, in origin-form (`/path?query`) or `*` for OPTIONS, instead
+   * of the one derived from `url`. `url` still chooses the origin (pool, Host, credentials); its
+   * path and query are not sent. The target goes on the wire byte for byte: no dot-segment removal, no
    * percent-encoding or decoding, as `new URL()` would do. A reverse proxy needs this to forward
    * the path it received unchanged (`/a/../b`, `/%2e%2e/x`). Whitespace, controls and non-ASCII
    * are rejected with `InvalidRequestError`.
