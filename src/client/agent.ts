@@ -88,8 +88,13 @@ export interface AgentCache {
 
 /** Options of `request()`. */
 export interface RequestOptions {
-  /** Default `GET`. */
+  /** Default `GET`. Upper-cased unless `exactMethod`. */
   method?: string;
+  /**
+   * Send `method` exactly as given: methods are case-sensitive (RFC 9110 §9.1), so a proxy
+   * forwards `get` as `get`, never as `GET`.
+   */
+  exactMethod?: boolean;
   headers?: HeaderInit | Headers;
   body?: RequestBodyInit | null;
   signal?: AbortSignal | undefined;
@@ -99,9 +104,9 @@ export interface RequestOptions {
   /** Send `Expect: 100-continue` and hold the body until `100` (or the timeout). */
   expectContinue?: boolean;
   /**
-   * The exact request-target to send, in origin-form (`/path?query`), instead of the one derived
-   * from `url`. `url` still chooses the origin (pool, Host, credentials); its path and query are
-   * not sent. The target goes on the wire byte for byte: no dot-segment removal, no
+   * The exact request-target to send, in origin-form (`/path?query`) or `*` for OPTIONS, instead
+   * of the one derived from `url`. `url` still chooses the origin (pool, Host, credentials); its
+   * path and query are not sent. The target goes on the wire byte for byte: no dot-segment removal, no
    * percent-encoding or decoding, as `new URL()` would do. A reverse proxy needs this to forward
    * the path it received unchanged (`/a/../b`, `/%2e%2e/x`). Whitespace, controls and non-ASCII
    * are rejected with `InvalidRequestError`.
@@ -262,7 +267,7 @@ export class Agent {
 
   private toDispatchRequest(url: string | URL, options: RequestOptions): DispatchRequest {
     const href = typeof url === 'string' ? url : url.href;
-    const method = options.method === undefined ? 'GET' : options.method.toUpperCase();
+    const method = options.method === undefined ? 'GET' : options.exactMethod === true ? options.method : options.method.toUpperCase();
     const h = options.headers;
     const headers = h === undefined ? new HeaderList() : h instanceof HeaderList ? h : new HeaderList(h as HeaderInit);
     let body = RequestBody.from(options.body);
@@ -369,9 +374,9 @@ export class Agent {
     }
     let target = t.path;
     if (req.target !== undefined) {
-      // Only origin-form: absolute-form or `*` would make the line disagree with the origin `url`
-      // chose. The serializer checks the characters.
-      if (typeof req.target !== 'string' || req.target.charCodeAt(0) !== 0x2f) {
+      // Only origin-form (or `*` for OPTIONS): absolute-form would make the line disagree with the
+      // origin `url` chose. The serializer checks the characters.
+      if (typeof req.target !== 'string' || (req.target.charCodeAt(0) !== 0x2f && !(req.target === '*' && req.method === 'OPTIONS'))) {
         throw new InvalidRequestError(`request target must be in origin-form (start with "/"), got ${JSON.stringify(req.target)}`);
       }
       target = req.target;

@@ -16,7 +16,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { ClientError, type AgentOptions, type ClientResponse } from '../client/index.ts';
-import { HeaderList, parseContentLength } from '../wire/index.ts';
+import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, type Authority } from '../wire/index.ts';
 import {
   createServer,
   type CloseOptions,
@@ -226,7 +226,7 @@ export class Proxy {
    */
   readonly handle = async (req: ServerRequest, res: ResponseWriter): Promise<void> => {
     this.stats.requests++;
-    let target: { pathAndQuery: string; host: string | undefined; absolute: boolean };
+    let target: ProxyTarget;
     try {
       target = requestTarget(req);
     } catch (err) {
@@ -236,9 +236,10 @@ export class Proxy {
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
     // In origin-form the Host line (the parser allows one) is already the one to send.
-    if (target.absolute && target.host !== undefined) headers.set('host', target.host);
+    const host = target.authority === null ? undefined : formatAuthority(target.authority);
+    if (target.absolute && host !== undefined) headers.set('host', host);
     if (!this.preserveHost) headers.delete('host');
-    addForwarded(headers, { remoteAddress: req.remoteAddress, proto: req.secure ? 'https' : 'http', host: target.host, versionMinor: req.versionMinor }, this.forwardedStyle);
+    addForwarded(headers, { remoteAddress: req.remoteAddress, proto: req.secure ? 'https' : 'http', host, versionMinor: req.versionMinor }, this.forwardedStyle);
     appendVia(headers, req.versionMinor, this.via);
 
     // A failing upload (client gone, malformed chunked body, over maxBodySize) throws here, before
@@ -250,14 +251,17 @@ export class Proxy {
     // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
     // methods still pass through it, for the invalidation their normalised URL causes.
     // (Checked only with a cache: `new URL()` per request is not free.)
-    const cache = this.cache !== null && (req.method === 'GET' || req.method === 'HEAD') && urlRewrites(target.pathAndQuery) ? null : this.cache;
+    // `OPTIONS *` names no resource: nothing to look up or invalidate.
+    const cache = target.pathAndQuery === '*' || (this.cache !== null && (req.method === 'GET' || req.method === 'HEAD') && urlRewrites(target.pathAndQuery)) ? null : this.cache;
     // Aborting the upstream exchange when the client goes away; not with a cache, where the
     // response may be wanted by collapsed requests and by the next client.
     const signal = cache === null || req.method !== 'GET' ? req.signal : undefined;
     let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; outcome: CacheOutcome | null; trailers: () => HeaderList | null; stripped: boolean };
     try {
       if (cache !== null) {
-        const cacheUrl = `${req.secure ? 'https' : 'http'}://${target.host ?? 'upstream'}${target.pathAndQuery}`;
+        // From the validated parts, never Host pasted before the target: `Host: victim#` with
+        // `GET /evil` would otherwise be stored as `http://victim/` and served for every `/`.
+        const cacheUrl = requestUrl(req.secure ? 'https' : 'http', target.authority, target.pathAndQuery, 'upstream');
         const creq: CacheRequest = { method: req.method, url: cacheUrl, headers };
         let trailers: () => HeaderList | null = () => null;
         const next = async (r: CacheRequest): Promise<CacheResponse> => {
@@ -305,11 +309,14 @@ export class Proxy {
       if (u.keepAlive === 'never') h = headers.clone().set('connection', 'close');
       let res: ClientResponse;
       try {
-        res = await u.agent.request(u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
+        const asterisk = pathAndQuery === '*';
+        res = await u.agent.request(asterisk ? u.origin : u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
           // The URL only picks the upstream: `new URL()` would resolve dot-segments and re-encode
           // the path, letting `/public/../admin` past a backend's access rule or breaking a signed
           // URL. The request line carries the client's bytes (behind the upstream's prefix).
-          target: u.prefix + pathAndQuery,
+          target: asterisk ? '*' : u.prefix + pathAndQuery,
+          // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET and goes on as sent.
+          exactMethod: true,
           method,
           headers: h,
           body: body?.body ?? null,
@@ -462,28 +469,36 @@ async function cancelBody(body: Uint8Array | AsyncIterable<Uint8Array>): Promise
   await body[Symbol.asyncIterator]().return?.();
 }
 
+/** Where a request goes: its path (or `*`) and the authority the client asked for. */
+interface ProxyTarget {
+  /** Origin-form path and query as sent, or `*` for `OPTIONS *`. */
+  pathAndQuery: string;
+  /** The validated authority (absolute-form target, else Host); null when the request has none. */
+  authority: Authority | null;
+  absolute: boolean;
+}
+
 /**
- * The upstream path and the Host the client asked for. Origin-form passes as sent; absolute-form
- * (`GET http://host/path`) is accepted as RFC 9112 §3.2.2 requires of servers, its authority
- * replacing Host and its path passing as sent. CONNECT and `*` are not proxied.
+ * The upstream path and the authority the client asked for. Origin-form passes as sent;
+ * absolute-form (`GET http://host/path`) is accepted as RFC 9112 §3.2.2 requires of servers, its
+ * authority replacing Host and its path passing as sent; `OPTIONS *` (asterisk-form) is forwarded.
+ * A target that is no URI (`#`, `%zz`, `"`, `<`, `>`) is refused rather than handed to a backend
+ * to guess at. CONNECT is not proxied.
  */
-function requestTarget(req: ServerRequest): { pathAndQuery: string; host: string | undefined; absolute: boolean } {
+function requestTarget(req: ServerRequest): ProxyTarget {
   if (req.method === 'CONNECT') throw new ProxyError('HF_PROXY_BAD_TARGET', 'CONNECT is not supported by this reverse proxy', 501);
   const t = req.target;
-  if (t.charCodeAt(0) === 0x2f) return { pathAndQuery: t, host: req.headers.get('host'), absolute: false };
-  if (/^https?:\/\//i.test(t)) {
-    let u: URL;
-    try {
-      u = new URL(t);
-    } catch {
-      throw new ProxyError('HF_PROXY_BAD_TARGET', `invalid request target ${JSON.stringify(t)}`, 400);
-    }
-    // The path as sent, not `u.pathname`, which is normalised. The parser accepted the authority
-    // only from characters that end at "/", "?", "#" or the end, so this slice is exactly it.
-    const rest = t.slice(/^https?:\/\/[^/?#]*/i.exec(t)![0].length);
-    return { pathAndQuery: rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`, host: u.host, absolute: true };
+  // The server's parser validated Host and an absolute-form authority (wire/authority.ts).
+  const authority = req.head.authority;
+  if (t === '*') {
+    if (req.method !== 'OPTIONS') throw new ProxyError('HF_PROXY_BAD_TARGET', `asterisk-form is only for OPTIONS, not ${req.method}`, 400);
+    return { pathAndQuery: '*', authority, absolute: false };
   }
-  throw new ProxyError('HF_PROXY_BAD_TARGET', `request target ${JSON.stringify(t)} cannot be proxied`, t === '*' ? 501 : 400);
+  if (!isStrictTarget(t)) throw new ProxyError('HF_PROXY_BAD_TARGET', `invalid request target ${JSON.stringify(t.slice(0, 80))}`, 400);
+  if (t.charCodeAt(0) === 0x2f) return { pathAndQuery: t, authority, absolute: false };
+  const absolute = parseAbsoluteTarget(t);
+  if (absolute === null) throw new ProxyError('HF_PROXY_BAD_TARGET', `request target ${JSON.stringify(t.slice(0, 80))} cannot be proxied`, 400);
+  return { pathAndQuery: absolute.pathAndQuery, authority: absolute.authority, absolute: true };
 }
 
 /** Whether `new URL()` would turn this origin-form target into another path or query. */

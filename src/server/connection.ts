@@ -60,6 +60,14 @@ export class Connection implements ResponseSink, BodySource {
   private readonly parser: RequestParser;
   private readonly secure: boolean;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * `bodyTimeout`: runs while a body is being received and the server is reading (never while it
+   * stopped reading itself), refreshed by each body byte. Without it, a client that sends a head
+   * and part of a body, then nothing, holds the connection forever.
+   */
+  private bodyTimer: NodeJS.Timeout | null = null;
+  /** `requestTimeout`: from a request's first byte until its body is complete. */
+  private requestTimer: NodeJS.Timeout | null = null;
   private readonly queue: Exchange[] = [];
   /** The exchange whose request body the parser is currently delivering. */
   private parsing: Exchange | null = null;
@@ -102,6 +110,7 @@ export class Connection implements ResponseSink, BodySource {
     if (state === 'new' || state === 'idle') {
       // A later request gets its own header timeout from its first byte.
       if (state === 'idle') this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+      this.startRequestTimer();
       this.state = 'reading-head';
     }
     try {
@@ -127,6 +136,7 @@ export class Connection implements ResponseSink, BodySource {
         }
       }
       this.inputClosed = true;
+      this.clearBodyTimers();
     }
     this.pump();
   };
@@ -139,6 +149,7 @@ export class Connection implements ResponseSink, BodySource {
     this.state = 'closed';
     this.lost = true;
     this.clearTimer();
+    this.clearBodyTimers();
     const err = new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection was closed');
     for (const ex of this.queue) {
       if (ex.res === null || !ex.res.finished) ex.req.abort(err);
@@ -185,6 +196,85 @@ export class Connection implements ResponseSink, BodySource {
     }
   };
 
+  private startRequestTimer(): void {
+    if (this.opts.requestTimeout === 0) return;
+    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    this.requestTimer = setTimeout(this.onRequestTimeout, this.opts.requestTimeout);
+    this.requestTimer.unref();
+  }
+
+  /** Arms (or re-arms) the body timer when a body is arriving and the server is reading it. */
+  private armBodyTimer(): void {
+    const ex = this.parsing;
+    if (ex === null || this.paused || this.inputClosed || this.opts.bodyTimeout === 0) return;
+    const req = ex.req;
+    // Before `100 Continue` the client is right to wait: the silence is ours.
+    if (req.expect === '100-continue' && req.versionMinor >= 1 && !req.body.started && (ex.res === null || !ex.res.finished)) return;
+    if (this.bodyTimer !== null) {
+      this.bodyTimer.refresh();
+      return;
+    }
+    this.bodyTimer = setTimeout(this.onBodyTimeout, this.opts.bodyTimeout);
+    this.bodyTimer.unref();
+  }
+
+  private clearBodyTimer(): void {
+    if (this.bodyTimer !== null) {
+      clearTimeout(this.bodyTimer);
+      this.bodyTimer = null;
+    }
+  }
+
+  private clearBodyTimers(): void {
+    this.clearBodyTimer();
+    if (this.requestTimer !== null) {
+      clearTimeout(this.requestTimer);
+      this.requestTimer = null;
+    }
+  }
+
+  private readonly onBodyTimeout = (): void => {
+    this.bodyTimer = null;
+    this.receiveTimedOut(new ServerError('HF_SERVER_BODY_TIMEOUT', `no request body byte for ${this.opts.bodyTimeout} ms`, 408));
+  };
+
+  private readonly onRequestTimeout = (): void => {
+    this.requestTimer = null;
+    const ex = this.parsing;
+    // A body queued behind an earlier exchange is not being read: its wait is ours (the body
+    // timer resumes when reading does).
+    if (ex !== null && ex.res === null) return;
+    this.receiveTimedOut(new ServerError('HF_SERVER_REQUEST_TIMEOUT', `request not received within ${this.opts.requestTimeout} ms`, 408));
+  };
+
+  /**
+   * The client took too long to send a request. In its head: 408 and close. In its body: the body
+   * fails with the error (so a handler reading it sees why), the server answers 408 itself if
+   * the handler has not begun a response, and the connection closes after the response — its
+   * remaining bytes can no longer be told apart from a next request.
+   */
+  private receiveTimedOut(err: ServerError): void {
+    if (this.state === 'lingering' || this.state === 'closed') return;
+    const ex = this.parsing;
+    if (ex === null) {
+      if (this.state === 'reading-head' && this.queue.length === 0) this.sendErrorAndLinger(408);
+      return;
+    }
+    this.parsing = null;
+    this.inputClosed = true;
+    this.closeAfterResponse = true;
+    this.clearBodyTimers();
+    this.setPaused(true);
+    ex.req.body.fail(err);
+    const res = ex.res;
+    if (res === null) {
+      ex.autoStatus = 408;
+    } else if (!res.headSent && !res.finished) {
+      this.writeAutoResponse(res, 408);
+    }
+    this.pump();
+  }
+
   private readonly onIdleTimeout = (): void => {
     this.timer = null;
     if (this.state === 'idle') this.startLinger();
@@ -209,12 +299,24 @@ export class Connection implements ResponseSink, BodySource {
       ex.autoStatus = 413;
     }
     this.queue.push(ex);
-    if (!empty) this.parsing = ex;
+    if (empty) {
+      // The request is complete with its head.
+      if (this.requestTimer !== null) {
+        clearTimeout(this.requestTimer);
+        this.requestTimer = null;
+      }
+    } else {
+      this.parsing = ex;
+      // A pipelined head parsed while an earlier exchange runs started no timer of its own yet.
+      if (this.requestTimer === null) this.startRequestTimer();
+      this.armBodyTimer();
+    }
   }
 
   private onBody(chunk: Buffer): void {
     const ex = this.parsing!;
     const body = ex.req.body;
+    if (this.bodyTimer !== null) this.bodyTimer.refresh();
     body.push(chunk);
     if (body.received > this.opts.maxBodySize) {
       throw new WireError('HF_WIRE_BODY_TOO_LARGE', `request body larger than ${this.opts.maxBodySize} bytes`, 413);
@@ -225,12 +327,14 @@ export class Connection implements ResponseSink, BodySource {
     const ex = this.parsing;
     if (ex === null) return;
     this.parsing = null;
+    this.clearBodyTimers();
     ex.req.body.end();
   }
 
   private onParseError(err: unknown): void {
     const we = err instanceof WireError ? err : new WireError('HF_WIRE_INVALID_START_LINE', String(err));
     this.inputClosed = true;
+    this.clearBodyTimers();
     // Stop reading until the answer is out; the lingering close then drains with bounds.
     this.setPaused(true);
     const ex = this.parsing;
@@ -321,6 +425,7 @@ export class Connection implements ResponseSink, BodySource {
         } else {
           this.state = 'reading-head';
           this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+          if (this.parsing === null) this.startRequestTimer();
         }
       }
     }
@@ -400,8 +505,13 @@ export class Connection implements ResponseSink, BodySource {
   private setPaused(pause: boolean): void {
     if (pause === this.paused) return;
     this.paused = pause;
-    if (pause) this.socket.pause();
-    else this.socket.resume();
+    if (pause) {
+      this.socket.pause();
+      this.clearBodyTimer();
+    } else {
+      this.socket.resume();
+      this.armBodyTimer();
+    }
   }
 
   // ---- closing ------------------------------------------------------------------------
@@ -423,6 +533,7 @@ export class Connection implements ResponseSink, BodySource {
     this.state = 'lingering';
     this.lost = true;
     this.clearTimer();
+    this.clearBodyTimers();
     this.inputClosed = true;
     this.socket.removeListener('data', this.onData);
     const err = new ServerError('HF_SERVER_CONNECTION_CLOSED', 'the connection is closing');
@@ -508,6 +619,8 @@ export class Connection implements ResponseSink, BodySource {
     if (req.expect === '100-continue' && req.versionMinor >= 1 && !body.complete && body.received === 0 && ex.res !== null && !ex.res.headSent && !this.lost) {
       this.socket.write(CONTINUE, 'latin1');
     }
+    // The client may now send: its silence counts from here.
+    if (this.parsing === ex) this.armBodyTimer();
   }
 
   bodyConsumed(_body: RequestBody): void {

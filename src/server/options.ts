@@ -41,6 +41,20 @@ export interface ServerOptions {
   /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */
   headerTimeout?: number;
   /**
+   * Longest pause (ms) between two bytes of a request body while the server is reading it (the
+   * handler wants more, or the rest is being drained); a client that stops sending is answered
+   * 408 and the connection closes. Time the server itself stops reading (backpressure, a
+   * pipelined request waiting its turn, before `100 Continue`) does not count. 0 disables.
+   * Default 60 000, as nginx's `client_body_timeout`.
+   */
+  bodyTimeout?: number;
+  /**
+   * Longest time (ms) to receive a whole request, head and body, from its first byte; past it the
+   * client is answered 408 (or, when the response has begun, its body stream fails) and the
+   * connection closes. 0 disables. Default 300 000, as node:http's `requestTimeout`.
+   */
+  requestTimeout?: number;
+  /**
    * Idle time (ms) advertised as `Keep-Alive: timeout=N` (whole seconds, at least 1: a value
    * below 1 000 is advertised as 1 s and kept that long). Default 5 000.
    */
@@ -66,6 +80,10 @@ export interface ServerOptions {
 /** Options after defaults. */
 export interface ResolvedOptions {
   readonly headerTimeout: number;
+  /** 0: none. */
+  readonly bodyTimeout: number;
+  /** 0: none. */
+  readonly requestTimeout: number;
   /**
    * When an idle keep-alive connection is closed (ms after its last response): never before the
    * advertised `timeout=N` seconds plus the grace.

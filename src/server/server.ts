@@ -53,6 +53,8 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
   for (const k of ['idleTimeout', 'totalTimeout', 'flushTimeout'] as const) duration(`linger.${k}`, linger[k]);
   return {
     headerTimeout: duration('headerTimeout', options.headerTimeout ?? 10_000),
+    bodyTimeout: duration('bodyTimeout', options.bodyTimeout ?? 60_000, true),
+    requestTimeout: duration('requestTimeout', options.requestTimeout ?? 300_000, true),
     keepAliveCloseAfter,
     maxRequestsPerConnection: amount('maxRequestsPerConnection', options.maxRequestsPerConnection ?? 1_000, false, true),
     maxBodySize: amount('maxBodySize', options.maxBodySize ?? 128 * 1024 * 1024),

@@ -2,7 +2,7 @@
  * One request as the streaming API sees it: the parsed head, connection facts, and the body as
  * a stream with backpressure.
  */
-import type { HeaderList, RequestHead, BodyFraming } from '../wire/index.ts';
+import { parseAbsoluteTarget, requestUrl, type HeaderList, type RequestHead, type BodyFraming } from '../wire/index.ts';
 import type { RequestBody } from './requestBody.ts';
 
 /** A request received by the server. The body is read at most once, through `body`. */
@@ -42,17 +42,15 @@ export class ServerRequest {
     this.remotePort = remotePort;
   }
 
-  /** The path and query of an origin-form target (`/a/b?c`); for absolute-form, its path and query. */
+  /**
+   * The path and query of an origin-form target (`/a/b?c`); for absolute-form, its path and query
+   * exactly as sent (never normalised: `/a/../b` stays what the client asked for); `*` as is.
+   */
   get pathAndQuery(): string {
     const t = this.target;
     if (t.charCodeAt(0) === 0x2f) return t;
     if (t === '*') return t;
-    try {
-      const u = new URL(t);
-      return u.pathname + u.search;
-    } catch {
-      return t;
-    }
+    return parseAbsoluteTarget(t)?.pathAndQuery ?? t;
   }
 
   /** The path without the query. */
@@ -62,14 +60,18 @@ export class ServerRequest {
     return q === -1 ? pq : pq.slice(0, q);
   }
 
-  /** The absolute URL of the request, built from the scheme, `Host` and target. */
+  /**
+   * The absolute URL of the request, built from the parsed parts: the scheme of the connection
+   * (or of an absolute-form target), the validated authority (`localhost` when the request has
+   * none) and the path and query. Never `Host` pasted in front of the target: `Host: x\admin?`
+   * would make `/public` read as `/admin` (the parser refuses such a Host; see wire/authority.ts).
+   */
   get url(): string {
     const t = this.target;
-    if (t.charCodeAt(0) !== 0x2f && t !== '*') {
-      if (/^https?:\/\//i.test(t)) return t;
-    }
-    const host = this.headers.get('host') ?? 'localhost';
-    return `${this.secure ? 'https' : 'http'}://${host}${t === '*' ? '/' : t}`;
+    const pq = this.pathAndQuery;
+    const absolute = t.charCodeAt(0) !== 0x2f && t !== '*' ? parseAbsoluteTarget(t) : null;
+    const scheme = absolute !== null ? absolute.scheme : this.secure ? 'https' : 'http';
+    return requestUrl(scheme, this.head.authority, pq.charCodeAt(0) === 0x2f ? pq : '/');
   }
 
   /** The value of the field `name` (lines joined with ", "), or undefined. */

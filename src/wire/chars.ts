@@ -55,15 +55,21 @@ export function isTarget(s: string): boolean {
 }
 
 /** absolute-form (RFC 9112 §3.2.2) as HTTP uses it: scheme "://" authority, then path/query. */
-const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9\-._~%!$&'()*+,;=:@[\]]*(?:[/?#]|$)/;
+const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9\-._~%!$&'()*+,;=:@[\]]*(?:[/?]|$)/;
+
+/**
+ * request-target bytes: visible ASCII except "#". A fragment is never part of a request-target
+ * (RFC 9112 §3.2), and where one appears, peers disagree on the path: a front proxy that takes
+ * "#" as an ordinary byte and removes dot-segments reads `/admin#/../public` as `/public`, and
+ * a URL parser behind it reads path `/admin` (Apache answers 400; nginx cuts at the "#").
+ */
+const TARGET_RE = /^[\x21-\x22\x24-\x7e]+$/;
 
 /**
  * Which form of request-target `target` is (RFC 9112 §3.2), or null for none: origin-form
  * ("/path?query"), absolute-form ("http://host/path"), asterisk-form ("*"). authority-form
  * ("host:port") is only meaningful for CONNECT, which the caller checks by method.
  */
-const TARGET_RE = /^[\x21-\x7e]+$/;
-
 export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' | null {
   if (!TARGET_RE.test(target)) return null;
   const c = target.charCodeAt(0);
@@ -71,6 +77,26 @@ export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' |
   if (target === '*') return 'asterisk';
   if (ABSOLUTE_FORM_RE.test(target)) return 'absolute';
   return null;
+}
+
+/**
+ * True when every character of `target` is one RFC 3986 allows in a URI, with every "%" starting
+ * a percent-encoded octet. Stricter than what the server accepts (which tolerates `"`, `<`, `>`,
+ * `{`... in paths as real clients send them): an intermediary passing such a target on lets the
+ * next hop guess what it means, so a proxy refuses the characters no URI contains.
+ */
+export function isStrictTarget(target: string): boolean {
+  if (!TARGET_RE.test(target)) return false;
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x22 /* " */ || c === 0x3c /* < */ || c === 0x3e /* > */) return false;
+    if (c === 0x25 /* % */ && !(isHex(target.charCodeAt(i + 1)) && isHex(target.charCodeAt(i + 2)))) return false;
+  }
+  return true;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
 /** Byte-level token check used by the parser on raw slices. */

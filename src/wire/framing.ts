@@ -4,7 +4,7 @@
  */
 import { WireError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
-import { parseTokenList } from './fields.ts';
+import { isToken, trimOws } from './chars.ts';
 
 export type BodyFraming =
   | { readonly kind: 'none' }
@@ -17,9 +17,10 @@ export const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 export const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 
 /**
- * Parses every Content-Length line. Identical repeated values ("5, 5" or two equal lines) are
- * accepted as RFC 9112 §6.3 rule 5 allows; differing or malformed ones are a smuggling vector
- * and rejected.
+ * Parses every Content-Length line. Repeated values ("5, 5" or two lines) are accepted only when
+ * they are the same string, as RFC 9112 §6.3 rule 5 and RFC 9110 §8.6 allow for identical
+ * members: "010" and "10" differ, and a front proxy that takes the first and one that takes the
+ * last must never be told two things. Members are trimmed of SP and HTAB only: `\xa05` is not 5.
  */
 export function parseContentLength(headers: HeaderList): number | undefined {
   const lines = headers.getAll('content-length');
@@ -40,11 +41,11 @@ export function parseContentLength(headers: HeaderList): number | undefined {
   let value: string | undefined;
   for (const line of lines) {
     for (const part of line.split(',')) {
-      const v = part.trim();
+      const v = trimOws(part);
       if (!/^\d{1,15}$/.test(v)) {
         throw new WireError('HF_WIRE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(line)}`);
       }
-      if (value !== undefined && Number(v) !== Number(value)) {
+      if (value !== undefined && v !== value) {
         throw new WireError('HF_WIRE_INVALID_CONTENT_LENGTH', `differing Content-Length values ${JSON.stringify(lines.join(', '))}`);
       }
       value = v;
@@ -53,13 +54,41 @@ export function parseContentLength(headers: HeaderList): number | undefined {
   return Number(value);
 }
 
-/** The transfer codings of a message, in order; throws on an empty member list. */
+/** transfer-parameter = token BWS "=" BWS ( token / quoted-string ) (RFC 9110 §10.1.4). */
+const TRANSFER_PARAMETER_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*")$/;
+
+/**
+ * The transfer codings of a message, lower-cased, in order (RFC 9112 §6.1, RFC 9110 §10.1.4).
+ * Strict: each member is a token with well-formed parameters, OWS is SP and HTAB only, and
+ * `chunked`, which defines no parameters, takes none — `chunked;` or `chunked;x=1` read as
+ * chunked by one parser and as an unknown coding by another is a smuggling vector.
+ */
 function transferCodings(headers: HeaderList): string[] {
   const lines = headers.getAll('transfer-encoding');
   // The usual lone "chunked": the general parse below would give exactly this.
   if (lines.length === 1 && lines[0]!.length === 7 && lines[0]!.toLowerCase() === 'chunked') return ['chunked'];
-  const raw = lines.join(',');
-  const codings = parseTokenList(raw).map((c) => c.split(';')[0]!.trim());
+  const codings: string[] = [];
+  for (const line of lines) {
+    for (const member of line.split(',')) {
+      const m = trimOws(member);
+      // Empty list elements are ignored (RFC 9110 §5.6.1.2).
+      if (m === '') continue;
+      const parts = m.split(';');
+      const coding = trimOws(parts[0]!).toLowerCase();
+      if (!isToken(coding)) {
+        throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `invalid transfer coding ${JSON.stringify(m)}`);
+      }
+      for (let k = 1; k < parts.length; k++) {
+        if (!TRANSFER_PARAMETER_RE.test(trimOws(parts[k]!))) {
+          throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `malformed transfer-coding parameter in ${JSON.stringify(m)}`);
+        }
+      }
+      if (coding === 'chunked' && parts.length > 1) {
+        throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `chunked takes no parameters: ${JSON.stringify(m)}`);
+      }
+      codings.push(coding);
+    }
+  }
   if (codings.length === 0) {
     throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', 'empty Transfer-Encoding');
   }

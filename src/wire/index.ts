@@ -10,7 +10,8 @@ export {
   parseEntityTag, parseEntityTagList, strongMatch, weakMatch, ifNoneMatchPasses, ifMatchPasses, type EntityTag,
 } from './etag.ts';
 export { stripHopByHop, isHopByHop, connectionNominated, type HopByHopUse } from './hopByHop.ts';
-export { isToken, isTarget, trimOws, isOws } from './chars.ts';
+export { isToken, isTarget, isStrictTarget, trimOws, isOws } from './chars.ts';
+export { parseAuthority, parseAbsoluteTarget, formatAuthority, requestUrl, type Authority, type AbsoluteTarget } from './authority.ts';
 export {
   requestFraming, responseFraming, responseHasNoBody, statusHasNoBody, parseContentLength,
   NO_BODY, CHUNKED, CLOSE_DELIMITED, type BodyFraming,

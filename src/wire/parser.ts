@@ -11,7 +11,8 @@ import { ChunkedDecoder } from './chunked.ts';
 import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
-import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
+import { isToken, isTarget, invalidFieldValueAt, targetForm, trimOws } from './chars.ts';
+import { parseAuthority, parseAbsoluteTarget, type Authority } from './authority.ts';
 import { parseFieldLine, scanFieldLines, fillKeys } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
@@ -61,6 +62,11 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /** The `Expect` field value, lower-cased, if any. */
   readonly expect: string | undefined;
+  /**
+   * The validated authority the request is for: an absolute-form target's (RFC 9112 §3.2.2 has it
+   * replace Host), else `Host`'s; null when `Host` is empty or absent (HTTP/1.0).
+   */
+  readonly authority: Authority | null;
   /** Bytes of the head on the wire. */
   readonly headSize: number;
 }
@@ -518,7 +524,8 @@ export class RequestParser extends MessageParser<RequestHead> {
     const version = startLine.slice(sp2 + 1);
     if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method.slice(0, 40))}`);
     // RFC 9112 §3.2: origin-form, absolute-form or asterisk-form; authority-form for CONNECT.
-    if (method === 'CONNECT' ? !isTarget(target) : targetForm(target) === null) {
+    const form = method === 'CONNECT' ? (isTarget(target) ? 'authority' : null) : targetForm(target);
+    if (form === null) {
       throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target.slice(0, 80))}`);
     }
     let versionMinor: number;
@@ -534,6 +541,25 @@ export class RequestParser extends MessageParser<RequestHead> {
     // RFC 9112 §3.2: a 1.1 request without Host, or any request with more than one, gets 400.
     if (hosts > 1) throw new WireError('HF_WIRE_DUPLICATE_HOST', 'more than one Host field');
     if (hosts === 0 && versionMinor === 1) throw new WireError('HF_WIRE_MISSING_HOST', 'HTTP/1.1 request without Host');
+    // Host is validated even when an absolute-form target overrides it: an intermediary that
+    // prefers Host would otherwise see a value this server never checked.
+    let authority: Authority | null = null;
+    if (hosts === 1) {
+      const host = headers.get('host')!;
+      // An empty Host is valid: the target URI has no authority (RFC 9112 §3.2).
+      if (host !== '') {
+        authority = parseAuthority(host);
+        if (authority === null) throw new WireError('HF_WIRE_INVALID_HOST', `invalid Host ${JSON.stringify(host.slice(0, 80))}`);
+      }
+    }
+    if (form === 'absolute') {
+      const absolute = parseAbsoluteTarget(target);
+      if (absolute === null) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid absolute-form request-target ${JSON.stringify(target.slice(0, 80))}`);
+      authority = absolute.authority;
+    } else if (form === 'authority') {
+      const a = parseAuthority(target);
+      if (a === null || a.port === null) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid authority-form request-target ${JSON.stringify(target.slice(0, 80))}`);
+    }
     const framing = requestFraming(headers, versionMinor);
     const connection = headers.get('connection');
     const keepAlive = connectionKeepAlive(connection, versionMinor);
@@ -545,7 +571,8 @@ export class RequestParser extends MessageParser<RequestHead> {
       headers,
       framing,
       keepAlive,
-      expect: expectValue === undefined ? undefined : expectValue.trim().toLowerCase(),
+      expect: expectValue === undefined ? undefined : trimOws(expectValue).toLowerCase(),
+      authority,
       headSize,
     };
     // The handler sees the head before any body byte, so it can answer early (413, 417...).

@@ -4,6 +4,47 @@
  */
 const h = (...lines: string[]): string => `${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
 
+/**
+ * The cases where holdfast used to read a malformed request leniently, with the verdict it must
+ * give whatever Node says ('OK n': accepted, n messages delivered). Node accepts several of them
+ * (it does not look at Host), so agreeing with Node alone could not keep them fixed.
+ */
+export const STRICT_CORPUS: [name: string, raw: string, verdict: string][] = [
+  // --- strict at every edge: OWS is SP/HTAB only (RFC 9110 §5.6.3) ---
+  ['CL with NBSP before the value', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: \xa05')}hello`, 'HF_WIRE_INVALID_CONTENT_LENGTH'],
+  ['CL with NBSP after the value', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: 5\xa0')}hello`, 'HF_WIRE_INVALID_CONTENT_LENGTH'],
+  ['CL list with NBSP', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: 5,\xa05')}hello`, 'HF_WIRE_INVALID_CONTENT_LENGTH'],
+  ['TE chunked followed by NBSP', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked\xa0')}0\r\n\r\n`, 'HF_WIRE_INVALID_TRANSFER_ENCODING'],
+  ['TE NBSP before chunked', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: \xa0chunked')}0\r\n\r\n`, 'HF_WIRE_INVALID_TRANSFER_ENCODING'],
+  ['Connection: NBSP close is not close', h('GET /1 HTTP/1.1', 'Host: a', 'Connection: \xa0close') + h('GET /2 HTTP/1.1', 'Host: a'), 'OK 2'],
+  // --- duplicate Content-Length must be the same string (RFC 9110 §8.6) ---
+  ['CL lines 010 and 10', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: 010', 'Content-Length: 10')}0123456789`, 'HF_WIRE_INVALID_CONTENT_LENGTH'],
+  ['CL list 5, 05', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: 5, 05')}hello`, 'HF_WIRE_INVALID_CONTENT_LENGTH'],
+  // --- transfer-coding parameters (RFC 9112 §7) ---
+  ['TE chunked with an empty parameter', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked;')}0\r\n\r\n`, 'HF_WIRE_INVALID_TRANSFER_ENCODING'],
+  ['TE chunked with a parameter', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked;a=b')}0\r\n\r\n`, 'HF_WIRE_INVALID_TRANSFER_ENCODING'],
+  ['TE chunked with a valueless parameter', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked;a')}0\r\n\r\n`, 'HF_WIRE_INVALID_TRANSFER_ENCODING'],
+  // --- Host is an authority (RFC 9112 §3.2, RFC 3986 §3.2) ---
+  ['Host that makes a URL parser read another path', h('GET /public HTTP/1.1', 'Host: x\\admin?'), 'HF_WIRE_INVALID_HOST'],
+  ['Host ending in #', h('GET /evil HTTP/1.1', 'Host: victim#'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with a slash', h('GET / HTTP/1.1', 'Host: a/b'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with a space', h('GET / HTTP/1.1', 'Host: a b'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with userinfo', h('GET / HTTP/1.1', 'Host: user@a'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with a non-numeric port', h('GET / HTTP/1.1', 'Host: a:80x'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with a port over 65535', h('GET / HTTP/1.1', 'Host: a:65536'), 'HF_WIRE_INVALID_HOST'],
+  ['Host that is a list', h('GET / HTTP/1.1', 'Host: a, b'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with non-ASCII bytes', h('GET / HTTP/1.1', 'Host: caf\xe9'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with an NBSP', h('GET / HTTP/1.1', 'Host: \xa0a'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with an unclosed IPv6 literal', h('GET / HTTP/1.1', 'Host: [::1'), 'HF_WIRE_INVALID_HOST'],
+  ['Host with an IPv6 literal and port (valid)', h('GET / HTTP/1.1', 'Host: [::1]:8080'), 'OK 1'],
+  ['Host with upper case and port (valid)', h('GET / HTTP/1.1', 'Host: Example.COM:8080'), 'OK 1'],
+  // --- request-targets (RFC 9112 §3.2) ---
+  ['fragment in an origin-form target', h('GET /admin#/../public HTTP/1.1', 'Host: a'), 'HF_WIRE_INVALID_TARGET'],
+  ['absolute-form with userinfo', h('GET http://user@a/ HTTP/1.1', 'Host: a'), 'HF_WIRE_INVALID_TARGET'],
+  ['absolute-form with a bad port', h('GET http://a:x/ HTTP/1.1', 'Host: a'), 'HF_WIRE_INVALID_TARGET'],
+  ['absolute-form authority ending in #', h('GET http://victim#/evil HTTP/1.1', 'Host: victim'), 'HF_WIRE_INVALID_TARGET'],
+];
+
 export const CORPUS: [name: string, raw: string][] = [
   // --- valid (RFC 9112 §2, §3, §5, §6) ---
   ['simple GET', h('GET / HTTP/1.1', 'Host: example.com')],
@@ -124,4 +165,7 @@ export const CORPUS: [name: string, raw: string][] = [
   ['trailer with obs-fold', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked')}3\r\nabc\r\n0\r\nX: a\r\n b\r\n\r\n`],
   ['trailer with space before colon', `${h('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked')}3\r\nabc\r\n0\r\nX : a\r\n\r\n`],
   ['smuggled request inside a CL body is body', `${h('POST / HTTP/1.1', 'Host: a', 'Content-Length: 27')}GET /evil HTTP/1.1\r\nHost: a\r\n\r\n`],
+
+  // --- strict at every edge (each also in STRICT_CORPUS below, with holdfast's verdict) ---
+  ...STRICT_CORPUS.map(([name, raw]): [string, string] => [name, raw]),
 ];

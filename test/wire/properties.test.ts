@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   ChunkedDecoder, HeaderList, RequestParser, ResponseParser, WireError, encodeChunk, encodeLastChunk,
-  serializeRequestHead, serializeResponseHead,
+  serializeRequestHead, serializeResponseHead, parseAuthority, requestUrl,
 } from '../../src/wire/index.ts';
 import { stream, mutated, token, fieldName, fieldValue, target, method, bodyBytes } from './_arbitraries.ts';
-import { runRequests, runResponses, summary, splitAt } from './_helpers.ts';
+import { runRequests, runResponses, summary, splitAt, codeOf } from './_helpers.ts';
 
 const RUNS = 400;
 const cuts = fc.array(fc.nat(), { maxLength: 12 });
@@ -146,4 +146,66 @@ test('serializers refuse every value a parser would split into two lines', () =>
     assert.throws(() => serializeRequestHead({ method: 'GET', target: '/', headers: [[name, `${a}${sep}${b}`]] }), (e: unknown) => e instanceof WireError);
     assert.throws(() => serializeResponseHead({ status: 200, headers: [[name, `${a}${sep}${b}`]] }), (e: unknown) => e instanceof WireError);
   }), { numRuns: RUNS, seed: 8 });
+});
+
+// ---------------------------------------------------------------- strict at every edge
+
+const hostChar = fc.constantFrom(...'abcxyzAZ019-._~!$&\'()*+;=,:[]@/?#\\% \t"<>^|{}`\xa0\xe9'.split(''));
+const hostish = fc.oneof(
+  { weight: 3, arbitrary: fc.array(hostChar, { minLength: 1, maxLength: 16 }).map((a) => a.join('')) },
+  { weight: 1, arbitrary: fc.tuple(fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 5 }), fc.option(fc.integer({ min: 0, max: 70000 }))).map(([o, p]) => `${o.join('.')}${p === null ? '' : `:${p}`}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.ipV6(), fc.option(fc.integer({ min: 0, max: 70000 }))).map(([a, p]) => `[${a}]${p === null ? '' : `:${p}`}`) },
+  { weight: 1, arbitrary: fc.domain().map((d) => d.toUpperCase()) },
+);
+
+test('every authority the parser accepts is one a URL parser reads back unchanged; no other reaches a handler', () => {
+  fc.assert(fc.property(hostish, fc.constantFrom('/', '/evil', '//x/y', '/a?b'), (host, path) => {
+    const run = runRequests(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    // The field parser trims SP and HTAB around the value (and an empty Host is valid).
+    const value = host.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (value === '') return;
+    const a = parseAuthority(value);
+    if (a === null) {
+      assert.equal(codeOf(run), 'HF_WIRE_INVALID_HOST', host);
+      return;
+    }
+    assert.equal(codeOf(run), 'OK');
+    assert.deepEqual(run.messages[0]!.head.authority, a);
+    const u = new URL(requestUrl('http', a, path));
+    // An IPv6 literal may come back in its canonical spelling (`[0::0]` is `[::]`): the same address.
+    if (a.hostname.startsWith('[')) assert.equal(u.hostname, new URL(`http://${a.hostname}/`).hostname, host);
+    else assert.equal(u.hostname, a.hostname, host);
+    assert.equal(Number(u.port === '' ? 80 : u.port), a.port ?? 80, host);
+    assert.equal(u.pathname + u.search, path);
+    // None of the characters that end an authority got through.
+    assert.doesNotMatch(value, /[/?#@\\\s,%"<>^|{}`\x80-\xff]/);
+  }), { numRuns: 3000, seed: 11 });
+});
+
+const digits = fc.stringMatching(/^[0-9]{1,4}$/);
+const notOws = fc.constantFrom('\xa0', '\x85', '\x0b', '\x0c');
+
+test('Content-Length and Transfer-Encoding: only SP and HTAB are OWS; repeated lengths must be the same string', () => {
+  fc.assert(fc.property(digits, digits, notOws, fc.constantFrom('before', 'after'), (a, b, w, where) => {
+    const cl = where === 'before' ? `${w}${a}` : `${a}${w}`;
+    const bad = runRequests(`POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ${cl}\r\n\r\n`);
+    assert.ok(['HF_WIRE_INVALID_CONTENT_LENGTH', 'HF_WIRE_INVALID_HEADER_VALUE'].includes(codeOf(bad)), codeOf(bad));
+    const te = where === 'before' ? `${w}chunked` : `chunked${w}`;
+    const badTe = runRequests(`POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`);
+    assert.ok(['HF_WIRE_INVALID_TRANSFER_ENCODING', 'HF_WIRE_INVALID_HEADER_VALUE'].includes(codeOf(badTe)), codeOf(badTe));
+    const body = 'x'.repeat(Number(a));
+    const two = runRequests(`POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ${a}\r\nContent-Length: ${b}\r\n\r\n${body}`);
+    if (a === b) assert.equal(codeOf(two), 'OK');
+    else assert.equal(codeOf(two), 'HF_WIRE_INVALID_CONTENT_LENGTH', `${a} / ${b}`);
+  }), { numRuns: RUNS, seed: 12 });
+});
+
+test('chunked with any parameter, well-formed or not, is never read as chunked', () => {
+  fc.assert(fc.property(fc.array(fc.constantFrom(...';=a "b\t,'.split('')), { maxLength: 8 }), (tail) => {
+    const te = `chunked;${tail.join('')}`;
+    const r = runRequests(`POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`);
+    const framing = r.messages[0]?.head.framing.kind;
+    assert.notEqual(framing, 'chunked', te);
+    assert.notEqual(codeOf(r), 'OK', te);
+  }), { numRuns: RUNS, seed: 13 });
 });
