@@ -8,7 +8,7 @@ import type { ClientTlsOptions } from '../transport/connect.ts';
 import { pollTurn } from '../transport/liveness.ts';
 import { Pool, type CheckoutHandle } from './pool.ts';
 import type { ClientConnection, OutgoingRequest, ExchangeTimeouts } from './connection.ts';
-import { RequestBody, type RequestBodyInit } from './requestBody.ts';
+import { OutgoingBody, type RequestBodyInit } from './outgoingBody.ts';
 import type { ClientResponse } from './response.ts';
 import { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
 import {
@@ -265,10 +265,10 @@ export class Agent {
     const method = options.method === undefined ? 'GET' : options.method.toUpperCase();
     const h = options.headers;
     const headers = h === undefined ? new HeaderList() : h instanceof HeaderList ? h : new HeaderList(h as HeaderInit);
-    let body = RequestBody.from(options.body);
+    let body = OutgoingBody.from(options.body);
     if (body !== null && body.length === null && !body.replayable) {
       const cl = headers.get('content-length');
-      if (cl !== undefined && /^\d+$/.test(cl)) body = RequestBody.withLength(options.body as never, Number(cl));
+      if (cl !== undefined && /^\d+$/.test(cl)) body = OutgoingBody.withLength(options.body as never, Number(cl));
     }
     return {
       url: href,

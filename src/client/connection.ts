@@ -22,7 +22,7 @@ import { ResponseParser, TruncatedMessageError, WireError, parseKeepAlive } from
 import type { ResponseHead, HeaderList } from '../wire/index.ts';
 import { encodeChunk, encodeLastChunk } from '../wire/index.ts';
 import { pollTurn } from '../transport/liveness.ts';
-import type { RequestBody } from './requestBody.ts';
+import type { OutgoingBody } from './outgoingBody.ts';
 import { ClientResponse } from './response.ts';
 import { ResponseBody, type BodySource } from './responseBody.ts';
 import {
@@ -43,7 +43,7 @@ import {
 } from './diagnostics.ts';
 
 /** States of a connection (see the module comment). */
-export type ConnectionState = 'connecting' | 'idle' | 'reserved' | 'busy' | 'closing' | 'closed';
+export type ClientConnectionState = 'connecting' | 'idle' | 'reserved' | 'busy' | 'closing' | 'closed';
 
 /** Why a connection was closed (published on `holdfast:client:connection:closed`). */
 export type CloseReason =
@@ -92,7 +92,7 @@ export interface OutgoingRequest {
   method: string;
   /** Serialized head, ending with the empty line. */
   head: string;
-  body: RequestBody | null;
+  body: OutgoingBody | null;
   /** The body is sent with chunked coding (its length is not known or the caller asked). */
   chunked: boolean;
   /** The head carries `Expect: 100-continue`: hold the body until `100` or the timeout. */
@@ -168,7 +168,7 @@ class Exchange {
 export class ClientConnection implements BodySource {
   readonly id = nextConnectionId++;
   readonly origin: string;
-  state: ConnectionState = 'connecting';
+  state: ClientConnectionState = 'connecting';
   /** Exchanges started on this connection; > 0 means the next one runs on a reused connection. */
   requestCount = 0;
   /** `performance.now()` after which this idle connection must not be reused. */
@@ -304,7 +304,7 @@ export class ClientConnection implements BodySource {
   }
 
   /** Writes a streamed body, honouring backpressure; chunked unless its length is known. */
-  private async streamBody(ex: Exchange, socket: Socket, body: RequestBody): Promise<void> {
+  private async streamBody(ex: Exchange, socket: Socket, body: OutgoingBody): Promise<void> {
     const chunked = ex.req.chunked;
     let sent = 0;
     try {

@@ -12,10 +12,10 @@ import type { ClientResponse } from './response.ts';
 
 export { Agent, type AgentOptions, type AgentCache, type RequestOptions } from './agent.ts';
 export { Pool, type PoolOptions, type CheckoutHandle } from './pool.ts';
-export { ClientConnection, type ConnectionState, type CloseReason } from './connection.ts';
+export { ClientConnection, type ClientConnectionState, type CloseReason } from './connection.ts';
 export { ClientResponse, type ClientResponseInit, type ResponseCacheOutcome } from './response.ts';
 export { ResponseBody, type BodySource } from './responseBody.ts';
-export { RequestBody, type RequestBodyInit, type StreamBodySource } from './requestBody.ts';
+export { OutgoingBody, type RequestBodyInit, type StreamBodySource } from './outgoingBody.ts';
 export { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
 export { isReplayable, parseRetryAfter, type RetryPolicy } from './retry.ts';
 export type { ClientTlsOptions } from '../transport/connect.ts';

@@ -9,7 +9,7 @@
  * await proxy.listen(8080, '127.0.0.1');
  * ```
  */
-export { Proxy, createProxy, type ProxyOptions, type ProxyTimeouts, type ProxyStats } from './proxy.ts';
+export { ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyTimeouts, type ReverseProxyStats } from './proxy.ts';
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
 export { stripHopByHop, isHopByHop, connectionNominated } from './hopByHop.ts';
 export { addForwarded, appendVia, type ForwardedStyle, type HopInfo } from './forwarded.ts';

@@ -16,13 +16,13 @@ import type { RequestHead } from '../wire/index.ts';
 import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
 import { httpDate } from './httpDate.ts';
-import { RequestBody, type BodySource } from './requestBody.ts';
+import { IncomingBody, type BodySource } from './incomingBody.ts';
 import { ServerRequest } from './serverRequest.ts';
 import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
 import type { ResolvedOptions, StreamingHandler } from './options.ts';
 
 /** Where a connection is in its life. */
-export type ConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
+export type ServerConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -50,7 +50,7 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export class Connection implements ResponseSink, BodySource {
   /** Current state (see the diagram above). */
-  state: ConnectionState = 'new';
+  state: ServerConnectionState = 'new';
   /** Requests whose response has completed. */
   served = 0;
   lost = false;
@@ -92,7 +92,7 @@ export class Connection implements ResponseSink, BodySource {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     // The header timeout runs from accept: a preconnect that never speaks is closed silently.
-    this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+    this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
   }
 
   // ---- socket events ------------------------------------------------------------------
@@ -102,7 +102,7 @@ export class Connection implements ResponseSink, BodySource {
     const state = this.state;
     if (state === 'new' || state === 'idle') {
       // A later request gets its own header timeout from its first byte.
-      if (state === 'idle') this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+      if (state === 'idle') this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
       this.state = 'reading-head';
     }
     try {
@@ -196,7 +196,7 @@ export class Connection implements ResponseSink, BodySource {
   private onHead(head: RequestHead): void {
     if (this.queue.length === 0) this.clearTimer();
     const empty = head.framing.kind === 'none';
-    const body = new RequestBody(this, empty);
+    const body = new IncomingBody(this, empty);
     const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
     const ex = new Exchange(req);
     if (head.method === 'CONNECT') {
@@ -321,7 +321,7 @@ export class Connection implements ResponseSink, BodySource {
           this.startTimer(this.opts.keepAliveCloseAfter, this.onIdleTimeout);
         } else {
           this.state = 'reading-head';
-          this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+          this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
         }
       }
     }
@@ -500,7 +500,7 @@ export class Connection implements ResponseSink, BodySource {
 
   // ---- BodySource ---------------------------------------------------------------------
 
-  bodyRequested(body: RequestBody): void {
+  bodyRequested(body: IncomingBody): void {
     const ex = this.queue[0];
     if (ex === undefined || ex.req.body !== body) return;
     const req = ex.req;
@@ -510,7 +510,7 @@ export class Connection implements ResponseSink, BodySource {
     }
   }
 
-  bodyConsumed(_body: RequestBody): void {
+  bodyConsumed(_body: IncomingBody): void {
     if (!this.pumping) this.updateFlow();
   }
 }

@@ -5,10 +5,10 @@
 export { Server, createServer, serve, supportsReusePort, refuseListenOptions, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
 export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
 export { ServerRequest } from './serverRequest.ts';
-export { RequestBody } from './requestBody.ts';
+export { IncomingBody } from './incomingBody.ts';
 export { ResponseWriter, type ResponseHeaders, type BodyChunk } from './responseWriter.ts';
 export { ServerError, type ServerErrorCode } from './errors.ts';
-export type { ConnectionState } from './connection.ts';
+export type { ServerConnectionState } from './connection.ts';
 export { lazyRequest, writeResponse, fetchToStreaming } from './fetchAdapter.ts';
 export { lingeringClose, DEFAULT_LINGER, type LingerOptions, type LingerOutcome } from '../transport/lingeringClose.ts';
 export { serveStatic, type StaticOptions } from './serveStatic.ts';

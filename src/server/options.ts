@@ -39,7 +39,7 @@ export interface ServerOptions {
   /** TLS options (`key`, `cert`, ...): serve HTTPS. */
   tls?: TlsOptions;
   /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */
-  headerTimeout?: number;
+  headersTimeout?: number;
   /**
    * Idle time (ms) advertised as `Keep-Alive: timeout=N` (whole seconds, at least 1: a value
    * below 1 000 is advertised as 1 s and kept that long). Default 5 000.
@@ -65,7 +65,7 @@ export interface ServerOptions {
 
 /** Options after defaults. */
 export interface ResolvedOptions {
-  readonly headerTimeout: number;
+  readonly headersTimeout: number;
   /**
    * When an idle keep-alive connection is closed (ms after its last response): never before the
    * advertised `timeout=N` seconds plus the grace.

@@ -52,7 +52,7 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
   const linger = { ...DEFAULT_LINGER, ...options.linger };
   for (const k of ['idleTimeout', 'totalTimeout', 'flushTimeout'] as const) duration(`linger.${k}`, linger[k]);
   return {
-    headerTimeout: duration('headerTimeout', options.headerTimeout ?? 10_000),
+    headersTimeout: duration('headersTimeout', options.headersTimeout ?? 10_000),
     keepAliveCloseAfter,
     maxRequestsPerConnection: amount('maxRequestsPerConnection', options.maxRequestsPerConnection ?? 1_000, false, true),
     maxBodySize: amount('maxBodySize', options.maxBodySize ?? 128 * 1024 * 1024),
@@ -111,7 +111,7 @@ export class Server implements ConnectionHost {
     this.secure = options.tls !== undefined;
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
     if (options.tls !== undefined) {
-      const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headerTimeout });
+      const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headersTimeout });
       server.on('secureConnection', (socket) => this.accept(socket));
       server.on('tlsClientError', (_err, socket) => socket.destroy());
       this.netServer = server;

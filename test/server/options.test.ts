@@ -22,8 +22,8 @@ test('invalid option values throw ServerError HF_SERVER_INVALID_OPTIONS naming t
     ['keepAliveTimeout', { keepAliveTimeout: Number.NaN }],
     // Each fits a timer alone, but their sum does not.
     ['keepAliveTimeout + keepAliveGrace', { keepAliveTimeout: 2 ** 31 - 1000, keepAliveGrace: 2000 }],
-    ['headerTimeout', { headerTimeout: 2 ** 31 }],
-    ['headerTimeout', { headerTimeout: 0 }],
+    ['headersTimeout', { headersTimeout: 2 ** 31 }],
+    ['headersTimeout', { headersTimeout: 0 }],
     ['maxRequestsPerConnection', { maxRequestsPerConnection: 0 }],
     ['maxRequestsPerConnection', { maxRequestsPerConnection: 2.5 }],
     ['maxBodySize', { maxBodySize: -1 }],
