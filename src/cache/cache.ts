@@ -178,6 +178,11 @@ export class Cache {
     await this.idle();
   }
 
+  /** `await using cache = createCache(...)`: `close()` when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   // ---- request paths ------------------------------------------------------------------------
 
   async #unsafeOrOther(request: CacheRequest, next: Next): Promise<CacheResponse> {

@@ -2,14 +2,13 @@
  * Errors raised by the cache. Each has a stable `code` for programmatic handling.
  * @module
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Base class of every cache error. */
-export class CacheError extends Error {
-  readonly code: string;
+export class CacheError extends HoldfastError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = new.target.name;
-    this.code = code;
   }
 }
 

@@ -22,16 +22,6 @@ export type { SqliteStoreOptions } from './stores/sqlite.ts';
 export { RedisStore } from './stores/redis.ts';
 export type { RedisStoreOptions } from './stores/redis.ts';
 export { CacheError, CorruptEntryError, InvalidCacheOptionError, RedisClientMissingError, StoreClosedError, Unexpected304Error } from './errors.ts';
-export { encodeEntry, decodeEntry } from './entryCodec.ts';
-// Policy, as pure functions, for adapters and for other caches.
-export { parseCacheControl, parseRequestDirectives } from './cacheControl.ts';
-export type { Directives } from './cacheControl.ts';
-export { freshnessLifetime, currentAge } from './freshness.ts';
 export type { HeuristicOptions } from './freshness.ts';
-export { whyNotStorable } from './storability.ts';
-export { selectVariant, varyFields, normalizedFieldValue } from './vary.ts';
-export { conditionalHeaders, notModifiedMatches, mergeNotModified } from './revalidation.ts';
-export { decideReuse, staleIfErrorAllows } from './reuse.ts';
-export type { Reuse } from './reuse.ts';
-export { invalidationKeys } from './invalidation.ts';
-export { cacheKey } from './cacheKey.ts';
+export { HoldfastError } from '../wire/holdfastError.ts';
+export { InvalidOptionError } from '../wire/optionValidation.ts';

@@ -178,7 +178,10 @@ export class Agent {
   private readonly retryPolicy: ResolvedRetryPolicy | null;
   private readonly safeRetries: boolean;
   private closed = false;
-  /** The composed dispatch: interceptors, then the cache, then the retry policy, then the network. */
+  /**
+   * The composed dispatch: interceptors, then the cache, then the retry policy, then the network.
+   * @internal
+   */
   readonly dispatch: Dispatch;
   private readonly defaultTimeouts: Readonly<ExchangeTimeouts>;
 
@@ -238,7 +241,7 @@ export class Agent {
     return fetchWith(this.dispatch, input, init);
   }
 
-  /** The pool for an origin (created on first use). */
+  /** The pool for an origin (created on first use). @internal */
   pool(origin: string): Pool | undefined {
     return this.pools.get(origin);
   }
@@ -252,6 +255,11 @@ export class Agent {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+
+  /** `await using agent = new Agent()`: graceful `close()` when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Closes every connection now; in-flight requests and their bodies fail. */

@@ -11,9 +11,7 @@
  */
 export { ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyTimeouts, type ReverseProxyStats } from './proxy.ts';
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
-export { stripHopByHop, isHopByHop, connectionNominated } from './hopByHop.ts';
-export { addForwarded, appendVia, type ForwardedStyle, type HopInfo } from './forwarded.ts';
-export { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
-export { ReadAhead } from './readAhead.ts';
-export { Balancer, type Lease, type BalancerOptions } from './balancer.ts';
-export { Upstream, isUpstreamFailure, type UpstreamKeepAlive, type UpstreamStatus, type HealthOptions, type UpstreamSettings } from './upstream.ts';
+export type { ForwardedStyle } from './forwarded.ts';
+export type { UpstreamKeepAlive, UpstreamStatus, HealthOptions } from './upstream.ts';
+export { HoldfastError } from '../wire/holdfastError.ts';
+export { InvalidOptionError } from '../wire/optionValidation.ts';

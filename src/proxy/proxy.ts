@@ -220,6 +220,11 @@ export class ReverseProxy {
     if (this.cache !== null) await this.cache.idle();
   }
 
+  /** `await using proxy = createProxy(...)`: graceful `close()` when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /**
    * The streaming handler (usable in another holdfast server: `createServer({ handler:
    * proxy.handle })`).

@@ -7,7 +7,7 @@
  *
  * Bodies above the bound stream through with backpressure (and are never replayed).
  */
-import { OutgoingBody } from '../client/index.ts';
+import { OutgoingBody } from '../client/outgoingBody.ts';
 import type { ServerRequest } from '../server/index.ts';
 
 /** A request body ready to be sent upstream. */

@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_LINGER } from '../transport/lingeringClose.ts';
-import { Connection, type ConnectionHost } from './connection.ts';
+import { Connection } from './connection.ts';
 import { ServerError } from './errors.ts';
 import { fetchToStreaming } from './fetchAdapter.ts';
 import { installLightResponse } from './lightResponse.ts';
@@ -89,8 +89,10 @@ export interface CloseOptions {
 }
 
 /** An HTTP/1.1 (or HTTPS) server. Create with `createServer`, start with `listen`. */
-export class Server implements ConnectionHost {
+export class Server {
+  /** @internal */
   readonly options: ResolvedOptions;
+  /** @internal */
   readonly handler: StreamingHandler;
   /** The underlying `net.Server` / `tls.Server`. */
   readonly netServer: net.Server;
@@ -235,6 +237,7 @@ export class Server implements ConnectionHost {
     return this.closePromise;
   }
 
+  /** `await using server = await serve(...)`: graceful `close()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, ServerError, refuseListenOptions, supportsReusePort, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, ServerError, type ServerOptions } from '../../src/server/index.ts';
+import { refuseListenOptions, supportsReusePort } from '../../src/internals.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
