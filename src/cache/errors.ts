@@ -29,13 +29,6 @@ export class Unexpected304Error extends CacheError {
   }
 }
 
-/** An option passed to the cache or a store is invalid. */
-export class InvalidCacheOptionError extends CacheError {
-  constructor(message: string) {
-    super('HF_CACHE_INVALID_OPTION', message);
-  }
-}
-
 /** The store was used after `close()`. */
 export class StoreClosedError extends CacheError {
   constructor() {

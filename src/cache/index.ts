@@ -21,7 +21,7 @@ export { SqliteStore } from './stores/sqlite.ts';
 export type { SqliteStoreOptions } from './stores/sqlite.ts';
 export { RedisStore } from './stores/redis.ts';
 export type { RedisStoreOptions } from './stores/redis.ts';
-export { CacheError, CorruptEntryError, InvalidCacheOptionError, RedisClientMissingError, StoreClosedError, Unexpected304Error } from './errors.ts';
+export { CacheError, CorruptEntryError, RedisClientMissingError, StoreClosedError, Unexpected304Error } from './errors.ts';
 export type { HeuristicOptions } from './freshness.ts';
 export { HoldfastError } from '../wire/holdfastError.ts';
 export { InvalidOptionError } from '../wire/optionValidation.ts';

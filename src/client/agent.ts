@@ -22,6 +22,7 @@ import {
 import { connectionReusedChannel, requestErrorChannel, requestRetryChannel, requestStartChannel } from './diagnostics.ts';
 import { resolveRetryPolicy, isReplayable, type RetryPolicy, type ResolvedRetryPolicy } from './retry.ts';
 import { fetchWith } from './fetch.ts';
+import { InvalidOptionError, amountOption, booleanOption, durationOption } from '../wire/optionValidation.ts';
 
 /** Options of an `Agent`. All durations are in milliseconds. */
 export interface AgentOptions {
@@ -186,20 +187,22 @@ export class Agent {
   private readonly defaultTimeouts: Readonly<ExchangeTimeouts>;
 
   constructor(options: AgentOptions = {}) {
+    // Timeouts of 0 mean "none"; a value setTimeout cannot hold (Infinity, 2^31 ms) is refused
+    // rather than left to fire at once.
     this.opts = {
-      connections: options.connections ?? 128,
-      queueLimit: options.queueLimit ?? Infinity,
-      keepAliveMargin: options.keepAliveMargin ?? 1000,
-      idleTimeout: options.idleTimeout ?? 4000,
-      maxIdleTimeout: options.maxIdleTimeout ?? 600_000,
-      connectTimeout: options.connectTimeout ?? 10_000,
-      headersTimeout: options.headersTimeout ?? 300_000,
-      bodyTimeout: options.bodyTimeout ?? 300_000,
-      requestTimeout: options.requestTimeout ?? 0,
-      expectContinueTimeout: options.expectContinueTimeout ?? 1000,
-      autoSelectFamily: options.autoSelectFamily ?? true,
+      connections: amountOption('connections', options.connections ?? 128, false, true),
+      queueLimit: amountOption('queueLimit', options.queueLimit ?? Infinity, true, true),
+      keepAliveMargin: durationOption('keepAliveMargin', options.keepAliveMargin ?? 1000, true),
+      idleTimeout: durationOption('idleTimeout', options.idleTimeout ?? 4000, true),
+      maxIdleTimeout: durationOption('maxIdleTimeout', options.maxIdleTimeout ?? 600_000, true),
+      connectTimeout: durationOption('connectTimeout', options.connectTimeout ?? 10_000, true),
+      headersTimeout: durationOption('headersTimeout', options.headersTimeout ?? 300_000, true),
+      bodyTimeout: durationOption('bodyTimeout', options.bodyTimeout ?? 300_000, true),
+      requestTimeout: durationOption('requestTimeout', options.requestTimeout ?? 0, true),
+      expectContinueTimeout: durationOption('expectContinueTimeout', options.expectContinueTimeout ?? 1000, true),
+      autoSelectFamily: booleanOption('autoSelectFamily', options.autoSelectFamily ?? true),
       lookup: options.lookup,
-      livenessCheck: options.livenessCheck ?? true,
+      livenessCheck: booleanOption('livenessCheck', options.livenessCheck ?? true),
       tls: options.tls ?? null,
     };
     this.defaultTimeouts = Object.freeze({
@@ -216,7 +219,7 @@ export class Agent {
     const cache = options.cache ?? null;
     if (cache !== null) {
       // A store or a plain object passed by mistake would otherwise fail on the first request.
-      if (typeof cache.interceptor !== 'function') throw new TypeError('Agent option `cache` must be a Cache (createCache from holdfast/cache)');
+      if (typeof cache.interceptor !== 'function') throw new InvalidOptionError('cache', 'cache must be a Cache (createCache from holdfast/cache)');
       interceptors.push(cache.interceptor);
     }
     this.dispatch = compose(base, interceptors);

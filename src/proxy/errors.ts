@@ -6,7 +6,6 @@ import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Stable machine-readable codes of proxy errors. */
 export type ProxyErrorCode =
-  | 'HF_PROXY_INVALID_OPTIONS'
   | 'HF_PROXY_QUEUE_TIMEOUT'
   | 'HF_PROXY_QUEUE_FULL'
   | 'HF_PROXY_NO_UPSTREAM'

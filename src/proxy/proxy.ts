@@ -28,6 +28,7 @@ import {
 } from '../server/index.ts';
 import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheResponse, type CacheStore } from '../cache/index.ts';
 import { ProxyError } from './errors.ts';
+import { InvalidOptionError, amountOption, booleanOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import { stripHopByHop } from './hopByHop.ts';
 import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
@@ -144,15 +145,15 @@ export class ReverseProxy {
 
   constructor(options: ReverseProxyOptions) {
     if (options === undefined || !Array.isArray(options.upstreams) || options.upstreams.length === 0) {
-      throw new ProxyError('HF_PROXY_INVALID_OPTIONS', 'createProxy needs at least one upstream', 500);
+      throw new InvalidOptionError('upstreams', 'createProxy needs at least one upstream');
     }
-    const concurrency = options.upstreamConcurrency ?? Infinity;
-    const keepAlive = options.upstreamKeepAlive ?? (Number.isFinite(concurrency) ? 'while-queued' : 'always');
-    if (keepAlive !== 'always' && keepAlive !== 'while-queued' && keepAlive !== 'never') {
-      throw new ProxyError('HF_PROXY_INVALID_OPTIONS', `upstreamKeepAlive must be always, while-queued or never, got ${String(keepAlive)}`, 500);
-    }
+    const concurrency = amountOption('upstreamConcurrency', options.upstreamConcurrency ?? Infinity, false, true);
+    const keepAlive = oneOfOption('upstreamKeepAlive', options.upstreamKeepAlive ?? (Number.isFinite(concurrency) ? 'while-queued' : 'always'), ['always', 'while-queued', 'never']);
     const t = options.timeouts ?? {};
-    const health = { maxFails: options.health?.maxFails ?? 1, failTimeout: options.health?.failTimeout ?? 10_000 };
+    const health = {
+      maxFails: amountOption('health.maxFails', options.health?.maxFails ?? 1, false, true),
+      failTimeout: durationOption('health.failTimeout', options.health?.failTimeout ?? 10_000, true),
+    };
     this.list = options.upstreams.map(
       (u) =>
         new Upstream({
@@ -162,24 +163,27 @@ export class ReverseProxy {
           health,
           agent: {
             ...options.agent,
-            connectTimeout: t.connect ?? 5_000,
-            headersTimeout: t.headers ?? 60_000,
-            bodyTimeout: t.body ?? 60_000,
+            connectTimeout: durationOption('timeouts.connect', t.connect ?? 5_000, true),
+            headersTimeout: durationOption('timeouts.headers', t.headers ?? 60_000, true),
+            bodyTimeout: durationOption('timeouts.body', t.body ?? 60_000, true),
           },
         }),
     );
-    this.balancer = new Balancer(this.list, { queueLimit: options.queueLimit ?? 1024, queueTimeout: t.queue ?? 60_000 });
-    this.bufferRequests = options.bufferRequests ?? DEFAULT_BUFFER;
-    this.bufferResponses = Math.max(1, options.bufferResponses ?? DEFAULT_BUFFER);
-    this.forwardedStyle = options.forwarded ?? 'both';
+    this.balancer = new Balancer(this.list, {
+      queueLimit: amountOption('queueLimit', options.queueLimit ?? 1024, true, true),
+      queueTimeout: durationOption('timeouts.queue', t.queue ?? 60_000, true),
+    });
+    this.bufferRequests = amountOption('bufferRequests', options.bufferRequests ?? DEFAULT_BUFFER, true);
+    this.bufferResponses = Math.max(1, amountOption('bufferResponses', options.bufferResponses ?? DEFAULT_BUFFER, true));
+    this.forwardedStyle = oneOfOption('forwarded', options.forwarded ?? 'both', ['x-forwarded', 'forwarded', 'both', 'none']);
     this.via = options.via ?? 'holdfast';
-    this.preserveHost = options.preserveHost ?? true;
+    this.preserveHost = booleanOption('preserveHost', options.preserveHost ?? true);
     this.onError = options.onError ?? (() => {});
     const c = options.cache ?? null;
     if (c === null) this.cache = null;
     else if (c instanceof Cache) {
       // A private-mode cache would store `private` responses and serve one user's page to another.
-      if (c.mode !== 'shared') throw new ProxyError('HF_PROXY_INVALID_OPTIONS', "a proxy's cache must be created with mode: 'shared'", 500);
+      if (c.mode !== 'shared') throw new InvalidOptionError('cache', "a proxy's cache must be created with mode: 'shared'");
       this.cache = c;
     } else {
       this.cache = createCache({ store: c, mode: 'shared', onError: (err, context) => this.onError(err, `cache ${context}`) });

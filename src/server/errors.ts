@@ -17,7 +17,6 @@ export type ServerErrorCode =
   | 'HF_SERVER_INVALID_RESPONSE'
   | 'HF_SERVER_NOT_LISTENING'
   | 'HF_SERVER_ALREADY_LISTENING'
-  | 'HF_SERVER_INVALID_OPTIONS'
   | 'HF_SERVER_REUSEPORT_UNSUPPORTED';
 
 /** Base class of all errors raised by `holdfast/server`. */

@@ -13,29 +13,9 @@ import { fetchToStreaming } from './fetchAdapter.ts';
 import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
-
-/** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function invalid(name: string, v: unknown, want: string): ServerError {
-  return new ServerError('HF_SERVER_INVALID_OPTIONS', `${name} must be ${want}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
-}
-
-/** A timer length: a finite number of ms, > 0 (or >= 0 with `zero`), that setTimeout can hold. */
-function duration(name: string, v: unknown, zero = false): number {
-  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || v > MAX_TIMER_MS) {
-    throw invalid(name, v, `a number of ms ${zero ? '>= 0' : '> 0'} and <= ${MAX_TIMER_MS}`);
-  }
-  return v;
-}
-
-/** A size or count: > 0 (or >= 0 with `zero`); Infinity means unbounded. NaN is refused. */
-function amount(name: string, v: unknown, zero = false, integer = false): number {
-  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || (integer && v !== Infinity && !Number.isInteger(v))) {
-    throw invalid(name, v, `${integer ? 'an integer' : 'a number'} ${zero ? '>= 0' : '> 0'} (or Infinity)`);
-  }
-  return v;
-}
+import {
+  InvalidOptionError, MAX_TIMER_MS, amountOption as amount, booleanOption, durationOption as duration, invalidOption as invalid,
+} from '../wire/optionValidation.ts';
 
 function resolveOptions(options: ServerOptions): ResolvedOptions {
   const keepAliveTimeout = duration('keepAliveTimeout', options.keepAliveTimeout ?? 5_000);
@@ -105,10 +85,10 @@ export class Server {
 
   constructor(options: ServerOptions) {
     if ((options.handler === undefined) === (options.fetch === undefined)) {
-      throw new ServerError('HF_SERVER_INVALID_OPTIONS', 'pass exactly one of `handler` (streaming) and `fetch`');
+      throw new InvalidOptionError('handler', 'pass exactly one of `handler` (streaming) and `fetch`');
     }
     this.options = resolveOptions(options);
-    if (options.lightResponse === true) installLightResponse();
+    if (booleanOption('lightResponse', options.lightResponse ?? false)) installLightResponse();
     this.handler = options.handler ?? fetchToStreaming(options.fetch as FetchHandler);
     this.secure = options.tls !== undefined;
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
