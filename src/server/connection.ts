@@ -20,6 +20,10 @@ import { IncomingBody, type BodySource } from './incomingBody.ts';
 import { ServerRequest } from './serverRequest.ts';
 import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
 import type { ResolvedOptions, StreamingHandler } from './options.ts';
+import {
+  serverConnectionClosedChannel, serverConnectionCreatedChannel, serverRequestEndChannel, serverRequestStartChannel,
+  type ServerCloseReason,
+} from './diagnostics.ts';
 
 /** Where a connection is in its life. */
 export type ServerConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
@@ -48,9 +52,16 @@ class Exchange {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+let nextConnectionId = 1;
+
 export class Connection implements ResponseSink, BodySource {
   /** Current state (see the diagram above). */
   state: ServerConnectionState = 'new';
+  /** For diagnostics: tells this connection's events from others'. */
+  readonly id = nextConnectionId++;
+  /** Why the server decided to close (null: it did not, the socket just closed). */
+  private closeReason: ServerCloseReason | null = null;
+  private closeError: WireError | null = null;
   /** Requests whose response has completed. */
   served = 0;
   lost = false;
@@ -93,6 +104,7 @@ export class Connection implements ResponseSink, BodySource {
     socket.on('drain', this.onDrain);
     // The header timeout runs from accept: a preconnect that never speaks is closed silently.
     this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
+    if (serverConnectionCreatedChannel.hasSubscribers) serverConnectionCreatedChannel.publish({ connectionId: this.id, socket, secure });
   }
 
   // ---- socket events ------------------------------------------------------------------
@@ -150,6 +162,10 @@ export class Connection implements ResponseSink, BodySource {
     this.drainWaiters = [];
     for (const w of waiters) w.reject(err);
     this.host.connectionClosed(this);
+    if (serverConnectionClosedChannel.hasSubscribers) {
+      const message = { connectionId: this.id, reason: this.closeReason ?? 'socket-closed', requestCount: this.served };
+      serverConnectionClosedChannel.publish(this.closeError === null ? message : { ...message, error: this.closeError });
+    }
   };
 
   private readonly onDrain = (): void => {
@@ -179,16 +195,16 @@ export class Connection implements ResponseSink, BodySource {
     if (this.state === 'new') {
       // Never an unsolicited 408: a client that preconnected would read it as the answer to the
       // request it sends next.
-      this.startLinger();
+      this.startLinger('headers-timeout');
     } else if (this.state === 'reading-head' && this.queue.length === 0) {
       // Part of a head arrived: the client is waiting for an answer to it.
-      this.sendErrorAndLinger(408);
+      this.sendErrorAndLinger(408, 'headers-timeout');
     }
   };
 
   private readonly onIdleTimeout = (): void => {
     this.timer = null;
-    if (this.state === 'idle') this.startLinger();
+    if (this.state === 'idle') this.startLinger('idle-timeout');
   };
 
   // ---- parser events ------------------------------------------------------------------
@@ -211,6 +227,7 @@ export class Connection implements ResponseSink, BodySource {
     }
     this.queue.push(ex);
     if (!empty) this.parsing = ex;
+    if (serverRequestStartChannel.hasSubscribers) serverRequestStartChannel.publish({ connectionId: this.id, request: req });
   }
 
   private onBody(chunk: Buffer): void {
@@ -281,13 +298,13 @@ export class Connection implements ResponseSink, BodySource {
       const res = ex.res;
       if (!res.finished) break;
       if (!res.keepAlive) {
-        this.startLinger();
+        this.startLinger('connection-close');
         return;
       }
       const body = ex.req.body;
       if (!body.complete) {
         if (body.failed !== null) {
-          this.startLinger();
+          this.startLinger('unread-body');
           return;
         }
         // The handler answered without reading the whole body: discard the rest (bounded) so
@@ -297,7 +314,7 @@ export class Connection implements ResponseSink, BodySource {
           body.abandon();
         }
         if (body.received - ex.drainFrom > this.opts.maxDrainBytes) {
-          this.startLinger();
+          this.startLinger('unread-body');
           return;
         }
         break;
@@ -306,11 +323,11 @@ export class Connection implements ResponseSink, BodySource {
     }
     if (this.queue.length === 0) {
       if (this.pendingError !== null) {
-        this.sendErrorAndLinger(this.pendingError.status);
+        this.sendErrorAndLinger(this.pendingError.status, 'bad-request', this.pendingError);
         return;
       }
       if (this.peerEnded || this.host.closing || this.inputClosed) {
-        this.startLinger();
+        this.startLinger(this.peerEnded ? 'peer-closed' : this.host.closing ? 'shutdown' : 'connection-close');
         return;
       }
       if (this.state === 'handling') {
@@ -407,20 +424,22 @@ export class Connection implements ResponseSink, BodySource {
 
   // ---- closing ------------------------------------------------------------------------
 
-  private sendErrorAndLinger(status: number): void {
+  private sendErrorAndLinger(status: number, reason: ServerCloseReason, error: WireError | null = null): void {
     if (this.state === 'lingering' || this.state === 'closed') return;
+    this.closeError = error;
     const text = `${status} ${reasonPhrase(status)}\n`;
     this.socket.write(
       `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\nDate: ${httpDate()}\r\n\r\n${text}`,
       'latin1',
     );
-    this.startLinger();
+    this.startLinger(reason);
   }
 
   /** Every close: flush, half-close, read and discard until the client's FIN (bounded), destroy. */
-  private startLinger(): void {
+  private startLinger(reason: ServerCloseReason): void {
     if (this.state === 'lingering' || this.state === 'closed') return;
     this.state = 'lingering';
+    this.closeReason = reason;
     this.lost = true;
     this.clearTimer();
     this.inputClosed = true;
@@ -436,7 +455,7 @@ export class Connection implements ResponseSink, BodySource {
 
   /** Graceful shutdown: close now if nothing is in flight, else after the current response. */
   shutdown(): void {
-    if (this.state === 'new' || this.state === 'idle') this.startLinger();
+    if (this.state === 'new' || this.state === 'idle') this.startLinger('shutdown');
     // 'reading-head' and 'handling': the response says `Connection: close` (decideKeepAlive),
     // and pump() closes when the queue empties.
   }
@@ -487,15 +506,24 @@ export class Connection implements ResponseSink, BodySource {
     return true;
   }
 
-  responseEnded(_res: ResponseWriter): void {
+  responseEnded(res: ResponseWriter): void {
     this.served++;
+    if (serverRequestEndChannel.hasSubscribers) this.publishRequestEnd(res, null);
     this.pump();
   }
 
-  responseAborted(_res: ResponseWriter, _err: Error): void {
+  responseAborted(res: ResponseWriter, err: Error): void {
+    if (serverRequestEndChannel.hasSubscribers) this.publishRequestEnd(res, err);
     // The framing cannot be completed: close so the client sees a truncated message, never a
     // short one taken for whole.
-    this.startLinger();
+    this.startLinger('response-aborted');
+  }
+
+  private publishRequestEnd(res: ResponseWriter, error: Error | null): void {
+    const ex = this.queue.find((e) => e.res === res);
+    if (ex === undefined) return;
+    const message = { connectionId: this.id, request: ex.req, status: res.status, keepAlive: error === null && res.keepAlive };
+    serverRequestEndChannel.publish(error === null ? message : { ...message, error });
   }
 
   // ---- BodySource ---------------------------------------------------------------------
