@@ -3,7 +3,9 @@
  * `from 'holdfast…'` imports pointed at the source entry files, and run in a child process that
  * must exit 0 on its own (so an example that leaves a server or a socket open fails too). A block
  * marked `<!-- readme-test: skip (why) -->` on the line before is a program that runs until it is
- * stopped; the reason is required.
+ * stopped; the reason is required. Every block, skipped ones included, must also type-check
+ * under the project's compiler settings: a renamed option or type fails here, not in a reader's
+ * editor.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,13 +47,13 @@ function pointAtSources(code: string): string {
   return code.replace(/from '(holdfast(?:\/[a-z]+)?)'/g, (_m, name: string) => {
     const file = ENTRIES[name];
     assert.ok(file !== undefined, `README imports an entry that does not exist: ${name}`);
-    return `from '${new URL(file, root).href}'`;
+    return `from '${new URL(file, root).pathname}'`;
   });
 }
 
-function run(file: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(file: string, cwd: string, args: string[] = [], command = process.execPath): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [file], { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(command, [...args, file], { cwd, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
     });
   });
@@ -64,6 +66,28 @@ test('README has runnable examples, and every skipped one says why', () => {
   assert.ok(blocks.filter((b) => b.skip === null).length >= 6, `${blocks.length} blocks`);
   // A `<!-- readme-test: skip` that does not match the format would silently run (or not): refuse it.
   assert.equal((readme.match(/readme-test/g) ?? []).length, blocks.filter((b) => b.skip !== null).length);
+});
+
+test('every README example type-checks', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'holdfast-readme-tsc-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const files: string[] = [];
+  for (const block of blocks) {
+    const file = join(dir, `readme-${block.line}.mts`);
+    // Each file is a module of its own (top-level await, no name clashes between blocks).
+    await writeFile(file, `${pointAtSources(block.code)}\nexport {};\n`);
+    files.push(file);
+  }
+  const base = JSON.parse(await readFile(new URL('tsconfig.json', root), 'utf8')) as { compilerOptions: Record<string, unknown> };
+  const config = {
+    // The entries are imported by absolute path, which emit would not rewrite; nothing is emitted.
+    compilerOptions: { ...base.compilerOptions, typeRoots: [new URL('node_modules/@types', root).pathname], noEmit: true, rewriteRelativeImportExtensions: false },
+    files,
+  };
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(config));
+  const tsc = new URL('node_modules/typescript/bin/tsc', root).pathname;
+  const result = await run(join(dir, 'tsconfig.json'), dir, [tsc, '-p']);
+  assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
 });
 
 for (const block of blocks) {
