@@ -29,11 +29,11 @@ export class IncomingBody implements AsyncIterable<Buffer> {
   private done: boolean;
   private requested = false;
   private taken = false;
-  /** Bytes pushed but not yet read by the handler. */
+  /** @internal Bytes pushed but not yet read by the handler. */
   buffered = 0;
   /** Body bytes received from the client so far. */
   received = 0;
-  /** Set once the handler's response is complete: bytes arriving now are discarded, not buffered. */
+  /** @internal Set once the handler's response is complete: bytes arriving now are discarded, not buffered. */
   abandoned = false;
 
   constructor(source: BodySource | null, empty: boolean) {
