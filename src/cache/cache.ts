@@ -32,7 +32,8 @@ import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
-import { InvalidCacheOptionError, Unexpected304Error } from './errors.ts';
+import { Unexpected304Error } from './errors.ts';
+import { InvalidOptionError, amountOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import type { Interceptor } from '../client/dispatch.ts';
 import { cacheInterceptor } from './clientInterceptor.ts';
 
@@ -119,16 +120,15 @@ export class Cache {
   #interceptor: Interceptor | undefined;
 
   constructor(options: CacheOptions) {
-    if (options?.store === undefined) throw new InvalidCacheOptionError('createCache needs a store');
-    const mode = options.mode ?? 'private';
-    if (mode !== 'private' && mode !== 'shared') throw new InvalidCacheOptionError(`mode must be 'private' or 'shared', not ${String(mode)}`);
-    this.mode = mode;
+    if (options?.store === undefined) throw new InvalidOptionError('store', 'createCache needs a store');
+    this.mode = oneOfOption('mode', options.mode ?? 'private', ['private', 'shared']);
     this.store = options.store;
-    this.#collapse = options.collapse ?? 'store';
-    this.#leaseTtlMs = options.leaseTtlMs ?? 10_000;
-    this.#leaseWaitMs = options.leaseWaitMs ?? this.#leaseTtlMs;
-    this.#staleRetention = options.staleRetentionSeconds ?? 86_400;
-    this.#maxEntryBytes = options.maxEntryBytes ?? 16 * 1024 * 1024;
+    const collapse = options.collapse ?? 'store';
+    this.#collapse = collapse === false ? false : oneOfOption('collapse', collapse, ['store', 'process']);
+    this.#leaseTtlMs = durationOption('leaseTtlMs', options.leaseTtlMs ?? 10_000);
+    this.#leaseWaitMs = durationOption('leaseWaitMs', options.leaseWaitMs ?? this.#leaseTtlMs, true);
+    this.#staleRetention = amountOption('staleRetentionSeconds', options.staleRetentionSeconds ?? 86_400, true);
+    this.#maxEntryBytes = amountOption('maxEntryBytes', options.maxEntryBytes ?? 16 * 1024 * 1024, true);
     this.#heuristics = { ...DEFAULT_HEURISTICS, ...options.heuristics };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
@@ -178,6 +178,11 @@ export class Cache {
   /** Waits for background work. The store belongs to the caller and is not closed. */
   async close(): Promise<void> {
     await this.idle();
+  }
+
+  /** `await using cache = createCache(...)`: `close()` when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // ---- request paths ------------------------------------------------------------------------

@@ -2,14 +2,13 @@
  * Errors raised by the cache. Each has a stable `code` for programmatic handling.
  * @module
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Base class of every cache error. */
-export class CacheError extends Error {
-  readonly code: string;
+export class CacheError extends HoldfastError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = new.target.name;
-    this.code = code;
   }
 }
 
@@ -27,13 +26,6 @@ export class CorruptEntryError extends CacheError {
 export class Unexpected304Error extends CacheError {
   constructor(url: string) {
     super('HF_CACHE_UNEXPECTED_304', `origin answered an unconditional GET ${url} with 304 Not Modified`);
-  }
-}
-
-/** An option passed to the cache or a store is invalid. */
-export class InvalidCacheOptionError extends CacheError {
-  constructor(message: string) {
-    super('HF_CACHE_INVALID_OPTION', message);
   }
 }
 

@@ -8,7 +8,7 @@ import type { ClientTlsOptions } from '../transport/connect.ts';
 import { pollTurn } from '../transport/liveness.ts';
 import { Pool, type CheckoutHandle } from './pool.ts';
 import type { ClientConnection, OutgoingRequest, ExchangeTimeouts } from './connection.ts';
-import { RequestBody, type RequestBodyInit } from './requestBody.ts';
+import { OutgoingBody, type RequestBodyInit } from './outgoingBody.ts';
 import type { ClientResponse } from './response.ts';
 import { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
 import {
@@ -22,6 +22,7 @@ import {
 import { connectionReusedChannel, requestErrorChannel, requestRetryChannel, requestStartChannel } from './diagnostics.ts';
 import { resolveRetryPolicy, isReplayable, type RetryPolicy, type ResolvedRetryPolicy } from './retry.ts';
 import { fetchWith } from './fetch.ts';
+import { InvalidOptionError, amountOption, booleanOption, durationOption } from '../wire/optionValidation.ts';
 
 /** Options of an `Agent`. All durations are in milliseconds. */
 export interface AgentOptions {
@@ -183,25 +184,30 @@ export class Agent {
   private readonly retryPolicy: ResolvedRetryPolicy | null;
   private readonly safeRetries: boolean;
   private closed = false;
-  /** The composed dispatch: interceptors, then the cache, then the retry policy, then the network. */
+  /**
+   * The composed dispatch: interceptors, then the cache, then the retry policy, then the network.
+   * @internal
+   */
   readonly dispatch: Dispatch;
   private readonly defaultTimeouts: Readonly<ExchangeTimeouts>;
 
   constructor(options: AgentOptions = {}) {
+    // Timeouts of 0 mean "none"; a value setTimeout cannot hold (Infinity, 2^31 ms) is refused
+    // rather than left to fire at once.
     this.opts = {
-      connections: options.connections ?? 128,
-      queueLimit: options.queueLimit ?? Infinity,
-      keepAliveMargin: options.keepAliveMargin ?? 1000,
-      idleTimeout: options.idleTimeout ?? 4000,
-      maxIdleTimeout: options.maxIdleTimeout ?? 600_000,
-      connectTimeout: options.connectTimeout ?? 10_000,
-      headersTimeout: options.headersTimeout ?? 300_000,
-      bodyTimeout: options.bodyTimeout ?? 300_000,
-      requestTimeout: options.requestTimeout ?? 0,
-      expectContinueTimeout: options.expectContinueTimeout ?? 1000,
-      autoSelectFamily: options.autoSelectFamily ?? true,
+      connections: amountOption('connections', options.connections ?? 128, false, true),
+      queueLimit: amountOption('queueLimit', options.queueLimit ?? Infinity, true, true),
+      keepAliveMargin: durationOption('keepAliveMargin', options.keepAliveMargin ?? 1000, true),
+      idleTimeout: durationOption('idleTimeout', options.idleTimeout ?? 4000, true),
+      maxIdleTimeout: durationOption('maxIdleTimeout', options.maxIdleTimeout ?? 600_000, true),
+      connectTimeout: durationOption('connectTimeout', options.connectTimeout ?? 10_000, true),
+      headersTimeout: durationOption('headersTimeout', options.headersTimeout ?? 300_000, true),
+      bodyTimeout: durationOption('bodyTimeout', options.bodyTimeout ?? 300_000, true),
+      requestTimeout: durationOption('requestTimeout', options.requestTimeout ?? 0, true),
+      expectContinueTimeout: durationOption('expectContinueTimeout', options.expectContinueTimeout ?? 1000, true),
+      autoSelectFamily: booleanOption('autoSelectFamily', options.autoSelectFamily ?? true),
       lookup: options.lookup,
-      livenessCheck: options.livenessCheck ?? true,
+      livenessCheck: booleanOption('livenessCheck', options.livenessCheck ?? true),
       tls: options.tls ?? null,
     };
     this.defaultTimeouts = Object.freeze({
@@ -218,7 +224,7 @@ export class Agent {
     const cache = options.cache ?? null;
     if (cache !== null) {
       // A store or a plain object passed by mistake would otherwise fail on the first request.
-      if (typeof cache.interceptor !== 'function') throw new TypeError('Agent option `cache` must be a Cache (createCache from holdfast/cache)');
+      if (typeof cache.interceptor !== 'function') throw new InvalidOptionError('cache', 'cache must be a Cache (createCache from holdfast/cache)');
       interceptors.push(cache.interceptor);
     }
     this.dispatch = compose(base, interceptors);
@@ -243,7 +249,7 @@ export class Agent {
     return fetchWith(this.dispatch, input, init);
   }
 
-  /** The pool for an origin (created on first use). */
+  /** The pool for an origin (created on first use). @internal */
   pool(origin: string): Pool | undefined {
     return this.pools.get(origin);
   }
@@ -259,6 +265,11 @@ export class Agent {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 
+  /** `await using agent = new Agent()`: graceful `close()` when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Closes every connection now; in-flight requests and their bodies fail. */
   async destroy(): Promise<void> {
     this.closed = true;
@@ -270,10 +281,10 @@ export class Agent {
     const method = options.method === undefined ? 'GET' : options.exactMethod === true ? options.method : options.method.toUpperCase();
     const h = options.headers;
     const headers = h === undefined ? new HeaderList() : h instanceof HeaderList ? h : new HeaderList(h as HeaderInit);
-    let body = RequestBody.from(options.body);
+    let body = OutgoingBody.from(options.body);
     if (body !== null && body.length === null && !body.replayable) {
       const cl = headers.get('content-length');
-      if (cl !== undefined && /^\d+$/.test(cl)) body = RequestBody.withLength(options.body as never, Number(cl));
+      if (cl !== undefined && /^\d+$/.test(cl)) body = OutgoingBody.withLength(options.body as never, Number(cl));
     }
     return {
       url: href,

@@ -39,7 +39,7 @@ import { ResponseParser, TruncatedMessageError, WireError, parseKeepAlive } from
 import type { ResponseHead, HeaderList } from '../wire/index.ts';
 import { encodeChunk, encodeLastChunk } from '../wire/index.ts';
 import { pollTurn } from '../transport/liveness.ts';
-import type { RequestBody } from './requestBody.ts';
+import type { OutgoingBody } from './outgoingBody.ts';
 import { ClientResponse } from './response.ts';
 import { ResponseBody, type BodySource } from './responseBody.ts';
 import {
@@ -60,10 +60,10 @@ import {
 } from './diagnostics.ts';
 
 /** States of a connection (see the module comment). */
-export type ConnectionState = 'connecting' | 'idle' | 'reserved' | 'busy' | 'closing' | 'closed';
+export type ClientConnectionState = 'connecting' | 'idle' | 'reserved' | 'busy' | 'closing' | 'closed';
 
 /** The transitions `ClientConnection.enter` accepts, from each state. */
-const NEXT_STATES: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+const NEXT_STATES: Readonly<Record<ClientConnectionState, readonly ClientConnectionState[]>> = {
   connecting: ['reserved', 'closing'],
   reserved: ['busy', 'idle', 'closing', 'closed'],
   busy: ['idle', 'closing', 'closed'],
@@ -153,7 +153,7 @@ export interface OutgoingRequest {
   method: string;
   /** Serialized head, ending with the empty line. */
   head: string;
-  body: RequestBody | null;
+  body: OutgoingBody | null;
   /** The body is sent with chunked coding (its length is not known or the caller asked). */
   chunked: boolean;
   /** The head carries `Expect: 100-continue`: hold the body until `100` or the timeout. */
@@ -232,7 +232,7 @@ class Exchange {
 export class ClientConnection implements BodySource {
   readonly id = nextConnectionId++;
   readonly origin: string;
-  private lifecycle: ConnectionState = 'connecting';
+  private lifecycle: ClientConnectionState = 'connecting';
   private exchanges = 0;
   private idleUntil = 0;
   private closedFor: CloseReason | null = null;
@@ -273,7 +273,7 @@ export class ClientConnection implements BodySource {
   }
 
   /** The connection's state (see the module comment); changed only by its own transitions. */
-  get state(): ConnectionState {
+  get state(): ClientConnectionState {
     return this.lifecycle;
   }
 
@@ -298,7 +298,7 @@ export class ClientConnection implements BodySource {
   }
 
   /** The one writer of `state`: asserts that `next` may follow the current state. */
-  private enter(next: ConnectionState): void {
+  private enter(next: ClientConnectionState): void {
     if (!NEXT_STATES[this.lifecycle].includes(next)) assert.fail(`client connection: no transition from ${this.lifecycle} to ${next}`);
     this.lifecycle = next;
   }
@@ -430,7 +430,7 @@ export class ClientConnection implements BodySource {
   }
 
   /** Writes a streamed body, honouring backpressure; chunked unless its length is known. */
-  private async streamBody(ex: Exchange, socket: Socket, body: RequestBody): Promise<void> {
+  private async streamBody(ex: Exchange, socket: Socket, body: OutgoingBody): Promise<void> {
     const chunked = ex.req.chunked;
     let sent = 0;
     try {

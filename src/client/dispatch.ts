@@ -14,7 +14,7 @@
  * ```
  */
 import type { HeaderList } from '../wire/index.ts';
-import type { RequestBody } from './requestBody.ts';
+import type { OutgoingBody } from './outgoingBody.ts';
 import type { ClientResponse } from './response.ts';
 
 /** Per-request timeouts in milliseconds; 0 disables one. */
@@ -40,7 +40,7 @@ export interface DispatchRequest {
   /** Request header fields (Host and framing fields are added by the connection if absent). */
   headers: HeaderList;
   /** The body, normalised; `null` for none. `body.replayable` says whether a retry may resend it. */
-  body: RequestBody | null;
+  body: OutgoingBody | null;
   /** Aborts the request and its response body. */
   signal?: AbortSignal | undefined;
   /** Overrides of the agent's timeouts. */

@@ -3,6 +3,7 @@
  * the server may have processed the request, because that is what a caller needs to decide
  * whether repeating it is safe.
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Where in the life of a request a failure happened. */
 export type ClientErrorPhase =
@@ -41,10 +42,10 @@ export interface ClientErrorInit {
 }
 
 /** Base class of every error raised by the client. */
-export class ClientError extends Error {
+export class ClientError extends HoldfastError {
   override readonly name: string = 'ClientError';
   /** Stable machine-readable code. */
-  readonly code: ClientErrorCode;
+  override readonly code: ClientErrorCode;
   /** The phase of the exchange that failed. */
   readonly phase: ClientErrorPhase;
   /**
@@ -54,7 +55,7 @@ export class ClientError extends Error {
   readonly mayHaveBeenProcessed: boolean;
 
   constructor(code: ClientErrorCode, message: string, init: ClientErrorInit) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(code, message, init.cause === undefined ? undefined : { cause: init.cause });
     this.code = code;
     this.phase = init.phase;
     this.mayHaveBeenProcessed = init.mayHaveBeenProcessed;

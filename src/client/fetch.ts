@@ -8,7 +8,7 @@ import { Readable, pipeline, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { HeaderList, parseTokenList } from '../wire/index.ts';
 import type { Dispatch, DispatchRequest } from './dispatch.ts';
-import { RequestBody } from './requestBody.ts';
+import { OutgoingBody } from './outgoingBody.ts';
 import type { ClientResponse } from './response.ts';
 import type { ResponseBody } from './responseBody.ts';
 import { AbortedError, ClientError } from './errors.ts';
@@ -27,7 +27,7 @@ interface Prepared {
   url: string;
   method: string;
   headers: HeaderList;
-  body: RequestBody | null;
+  body: OutgoingBody | null;
   signal: AbortSignal | undefined;
   redirect: RequestRedirect;
 }
@@ -50,39 +50,39 @@ function toHeaderList(init: HeadersInit | undefined): HeaderList {
   return list;
 }
 
-/** Turns a fetch body into a `RequestBody`, setting Content-Type as fetch's extract-a-body does. */
-async function toRequestBody(body: FetchBody, headers: HeaderList): Promise<RequestBody | null> {
+/** Turns a fetch body into a `OutgoingBody`, setting Content-Type as fetch's extract-a-body does. */
+async function toOutgoingBody(body: FetchBody, headers: HeaderList): Promise<OutgoingBody | null> {
   if (body === null || body === undefined) return null;
   const setType = (t: string): void => {
     if (!headers.has('content-type')) headers.append('content-type', t);
   };
   if (typeof body === 'string') {
     setType('text/plain;charset=UTF-8');
-    return RequestBody.from(body);
+    return OutgoingBody.from(body);
   }
   if (body instanceof URLSearchParams) {
     setType('application/x-www-form-urlencoded;charset=UTF-8');
-    return RequestBody.from(body.toString());
+    return OutgoingBody.from(body.toString());
   }
-  if (body instanceof ArrayBuffer) return RequestBody.from(body);
-  if (ArrayBuffer.isView(body)) return RequestBody.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+  if (body instanceof ArrayBuffer) return OutgoingBody.from(body);
+  if (ArrayBuffer.isView(body)) return OutgoingBody.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
   if (body instanceof Blob) {
     if (body.type !== '') setType(body.type);
-    return RequestBody.from(body);
+    return OutgoingBody.from(body);
   }
-  if (body instanceof ReadableStream) return RequestBody.from(body as ReadableStream<Uint8Array>);
+  if (body instanceof ReadableStream) return OutgoingBody.from(body as ReadableStream<Uint8Array>);
   // FormData and anything else the platform can serialise: let Response do the encoding.
   const r = new Response(body as BodyInit);
   const type = r.headers.get('content-type');
   if (type !== null) setType(type);
-  return RequestBody.from(Buffer.from(await r.arrayBuffer()));
+  return OutgoingBody.from(Buffer.from(await r.arrayBuffer()));
 }
 
 async function prepare(input: string | URL | Request, init: RequestInit | undefined): Promise<Prepared> {
   let url: string;
   let method = 'GET';
   let headers: HeaderList;
-  let body: RequestBody | null = null;
+  let body: OutgoingBody | null = null;
   let signal: AbortSignal | undefined;
   let redirect: RequestRedirect = 'follow';
   if (input instanceof Request) {
@@ -92,7 +92,7 @@ async function prepare(input: string | URL | Request, init: RequestInit | undefi
     signal = input.signal;
     redirect = input.redirect;
     if (input.body !== null && init?.body === undefined) {
-      body = RequestBody.from(Buffer.from(await input.arrayBuffer()));
+      body = OutgoingBody.from(Buffer.from(await input.arrayBuffer()));
     }
   } else {
     url = typeof input === 'string' ? input : input.href;
@@ -117,7 +117,7 @@ async function prepare(input: string | URL | Request, init: RequestInit | undefi
   if (method === 'CONNECT' || method === 'TRACE' || method === 'TRACK') throw new TypeError(`'${method}' HTTP method is unsupported.`);
   if (init?.body !== undefined && init.body !== null) {
     if (method === 'GET' || method === 'HEAD') throw new TypeError('Request with GET/HEAD method cannot have body.');
-    body = await toRequestBody(init.body, headers);
+    body = await toOutgoingBody(init.body, headers);
   }
   if (!headers.has('accept')) headers.append('accept', '*/*');
   if (!headers.has('accept-encoding')) headers.append('accept-encoding', DEFAULT_ACCEPT_ENCODING);

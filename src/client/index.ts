@@ -11,15 +11,15 @@ import { Agent, type RequestOptions } from './agent.ts';
 import type { ClientResponse } from './response.ts';
 
 export { Agent, type AgentOptions, type AgentCache, type RequestOptions } from './agent.ts';
-export { Pool, type PoolOptions, type CheckoutHandle } from './pool.ts';
-export { ClientConnection, type ConnectionState, type CloseReason } from './connection.ts';
+export type { CloseReason } from './connection.ts';
 export { ClientResponse, type ClientResponseInit, type ResponseCacheOutcome } from './response.ts';
-export { ResponseBody, type BodySource } from './responseBody.ts';
-export { RequestBody, type RequestBodyInit, type StreamBodySource } from './requestBody.ts';
-export { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
-export { isReplayable, parseRetryAfter, type RetryPolicy } from './retry.ts';
+export { ResponseBody } from './responseBody.ts';
+export type { RequestBodyInit, StreamBodySource } from './outgoingBody.ts';
+export type { Dispatch, DispatchRequest, Interceptor, Timeouts } from './dispatch.ts';
+export type { RetryPolicy } from './retry.ts';
 export type { ClientTlsOptions } from '../transport/connect.ts';
-export { HeaderList } from '../wire/index.ts';
+export { HeaderList, HoldfastError } from '../wire/index.ts';
+export { InvalidOptionError } from '../wire/optionValidation.ts';
 export {
   ClientError,
   ConnectError,

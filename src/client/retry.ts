@@ -13,6 +13,7 @@ import type { ClientResponse } from './response.ts';
 import { ClientError } from './errors.ts';
 import { parseHttpDate } from '../wire/httpDate.ts';
 import { trimOws } from '../wire/chars.ts';
+import { amountOption, durationOption } from '../wire/optionValidation.ts';
 
 /** Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -82,12 +83,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 export function resolveRetryPolicy(p: RetryPolicy): ResolvedRetryPolicy {
-  const limit = p.limit ?? 2;
+  const limit = amountOption('retry.limit', p.limit ?? 2, true, true);
   const methods = new Set((p.methods ?? [...IDEMPOTENT_METHODS]).map((m) => m.toUpperCase()));
   const statuses = new Set(p.statusCodes ?? DEFAULT_STATUS);
   const errors = new Set(p.errorCodes ?? DEFAULT_ERRORS);
-  const maxBackoff = p.maxBackoff ?? 10_000;
-  const maxRetryAfter = p.maxRetryAfter ?? 60_000;
+  const maxBackoff = durationOption('retry.maxBackoff', p.maxBackoff ?? 10_000, true);
+  const maxRetryAfter = durationOption('retry.maxRetryAfter', p.maxRetryAfter ?? 60_000, true);
   const backoff = p.backoff ?? ((n: number) => Math.min(maxBackoff, 100 * 2 ** (n - 1) + Math.random() * 100));
   const eligible = (req: DispatchRequest): boolean => {
     const allowed = methods.has(req.method) || req.idempotent === true || req.headers.has('idempotency-key');

@@ -1,6 +1,7 @@
 /**
  * Errors of the race lab. Each has a stable `code` (`HF_LAB_...`).
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Stable codes for the lab's own failures (not a subject's failures: those are scorecard cells). */
 export type LabErrorCode =
@@ -13,13 +14,13 @@ export type LabErrorCode =
   | 'HF_LAB_SUBJECT_MODULE';
 
 /** An error raised by the lab itself (bad arguments, a subject that would not start...). */
-export class LabError extends Error {
+export class LabError extends HoldfastError {
   override readonly name: string = 'LabError';
   /** Stable machine-readable code. */
-  readonly code: LabErrorCode;
+  override readonly code: LabErrorCode;
 
   constructor(code: LabErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(code, message, options);
     this.code = code;
   }
 }

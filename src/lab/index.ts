@@ -13,14 +13,13 @@ export type {
   ServerSubject, Subject, SubjectFamily, ScenarioOutcome, ScenarioContext, ClientScenario, ServerScenario, Scenario,
 } from './types.ts';
 export { LabError, type LabErrorCode } from './errors.ts';
+export { HoldfastError } from '../wire/holdfastError.ts';
 export { runLab, type LabRunOptions, type LabProgress, type Scorecard, type ScoreCell, type ScenarioInfo, type SubjectInfo } from './runner.ts';
-export { renderScorecard, shortCell } from './scorecard.ts';
-export { renderHtmlReport, failureRate } from './html-report.ts';
+export { renderScorecard } from './scorecard.ts';
+export { renderHtmlReport } from './html-report.ts';
 export { scenarios, clientScenarios, serverScenarios } from './scenarios/index.ts';
 export * from './subjects/index.ts';
 export { ScriptedPeer, PeerConnection, type PeerHandlers, type PeerRequest, type ArrivalAction } from './peer.ts';
 export { ThreadedIdlePeer } from './threaded-peer.ts';
-export { RawConnection, rawLabel, type RawResponse, type RawResult } from './raw-client.ts';
-export { Tally } from './util.ts';
-export { EARLY_BODY_LENGTH, BIG_SIZES } from './subjects/server-app.ts';
+export { RawConnection, type RawResponse, type RawResult } from './raw-client.ts';
 export { FaultProxy, type FaultProxyOptions, type Toxic, type ToxicType, type ToxicStream, type ToxicAttributes } from './fault-proxy.ts';

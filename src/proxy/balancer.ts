@@ -6,6 +6,7 @@
  * failing without trying — a restarting backend must get traffic to be seen healthy again).
  */
 import { ProxyError } from './errors.ts';
+import { InvalidOptionError } from '../wire/optionValidation.ts';
 import type { Upstream } from './upstream.ts';
 
 /** One request's hold on an upstream slot. `release()` is idempotent. */
@@ -39,7 +40,7 @@ export class Balancer {
   private closed = false;
 
   constructor(upstreams: readonly Upstream[], options: BalancerOptions) {
-    if (upstreams.length === 0) throw new ProxyError('HF_PROXY_INVALID_OPTIONS', 'at least one upstream is required', 500);
+    if (upstreams.length === 0) throw new InvalidOptionError('upstreams', 'at least one upstream is required');
     this.upstreams = upstreams;
     this.options = options;
   }

@@ -2,10 +2,10 @@
  * Errors of the reverse proxy. Each has a stable `code`; the ones that become an answer to the
  * downstream client also carry the HTTP `status` the proxy sends.
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Stable machine-readable codes of proxy errors. */
 export type ProxyErrorCode =
-  | 'HF_PROXY_INVALID_OPTIONS'
   | 'HF_PROXY_QUEUE_TIMEOUT'
   | 'HF_PROXY_QUEUE_FULL'
   | 'HF_PROXY_NO_UPSTREAM'
@@ -14,15 +14,15 @@ export type ProxyErrorCode =
   | 'HF_PROXY_UPSTREAM_PROTOCOL';
 
 /** An error raised by the proxy itself (not by the upstream client). */
-export class ProxyError extends Error {
+export class ProxyError extends HoldfastError {
   override readonly name: string = 'ProxyError';
   /** Stable machine-readable code. */
-  readonly code: ProxyErrorCode;
+  override readonly code: ProxyErrorCode;
   /** The status the proxy answers with when this error ends a request. */
   readonly status: number;
 
   constructor(code: ProxyErrorCode, message: string, status = 502, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(code, message, cause === undefined ? undefined : { cause });
     this.code = code;
     this.status = status;
   }

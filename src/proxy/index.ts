@@ -9,11 +9,9 @@
  * await proxy.listen(8080, '127.0.0.1');
  * ```
  */
-export { Proxy, createProxy, type ProxyOptions, type ProxyTimeouts, type ProxyStats } from './proxy.ts';
+export { ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyTimeouts, type ReverseProxyStats } from './proxy.ts';
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
-export { stripHopByHop, isHopByHop, connectionNominated } from '../wire/hopByHop.ts';
-export { addForwarded, appendVia, type ForwardedStyle, type HopInfo } from './forwarded.ts';
-export { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
-export { ReadAhead } from './readAhead.ts';
-export { Balancer, type Lease, type BalancerOptions } from './balancer.ts';
-export { Upstream, isUpstreamFailure, type UpstreamKeepAlive, type UpstreamStatus, type HealthOptions, type UpstreamSettings } from './upstream.ts';
+export type { ForwardedStyle } from './forwarded.ts';
+export type { UpstreamKeepAlive, UpstreamStatus, HealthOptions } from './upstream.ts';
+export { HoldfastError } from '../wire/holdfastError.ts';
+export { InvalidOptionError } from '../wire/optionValidation.ts';

@@ -7,13 +7,13 @@
  *
  * Bodies above the bound stream through with backpressure (and are never replayed).
  */
-import { RequestBody } from '../client/index.ts';
+import { OutgoingBody } from '../client/outgoingBody.ts';
 import type { ServerRequest } from '../server/index.ts';
 
 /** A request body ready to be sent upstream. */
 export interface PreparedBody {
   /** The body for the holdfast client. */
-  readonly body: RequestBody;
+  readonly body: OutgoingBody;
   /** Whether it was read whole (replayable, sent with Content-Length). */
   readonly buffered: boolean;
   /**
@@ -35,14 +35,14 @@ export async function prepareRequestBody(req: ServerRequest, limit: number): Pro
   if (framing.kind === 'length') {
     if (framing.length <= limit) {
       const bytes = await source.bytes();
-      return { body: RequestBody.from(bytes)!, buffered: true, expectContinue: false };
+      return { body: OutgoingBody.from(bytes)!, buffered: true, expectContinue: false };
     }
     // Too large to hold: stream it. Nothing is read until the upstream asks for the body, so an
     // `Expect: 100-continue` from the client is answered by the upstream's own decision.
     return {
       // A generator object is lazy: nothing is read before the client first pulls from it. Not
       // the factory form: that would tell the client the body can be replayed, and it cannot.
-      body: RequestBody.withLength(readRest(source, []), framing.length),
+      body: OutgoingBody.withLength(readRest(source, []), framing.length),
       buffered: false,
       expectContinue: req.expect === '100-continue',
     };
@@ -53,9 +53,9 @@ export async function prepareRequestBody(req: ServerRequest, limit: number): Pro
   for (let chunk = await source.read(); chunk !== null; chunk = await source.read()) {
     parts.push(chunk);
     size += chunk.length;
-    if (size > limit) return { body: RequestBody.from(readRest(source, parts))!, buffered: false, expectContinue: false };
+    if (size > limit) return { body: OutgoingBody.from(readRest(source, parts))!, buffered: false, expectContinue: false };
   }
-  return { body: RequestBody.from(Buffer.concat(parts, size))!, buffered: true, expectContinue: false };
+  return { body: OutgoingBody.from(Buffer.concat(parts, size))!, buffered: true, expectContinue: false };
 }
 
 /** Yields `head` and then the rest of the body, reading with backpressure. */

@@ -5,7 +5,7 @@
  * real traffic probes it again).
  */
 import { Agent, type AgentOptions, type ClientError } from '../client/index.ts';
-import { ProxyError } from './errors.ts';
+import { InvalidOptionError } from '../wire/optionValidation.ts';
 
 /**
  * How the proxy keeps connections to an upstream open between requests.
@@ -85,18 +85,18 @@ export class Upstream implements UpstreamStatus {
     try {
       u = new URL(settings.url);
     } catch {
-      throw new ProxyError('HF_PROXY_INVALID_OPTIONS', `invalid upstream URL ${JSON.stringify(settings.url)}`, 500);
+      throw new InvalidOptionError('upstreams', `invalid upstream URL ${JSON.stringify(settings.url)}`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      throw new ProxyError('HF_PROXY_INVALID_OPTIONS', `upstream must be http: or https:, got ${u.protocol}`, 500);
+      throw new InvalidOptionError('upstreams', `upstream must be http: or https:, got ${u.protocol}`);
     }
     if (u.search !== '' || u.hash !== '') {
-      throw new ProxyError('HF_PROXY_INVALID_OPTIONS', `upstream URL must not have a query or fragment: ${settings.url}`, 500);
+      throw new InvalidOptionError('upstreams', `upstream URL must not have a query or fragment: ${settings.url}`);
     }
     this.origin = u.origin;
     this.prefix = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '');
     this.url = this.origin + this.prefix;
-    if (!(settings.concurrency >= 1)) throw new ProxyError('HF_PROXY_INVALID_OPTIONS', `upstream concurrency must be >= 1, got ${settings.concurrency}`, 500);
+    if (!(settings.concurrency >= 1)) throw new InvalidOptionError('upstreamConcurrency', `upstream concurrency must be >= 1, got ${settings.concurrency}`);
     this.limit = settings.concurrency;
     this.keepAlive = settings.keepAlive;
     this.health = settings.health;

@@ -15,13 +15,17 @@ import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentH
 import type { RequestHead } from '../wire/index.ts';
 import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
-import { RequestBody, type BodySource } from './requestBody.ts';
+import { IncomingBody, type BodySource } from './incomingBody.ts';
 import { ServerRequest } from './serverRequest.ts';
 import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
 import type { ResolvedOptions, StreamingHandler } from './options.ts';
+import {
+  serverConnectionClosedChannel, serverConnectionCreatedChannel, serverRequestEndChannel, serverRequestStartChannel,
+  type ServerCloseReason,
+} from './diagnostics.ts';
 
 /** Where a connection is in its life. */
-export type ConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
+export type ServerConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -47,9 +51,16 @@ class Exchange {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+let nextConnectionId = 1;
+
 export class Connection implements ResponseSink, BodySource {
   /** Current state (see the diagram above). */
-  state: ConnectionState = 'new';
+  state: ServerConnectionState = 'new';
+  /** For diagnostics: tells this connection's events from others'. */
+  readonly id = nextConnectionId++;
+  /** Why the server decided to close (null: it did not, the socket just closed). */
+  private closeReason: ServerCloseReason | null = null;
+  private closeError: WireError | null = null;
   /** Requests whose response has completed. */
   served = 0;
   lost = false;
@@ -99,7 +110,8 @@ export class Connection implements ResponseSink, BodySource {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     // The header timeout runs from accept: a preconnect that never speaks is closed silently.
-    this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+    this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
+    if (serverConnectionCreatedChannel.hasSubscribers) serverConnectionCreatedChannel.publish({ connectionId: this.id, socket, secure });
   }
 
   // ---- socket events ------------------------------------------------------------------
@@ -109,7 +121,7 @@ export class Connection implements ResponseSink, BodySource {
     const state = this.state;
     if (state === 'new' || state === 'idle') {
       // A later request gets its own header timeout from its first byte.
-      if (state === 'idle') this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+      if (state === 'idle') this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
       this.startRequestTimer();
       this.state = 'reading-head';
     }
@@ -160,6 +172,10 @@ export class Connection implements ResponseSink, BodySource {
     this.drainWaiters = [];
     for (const w of waiters) w.reject(err);
     this.host.connectionClosed(this);
+    if (serverConnectionClosedChannel.hasSubscribers) {
+      const message = { connectionId: this.id, reason: this.closeReason ?? 'socket-closed', requestCount: this.served };
+      serverConnectionClosedChannel.publish(this.closeError === null ? message : { ...message, error: this.closeError });
+    }
   };
 
   private readonly onDrain = (): void => {
@@ -189,10 +205,10 @@ export class Connection implements ResponseSink, BodySource {
     if (this.state === 'new') {
       // Never an unsolicited 408: a client that preconnected would read it as the answer to the
       // request it sends next.
-      this.startLinger();
+      this.startLinger('headers-timeout');
     } else if (this.state === 'reading-head' && this.queue.length === 0) {
       // Part of a head arrived: the client is waiting for an answer to it.
-      this.sendErrorAndLinger(408);
+      this.sendErrorAndLinger(408, 'headers-timeout');
     }
   };
 
@@ -257,7 +273,9 @@ export class Connection implements ResponseSink, BodySource {
     if (this.state === 'lingering' || this.state === 'closed') return;
     const ex = this.parsing;
     if (ex === null) {
-      if (this.state === 'reading-head' && this.queue.length === 0) this.sendErrorAndLinger(408);
+      if (this.state === 'reading-head' && this.queue.length === 0) {
+        this.sendErrorAndLinger(408, err.code === 'HF_SERVER_BODY_TIMEOUT' ? 'body-timeout' : 'request-timeout');
+      }
       return;
     }
     this.parsing = null;
@@ -277,7 +295,7 @@ export class Connection implements ResponseSink, BodySource {
 
   private readonly onIdleTimeout = (): void => {
     this.timer = null;
-    if (this.state === 'idle') this.startLinger();
+    if (this.state === 'idle') this.startLinger('idle-timeout');
   };
 
   // ---- parser events ------------------------------------------------------------------
@@ -285,7 +303,7 @@ export class Connection implements ResponseSink, BodySource {
   private onHead(head: RequestHead): void {
     if (this.queue.length === 0) this.clearTimer();
     const empty = head.framing.kind === 'none';
-    const body = new RequestBody(this, empty);
+    const body = new IncomingBody(this, empty);
     const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
     const ex = new Exchange(req);
     if (head.method === 'CONNECT') {
@@ -311,6 +329,7 @@ export class Connection implements ResponseSink, BodySource {
       if (this.requestTimer === null) this.startRequestTimer();
       this.armBodyTimer();
     }
+    if (serverRequestStartChannel.hasSubscribers) serverRequestStartChannel.publish({ connectionId: this.id, request: req });
   }
 
   private onBody(chunk: Buffer): void {
@@ -384,13 +403,13 @@ export class Connection implements ResponseSink, BodySource {
       const res = ex.res;
       if (!res.finished) break;
       if (!res.keepAlive) {
-        this.startLinger();
+        this.startLinger('connection-close');
         return;
       }
       const body = ex.req.body;
       if (!body.complete) {
         if (body.failed !== null) {
-          this.startLinger();
+          this.startLinger('unread-body');
           return;
         }
         // The handler answered without reading the whole body: discard the rest (bounded) so
@@ -400,7 +419,7 @@ export class Connection implements ResponseSink, BodySource {
           body.abandon();
         }
         if (body.received - ex.drainFrom > this.opts.maxDrainBytes) {
-          this.startLinger();
+          this.startLinger('unread-body');
           return;
         }
         break;
@@ -409,11 +428,11 @@ export class Connection implements ResponseSink, BodySource {
     }
     if (this.queue.length === 0) {
       if (this.pendingError !== null) {
-        this.sendErrorAndLinger(this.pendingError.status);
+        this.sendErrorAndLinger(this.pendingError.status, 'bad-request', this.pendingError);
         return;
       }
       if (this.peerEnded || this.host.closing || this.inputClosed) {
-        this.startLinger();
+        this.startLinger(this.peerEnded ? 'peer-closed' : this.host.closing ? 'shutdown' : 'connection-close');
         return;
       }
       if (this.state === 'handling') {
@@ -424,7 +443,7 @@ export class Connection implements ResponseSink, BodySource {
           this.startTimer(this.opts.keepAliveCloseAfter, this.onIdleTimeout);
         } else {
           this.state = 'reading-head';
-          this.startTimer(this.opts.headerTimeout, this.onHeaderTimeout);
+          this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
           if (this.parsing === null) this.startRequestTimer();
         }
       }
@@ -516,21 +535,23 @@ export class Connection implements ResponseSink, BodySource {
 
   // ---- closing ------------------------------------------------------------------------
 
-  private sendErrorAndLinger(status: number): void {
+  private sendErrorAndLinger(status: number, reason: ServerCloseReason, error: WireError | null = null): void {
     if (this.state === 'lingering' || this.state === 'closed') return;
+    this.closeError = error;
     const text = `${status} ${reasonPhrase(status)}\n`;
     const head = serializeResponseHead({
       status,
       headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(text.length)], ['Connection', 'close'], ['Date', currentHttpDate()]],
     });
     this.socket.write(head + text, 'latin1');
-    this.startLinger();
+    this.startLinger(reason);
   }
 
   /** Every close: flush, half-close, read and discard until the client's FIN (bounded), destroy. */
-  private startLinger(): void {
+  private startLinger(reason: ServerCloseReason): void {
     if (this.state === 'lingering' || this.state === 'closed') return;
     this.state = 'lingering';
+    this.closeReason = reason;
     this.lost = true;
     this.clearTimer();
     this.clearBodyTimers();
@@ -547,7 +568,7 @@ export class Connection implements ResponseSink, BodySource {
 
   /** Graceful shutdown: close now if nothing is in flight, else after the current response. */
   shutdown(): void {
-    if (this.state === 'new' || this.state === 'idle') this.startLinger();
+    if (this.state === 'new' || this.state === 'idle') this.startLinger('shutdown');
     // 'reading-head' and 'handling': the response says `Connection: close` (decideKeepAlive),
     // and pump() closes when the queue empties.
   }
@@ -598,20 +619,29 @@ export class Connection implements ResponseSink, BodySource {
     return true;
   }
 
-  responseEnded(_res: ResponseWriter): void {
+  responseEnded(res: ResponseWriter): void {
     this.served++;
+    if (serverRequestEndChannel.hasSubscribers) this.publishRequestEnd(res, null);
     this.pump();
   }
 
-  responseAborted(_res: ResponseWriter, _err: Error): void {
+  responseAborted(res: ResponseWriter, err: Error): void {
+    if (serverRequestEndChannel.hasSubscribers) this.publishRequestEnd(res, err);
     // The framing cannot be completed: close so the client sees a truncated message, never a
     // short one taken for whole.
-    this.startLinger();
+    this.startLinger('response-aborted');
+  }
+
+  private publishRequestEnd(res: ResponseWriter, error: Error | null): void {
+    const ex = this.queue.find((e) => e.res === res);
+    if (ex === undefined) return;
+    const message = { connectionId: this.id, request: ex.req, status: res.status, keepAlive: error === null && res.keepAlive };
+    serverRequestEndChannel.publish(error === null ? message : { ...message, error });
   }
 
   // ---- BodySource ---------------------------------------------------------------------
 
-  bodyRequested(body: RequestBody): void {
+  bodyRequested(body: IncomingBody): void {
     const ex = this.queue[0];
     if (ex === undefined || ex.req.body !== body) return;
     const req = ex.req;
@@ -623,7 +653,7 @@ export class Connection implements ResponseSink, BodySource {
     if (this.parsing === ex) this.armBodyTimer();
   }
 
-  bodyConsumed(_body: RequestBody): void {
+  bodyConsumed(_body: IncomingBody): void {
     if (!this.pumping) this.updateFlow();
   }
 }

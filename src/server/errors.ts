@@ -2,6 +2,7 @@
  * Typed errors of the server. Every error has a stable `code`; errors that describe a bad
  * request also carry the `status` the server answers with.
  */
+import { HoldfastError } from '../wire/holdfastError.ts';
 
 /** Stable codes of `holdfast/server` errors. */
 export type ServerErrorCode =
@@ -18,19 +19,18 @@ export type ServerErrorCode =
   | 'HF_SERVER_INVALID_RESPONSE'
   | 'HF_SERVER_NOT_LISTENING'
   | 'HF_SERVER_ALREADY_LISTENING'
-  | 'HF_SERVER_INVALID_OPTIONS'
   | 'HF_SERVER_REUSEPORT_UNSUPPORTED';
 
 /** Base class of all errors raised by `holdfast/server`. */
-export class ServerError extends Error {
+export class ServerError extends HoldfastError {
   override readonly name: string = 'ServerError';
   /** Stable machine-readable code. */
-  readonly code: ServerErrorCode;
+  override readonly code: ServerErrorCode;
   /** The status the server answers with when this error escapes a handler before the head was sent. */
   readonly status: number;
 
   constructor(code: ServerErrorCode, message: string, status = 500, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.code = code;
     this.status = status;
   }

@@ -2,15 +2,16 @@
  * `holdfast/server`: an HTTP/1.1 server that never truncates, never stalls, and closes the way
  * RFC 9112 §9.6 asks. Two handler styles: a web-standard fetch handler and a streaming API.
  */
-export { Server, createServer, serve, supportsReusePort, refuseListenOptions, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
+export { Server, createServer, serve, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
 export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
 export { ServerRequest } from './serverRequest.ts';
-export { RequestBody } from './requestBody.ts';
+export { IncomingBody } from './incomingBody.ts';
 export { ResponseWriter, type ResponseHeaders, type BodyChunk } from './responseWriter.ts';
 export { ServerError, type ServerErrorCode } from './errors.ts';
-export type { ConnectionState } from './connection.ts';
-export { lazyRequest, writeResponse, fetchToStreaming } from './fetchAdapter.ts';
-export { lingeringClose, DEFAULT_LINGER, type LingerOptions, type LingerOutcome } from '../transport/lingeringClose.ts';
+export type { ServerConnectionState } from './connection.ts';
+export type { ServerCloseReason } from './diagnostics.ts';
+export type { LingerOptions } from '../transport/lingeringClose.ts';
 export { serveStatic, type StaticOptions } from './serveStatic.ts';
-export { mimeType } from './mime.ts';
-export { LightResponse, NativeResponse, installLightResponse } from './lightResponse.ts';
+export { LightResponse, NativeResponse } from './lightResponse.ts';
+export { HoldfastError } from '../wire/holdfastError.ts';
+export { InvalidOptionError } from '../wire/optionValidation.ts';

@@ -39,7 +39,7 @@ export interface ServerOptions {
   /** TLS options (`key`, `cert`, ...): serve HTTPS. */
   tls?: TlsOptions;
   /** A new connection must deliver a complete request head within this (ms) of accept; a later request within this of its first byte. Default 10 000. A connection that sent nothing is closed silently. */
-  headerTimeout?: number;
+  headersTimeout?: number;
   /**
    * Longest pause (ms) between two bytes of a request body while the server is reading it (the
    * handler wants more, or the rest is being drained); a client that stops sending is answered
@@ -79,7 +79,7 @@ export interface ServerOptions {
 
 /** Options after defaults. */
 export interface ResolvedOptions {
-  readonly headerTimeout: number;
+  readonly headersTimeout: number;
   /** 0: none. */
   readonly bodyTimeout: number;
   /** 0: none. */

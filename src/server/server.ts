@@ -7,35 +7,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_LINGER } from '../transport/lingeringClose.ts';
-import { Connection, type ConnectionHost } from './connection.ts';
+import { Connection } from './connection.ts';
 import { ServerError } from './errors.ts';
 import { fetchToStreaming } from './fetchAdapter.ts';
 import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
-
-/** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function invalid(name: string, v: unknown, want: string): ServerError {
-  return new ServerError('HF_SERVER_INVALID_OPTIONS', `${name} must be ${want}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
-}
-
-/** A timer length: a finite number of ms, > 0 (or >= 0 with `zero`), that setTimeout can hold. */
-function duration(name: string, v: unknown, zero = false): number {
-  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || v > MAX_TIMER_MS) {
-    throw invalid(name, v, `a number of ms ${zero ? '>= 0' : '> 0'} and <= ${MAX_TIMER_MS}`);
-  }
-  return v;
-}
-
-/** A size or count: > 0 (or >= 0 with `zero`); Infinity means unbounded. NaN is refused. */
-function amount(name: string, v: unknown, zero = false, integer = false): number {
-  if (typeof v !== 'number' || !(zero ? v >= 0 : v > 0) || (integer && v !== Infinity && !Number.isInteger(v))) {
-    throw invalid(name, v, `${integer ? 'an integer' : 'a number'} ${zero ? '>= 0' : '> 0'} (or Infinity)`);
-  }
-  return v;
-}
+import {
+  InvalidOptionError, MAX_TIMER_MS, amountOption as amount, booleanOption, durationOption as duration, invalidOption as invalid,
+} from '../wire/optionValidation.ts';
 
 function resolveOptions(options: ServerOptions): ResolvedOptions {
   const keepAliveTimeout = duration('keepAliveTimeout', options.keepAliveTimeout ?? 5_000);
@@ -52,7 +32,7 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
   const linger = { ...DEFAULT_LINGER, ...options.linger };
   for (const k of ['idleTimeout', 'totalTimeout', 'flushTimeout'] as const) duration(`linger.${k}`, linger[k]);
   return {
-    headerTimeout: duration('headerTimeout', options.headerTimeout ?? 10_000),
+    headersTimeout: duration('headersTimeout', options.headersTimeout ?? 10_000),
     bodyTimeout: duration('bodyTimeout', options.bodyTimeout ?? 60_000, true),
     requestTimeout: duration('requestTimeout', options.requestTimeout ?? 300_000, true),
     keepAliveCloseAfter,
@@ -91,8 +71,10 @@ export interface CloseOptions {
 }
 
 /** An HTTP/1.1 (or HTTPS) server. Create with `createServer`, start with `listen`. */
-export class Server implements ConnectionHost {
+export class Server {
+  /** @internal */
   readonly options: ResolvedOptions;
+  /** @internal */
   readonly handler: StreamingHandler;
   /** The underlying `net.Server` / `tls.Server`. */
   readonly netServer: net.Server;
@@ -105,15 +87,15 @@ export class Server implements ConnectionHost {
 
   constructor(options: ServerOptions) {
     if ((options.handler === undefined) === (options.fetch === undefined)) {
-      throw new ServerError('HF_SERVER_INVALID_OPTIONS', 'pass exactly one of `handler` (streaming) and `fetch`');
+      throw new InvalidOptionError('handler', 'pass exactly one of `handler` (streaming) and `fetch`');
     }
     this.options = resolveOptions(options);
-    if (options.lightResponse === true) installLightResponse();
+    if (booleanOption('lightResponse', options.lightResponse ?? false)) installLightResponse();
     this.handler = options.handler ?? fetchToStreaming(options.fetch as FetchHandler);
     this.secure = options.tls !== undefined;
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
     if (options.tls !== undefined) {
-      const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headerTimeout });
+      const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headersTimeout });
       server.on('secureConnection', (socket) => this.accept(socket));
       server.on('tlsClientError', (_err, socket) => socket.destroy());
       this.netServer = server;
@@ -237,6 +219,7 @@ export class Server implements ConnectionHost {
     return this.closePromise;
   }
 
+  /** `await using server = await serve(...)`: graceful `close()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -3,7 +3,7 @@
  * a stream with backpressure.
  */
 import { parseAbsoluteTarget, requestUrl, type HeaderList, type RequestHead, type BodyFraming } from '../wire/index.ts';
-import type { RequestBody } from './requestBody.ts';
+import type { IncomingBody } from './incomingBody.ts';
 
 /** A request received by the server. The body is read at most once, through `body`. */
 export class ServerRequest {
@@ -16,7 +16,7 @@ export class ServerRequest {
   readonly headers: HeaderList;
   /** How the body is delimited on the wire. */
   readonly framing: BodyFraming;
-  readonly body: RequestBody;
+  readonly body: IncomingBody;
   /** Whether the request arrived over TLS. */
   readonly secure: boolean;
   readonly remoteAddress: string;
@@ -28,7 +28,7 @@ export class ServerRequest {
   private controller: AbortController | null = null;
   private abortReason: Error | null = null;
 
-  constructor(head: RequestHead, body: RequestBody, secure: boolean, remoteAddress: string, remotePort: number) {
+  constructor(head: RequestHead, body: IncomingBody, secure: boolean, remoteAddress: string, remotePort: number) {
     this.head = head;
     this.method = head.method;
     this.target = head.target;

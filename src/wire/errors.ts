@@ -2,6 +2,7 @@
  * Typed errors of the wire codec. Every error has a stable `code` and, for request parsing,
  * the HTTP status a server should answer with before closing.
  */
+import { HoldfastError } from './holdfastError.ts';
 
 /** Stable codes for every way bytes can fail to be an HTTP/1.1 message. */
 export type WireErrorCode =
@@ -36,15 +37,15 @@ export type WireErrorCode =
   | 'HF_WIRE_HEADER_INJECTION';
 
 /** Base class of all errors raised by `holdfast/wire`. */
-export class WireError extends Error {
+export class WireError extends HoldfastError {
   override readonly name: string = 'WireError';
   /** Stable machine-readable code. */
-  readonly code: WireErrorCode;
+  override readonly code: WireErrorCode;
   /** The status a server answers with when this error comes from parsing a request. */
   readonly status: number;
 
   constructor(code: WireErrorCode, message: string, status = 400) {
-    super(message);
+    super(code, message);
     this.code = code;
     this.status = status;
   }

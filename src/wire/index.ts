@@ -2,6 +2,8 @@
  * `holdfast/wire`: bytes <-> HTTP/1.1 messages. Parsers, chunked codec, serializers, fields.
  * Pure code: no sockets, no timers.
  */
+export { HoldfastError } from './holdfastError.ts';
+export { InvalidOptionError } from './optionValidation.ts';
 export { WireError, TruncatedMessageError, type WireErrorCode } from './errors.ts';
 export { HeaderList, assertFieldName, assertFieldValue, type HeaderInit } from './headers.ts';
 export { splitList, parseTokenList, hasToken, parseDirectives, parseKeepAlive, type KeepAliveHint } from './fields.ts';

@@ -283,7 +283,7 @@ test('an aborted signal fails a request even when the cache could answer it', as
 test('the cache option refuses what is not a cache; cacheInterceptor places the cache anywhere in the chain', async (t) => {
   const store = new MemoryStore();
   t.after(() => store.close());
-  assert.throws(() => new Agent({ cache: store as never }), TypeError);
+  assert.throws(() => new Agent({ cache: store as never }), { code: 'HF_INVALID_OPTION', option: 'cache' });
   const o = await startOrigin(t, (_q, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('explicit'));
   const cache = createCache({ store });
   const agent = new Agent({ interceptors: [cacheInterceptor(cache)] });

@@ -16,7 +16,7 @@ import {
   invalidationKeys,
   cacheKey,
   conditionalHeaders,
-} from '../../src/cache/index.ts';
+} from '../../src/internals.ts';
 import { HeaderList } from '../../src/cache/index.ts';
 import type { CacheMode } from '../../src/cache/index.ts';
 import { conditionsSayNotModified } from '../../src/cache/conditions.ts';

@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { backendLog, directRequest, startPython, startProxy, until } from './helpers.ts';
-import type { ProxyOptions } from '../../src/proxy/index.ts';
+import type { ReverseProxyOptions } from '../../src/proxy/index.ts';
 
 /** Opens a POST with Content-Length 2000 and sends only half of the body. */
 async function stalledUpload(t: TestContext, port: number): Promise<net.Socket> {
@@ -20,7 +20,7 @@ async function stalledUpload(t: TestContext, port: number): Promise<net.Socket> 
   return s;
 }
 
-async function uploadCase(t: TestContext, options: Partial<ProxyOptions>): Promise<{ status: number; body: string; backendSawUpload: boolean }> {
+async function uploadCase(t: TestContext, options: Partial<ReverseProxyOptions>): Promise<{ status: number; body: string; backendSawUpload: boolean }> {
   const backend = await startPython(t);
   const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, timeouts: { queue: 800 }, ...options });
   const upload = await stalledUpload(t, Number(new URL(proxy.url).port));
@@ -45,7 +45,7 @@ test('control: with request buffering off, the stalled upload holds the single b
   assert.match(r.body, /HF_PROXY_QUEUE_TIMEOUT/);
 });
 
-async function slowReaderCase(t: TestContext, options: Partial<ProxyOptions>): Promise<{ status: number; body: string; readerGot: number; size: number }> {
+async function slowReaderCase(t: TestContext, options: Partial<ReverseProxyOptions>): Promise<{ status: number; body: string; readerGot: number; size: number }> {
   const backend = await startPython(t);
   const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, timeouts: { queue: 800 }, ...options });
   const size = 8 * 1024 * 1024;

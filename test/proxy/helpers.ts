@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy/index.ts';
+import { createProxy, type ReverseProxy, type ReverseProxyOptions } from '../../src/proxy/index.ts';
 
 export const PYTHON = '/usr/bin/python3';
 export const CURL = '/usr/bin/curl';
@@ -166,7 +166,7 @@ export function rawExchange(port: number, bytes: string | Buffer, idleMs = 1500)
 }
 
 /** Starts a proxy on 127.0.0.1:0; closed after the test. */
-export async function startProxy(t: TestContext, options: ProxyOptions): Promise<Proxy> {
+export async function startProxy(t: TestContext, options: ReverseProxyOptions): Promise<ReverseProxy> {
   const proxy = createProxy({ server: { onError: () => {} }, ...options });
   await proxy.listen(0, '127.0.0.1');
   t.after(() => proxy.close({ timeout: 1000 }));

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, ServerError, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, InvalidOptionError, ServerError, type ServerOptions } from '../../src/server/index.ts';
 import { RawClient, startServer, sleep, type Ending } from './helpers.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
@@ -168,7 +168,7 @@ test('bodyTimeout and requestTimeout are validated like the other options; 0 dis
   for (const [name, value] of [['bodyTimeout', -1], ['bodyTimeout', Number.NaN], ['bodyTimeout', 2 ** 31], ['requestTimeout', -5], ['requestTimeout', Infinity], ['requestTimeout', '1' as unknown as number]] as const) {
     assert.throws(
       () => createServer({ handler: hello, [name]: value }),
-      (err: unknown) => err instanceof ServerError && err.code === 'HF_SERVER_INVALID_OPTIONS' && err.message.startsWith(`${name} must be`),
+      (err: unknown) => err instanceof InvalidOptionError && err.option === name && err.message.startsWith(`${name} must be`),
       `${name}: ${String(value)}`,
     );
   }

@@ -12,7 +12,7 @@ const hello = (_req: ServerRequest, res: ResponseWriter): void => {
 };
 
 test('50 silent preconnects do not delay a real request, and are closed silently at the header timeout', async (t) => {
-  const server = await startServer(t, { handler: hello, headerTimeout: 1500 });
+  const server = await startServer(t, { handler: hello, headersTimeout: 1500 });
   const idle: RawClient[] = [];
   for (let i = 0; i < 50; i++) idle.push(new RawClient(server.port));
   await Promise.all(idle.map((c) => c.connected));
@@ -35,7 +35,7 @@ test('50 silent preconnects do not delay a real request, and are closed silently
 });
 
 test('a connection that sent part of a head gets 408 at the header timeout', async (t) => {
-  const server = await startServer(t, { handler: hello, headerTimeout: 300 });
+  const server = await startServer(t, { handler: hello, headersTimeout: 300 });
   const c = new RawClient(server.port);
   c.write('GET / HTTP/1.1\r\nHost: x\r\n');
   const e = await c.ended;

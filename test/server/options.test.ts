@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, ServerError, refuseListenOptions, supportsReusePort, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, InvalidOptionError, ServerError, type ServerOptions } from '../../src/server/index.ts';
+import { refuseListenOptions, supportsReusePort } from '../../src/internals.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
 
-test('invalid option values throw ServerError HF_SERVER_INVALID_OPTIONS naming the option', () => {
+test('invalid option values throw InvalidOptionError HF_INVALID_OPTION naming the option', () => {
   const bad: Array<[string, Partial<ServerOptions>]> = [
     ['keepAliveGrace', { keepAliveGrace: -1 }],
     ['keepAliveGrace', { keepAliveGrace: Number.NaN }],
@@ -22,8 +23,8 @@ test('invalid option values throw ServerError HF_SERVER_INVALID_OPTIONS naming t
     ['keepAliveTimeout', { keepAliveTimeout: Number.NaN }],
     // Each fits a timer alone, but their sum does not.
     ['keepAliveTimeout + keepAliveGrace', { keepAliveTimeout: 2 ** 31 - 1000, keepAliveGrace: 2000 }],
-    ['headerTimeout', { headerTimeout: 2 ** 31 }],
-    ['headerTimeout', { headerTimeout: 0 }],
+    ['headersTimeout', { headersTimeout: 2 ** 31 }],
+    ['headersTimeout', { headersTimeout: 0 }],
     ['maxRequestsPerConnection', { maxRequestsPerConnection: 0 }],
     ['maxRequestsPerConnection', { maxRequestsPerConnection: 2.5 }],
     ['maxBodySize', { maxBodySize: -1 }],
@@ -32,11 +33,14 @@ test('invalid option values throw ServerError HF_SERVER_INVALID_OPTIONS naming t
     ['bodyHighWaterMark', { bodyHighWaterMark: 0 }],
     ['linger.idleTimeout', { linger: { idleTimeout: -1 } }],
     ['linger.totalTimeout', { linger: { totalTimeout: Infinity } }],
+    ['lightResponse', { lightResponse: 'yes' as unknown as boolean }],
+    ['handler', { fetch: () => new Response('') }],
   ];
   for (const [name, options] of bad) {
     assert.throws(
       () => createServer({ handler: hello, ...options }),
-      (err: unknown) => err instanceof ServerError && err.code === 'HF_SERVER_INVALID_OPTIONS' && err.message.startsWith(`${name} must be`),
+      (err: unknown) => err instanceof InvalidOptionError && err.code === 'HF_INVALID_OPTION' && err.option === name &&
+        (name === 'handler' || err.message.startsWith(`${name} must be`)),
       `${JSON.stringify(options)} should be refused as a bad ${name}`,
     );
   }

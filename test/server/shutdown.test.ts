@@ -26,7 +26,7 @@ test('graceful shutdown under load drops no in-flight request and leaves no sock
   const server = createServer({
     onError: () => {},
     keepAliveTimeout: 60_000,
-    headerTimeout: 60_000,
+    headersTimeout: 60_000,
     handler: async (req, res) => {
       const url = new URL(req.url);
       if (url.pathname === '/race') {

@@ -6,7 +6,8 @@ import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { entrySize } from '../entryCodec.ts';
-import { InvalidCacheOptionError, StoreClosedError } from '../errors.ts';
+import { StoreClosedError } from '../errors.ts';
+import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions extends StoreLimits {}
@@ -33,7 +34,8 @@ export class MemoryStore implements CacheStore {
   constructor(options: MemoryStoreOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxEntryBytes = Math.min(options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, this.maxBytes);
-    if (!(this.maxBytes > 0) || !(this.maxEntryBytes > 0)) throw new InvalidCacheOptionError('maxBytes and maxEntryBytes must be positive');
+    amountOption('maxBytes', this.maxBytes);
+    amountOption('maxEntryBytes', this.maxEntryBytes);
   }
 
   /** Bytes currently held. */

@@ -14,7 +14,8 @@ import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { decodeEntry, encodeEntry } from '../entryCodec.ts';
-import { CorruptEntryError, InvalidCacheOptionError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
+import { CorruptEntryError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
+import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
@@ -85,7 +86,7 @@ export class RedisStore implements CacheStore {
     this.#bufferMapping = bufferMapping;
     this.prefix = options.prefix ?? 'hf:cache:';
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
-    if (!(this.maxEntryBytes > 0)) throw new InvalidCacheOptionError('maxEntryBytes must be positive');
+    amountOption('maxEntryBytes', this.maxEntryBytes);
     this.#onCorrupt = options.onCorrupt;
   }
 

@@ -14,7 +14,8 @@ import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { decodeEntry, encodeEntry } from '../entryCodec.ts';
-import { CorruptEntryError, InvalidCacheOptionError, StoreClosedError } from '../errors.ts';
+import { CorruptEntryError, StoreClosedError } from '../errors.ts';
+import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions extends StoreLimits {
@@ -89,10 +90,11 @@ export class SqliteStore implements CacheStore {
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
-    if (typeof options?.directory !== 'string' || options.directory === '') throw new InvalidCacheOptionError('SqliteStore needs a directory');
+    if (typeof options?.directory !== 'string' || options.directory === '') throw new InvalidOptionError('directory', 'SqliteStore needs a directory');
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxEntryBytes = Math.min(options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, this.maxBytes);
-    if (!(this.maxBytes > 0) || !(this.maxEntryBytes > 0)) throw new InvalidCacheOptionError('maxBytes and maxEntryBytes must be positive');
+    amountOption('maxBytes', this.maxBytes);
+    amountOption('maxEntryBytes', this.maxEntryBytes);
     this.#touchIntervalMs = options.touchIntervalMs ?? 10_000;
     this.#onCorrupt = options.onCorrupt;
     mkdirSync(options.directory, { recursive: true });

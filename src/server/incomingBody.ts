@@ -10,17 +10,17 @@ import { ServerError } from './errors.ts';
 /** Connection hooks a body calls back into. */
 export interface BodySource {
   /** The handler asked for the first byte (time to send `100 Continue`, if expected). */
-  bodyRequested(body: RequestBody): void;
+  bodyRequested(body: IncomingBody): void;
   /** The handler took bytes out; the connection may resume reading. */
-  bodyConsumed(body: RequestBody): void;
+  bodyConsumed(body: IncomingBody): void;
 }
 
 type Waiter = { resolve: (chunk: Buffer | null) => void; reject: (err: Error) => void };
 
 const EMPTY = Buffer.alloc(0);
 
-/** A request body: `for await (const chunk of req.body)`, or `bytes()` / `text()` / `json()` / `stream()`. */
-export class RequestBody implements AsyncIterable<Buffer> {
+/** A received request body: `for await (const chunk of req.body)`, or `bytes()` / `text()` / `json()` / `stream()`. */
+export class IncomingBody implements AsyncIterable<Buffer> {
   private chunks: Buffer[] = [];
   private head = 0;
   private waiter: Waiter | null = null;
@@ -29,11 +29,11 @@ export class RequestBody implements AsyncIterable<Buffer> {
   private done: boolean;
   private requested = false;
   private taken = false;
-  /** Bytes pushed but not yet read by the handler. */
+  /** @internal Bytes pushed but not yet read by the handler. */
   buffered = 0;
   /** Body bytes received from the client so far. */
   received = 0;
-  /** Set once the handler's response is complete: bytes arriving now are discarded, not buffered. */
+  /** @internal Set once the handler's response is complete: bytes arriving now are discarded, not buffered. */
   abandoned = false;
 
   constructor(source: BodySource | null, empty: boolean) {

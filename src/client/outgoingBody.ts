@@ -1,5 +1,5 @@
 /**
- * Request bodies. Whatever the caller gives is normalised once into a `RequestBody` that knows
+ * Request bodies. Whatever the caller gives is normalised once into an `OutgoingBody` that knows
  * its length (if any) and whether it can be sent a second time — the retry policy depends on it:
  * a body that cannot be replayed can never be retried once a byte of it was written.
  */
@@ -19,10 +19,10 @@ export type RequestBodyInit =
   | Blob
   | StreamBodySource
   | (() => StreamBodySource)
-  | RequestBody;
+  | OutgoingBody;
 
-/** A normalised request body. */
-export class RequestBody {
+/** A request body on its way out: normalised once, so the retry policy knows its length and whether it can be sent again. */
+export class OutgoingBody {
   /** Byte length, or `null` when unknown (sent with chunked coding). */
   readonly length: number | null;
   /** Whether the body can be sent again for a retry. */
@@ -51,35 +51,35 @@ export class RequestBody {
   }
 
   /** Normalises `init`; `null`/`undefined` mean no body. */
-  static from(init: RequestBodyInit | null | undefined): RequestBody | null {
+  static from(init: RequestBodyInit | null | undefined): OutgoingBody | null {
     if (init === null || init === undefined) return null;
-    if (init instanceof RequestBody) return init;
+    if (init instanceof OutgoingBody) return init;
     if (typeof init === 'string') {
       const bytes = Buffer.from(init, 'utf8');
-      return new RequestBody(bytes.length, true, bytes, null, null, null);
+      return new OutgoingBody(bytes.length, true, bytes, null, null, null);
     }
     if (init instanceof Uint8Array) {
       const bytes = Buffer.isBuffer(init) ? init : Buffer.from(init.buffer, init.byteOffset, init.byteLength);
-      return new RequestBody(bytes.length, true, bytes, null, null, null);
+      return new OutgoingBody(bytes.length, true, bytes, null, null, null);
     }
     if (init instanceof ArrayBuffer) {
       const bytes = Buffer.from(init);
-      return new RequestBody(bytes.length, true, bytes, null, null, null);
+      return new OutgoingBody(bytes.length, true, bytes, null, null, null);
     }
     if (typeof Blob !== 'undefined' && init instanceof Blob) {
-      return new RequestBody(init.size, true, null, init, null, null);
+      return new OutgoingBody(init.size, true, null, init, null, null);
     }
     if (typeof init === 'function') {
-      return new RequestBody(null, true, null, null, null, init);
+      return new OutgoingBody(null, true, null, null, null, init);
     }
-    if (isStreamSource(init)) return new RequestBody(null, false, null, null, init, null);
+    if (isStreamSource(init)) return new OutgoingBody(null, false, null, null, init, null);
     throw new TypeError('unsupported request body type');
   }
 
   /** A body of a stream with a known length (sent with Content-Length instead of chunked). */
-  static withLength(source: StreamBodySource | (() => StreamBodySource), length: number): RequestBody {
-    if (typeof source === 'function') return new RequestBody(length, true, null, null, null, source);
-    return new RequestBody(length, false, null, null, source, null);
+  static withLength(source: StreamBodySource | (() => StreamBodySource), length: number): OutgoingBody {
+    if (typeof source === 'function') return new OutgoingBody(length, true, null, null, null, source);
+    return new OutgoingBody(length, false, null, null, source, null);
   }
 
   /**
