@@ -31,7 +31,7 @@ const SURFACE: Record<string, { file: string; names: string[] | null }> = {
   'holdfast/cache': {
     file: 'src/cache/index.ts',
     names: [
-      'Cache', 'CacheError', 'CorruptEntryError', 'HoldfastError', 'InvalidOptionError', 'MemoryStore', 'RedisClientMissingError',
+      'Cache', 'CacheError', 'CorruptEntryError', 'HeaderList', 'HoldfastError', 'InvalidOptionError', 'MemoryStore', 'RedisClientMissingError',
       'RedisStore', 'SqliteStore', 'StoreClosedError', 'Unexpected304Error', 'cacheInterceptor', 'createCache',
     ],
   },
@@ -53,7 +53,7 @@ const SURFACE: Record<string, { file: string; names: string[] | null }> = {
 const INTERNAL = [
   'Pool', 'ClientConnection', 'OutgoingBody', 'RequestBody', 'compose', 'isReplayable', 'parseRetryAfter', 'Balancer', 'ReadAhead',
   'Upstream', 'lingeringClose', 'encodeEntry', 'decodeEntry', 'prepareRequestBody', 'lazyRequest', 'writeResponse', 'fetchToStreaming',
-  'refuseListenOptions', 'supportsReusePort', 'installLightResponse', 'stripHopByHop', 'Proxy',
+  'refuseListenOptions', 'supportsReusePort', 'installLightResponse', 'Proxy',
 ];
 
 test('each public entry exports exactly its documented names, and no internal', async () => {
