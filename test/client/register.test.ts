@@ -1,0 +1,78 @@
+/**
+ * `holdfast/register` in a fresh process, as an application uses it: `node --import
+ * holdfast/register app.js`, where app.js calls the global `fetch` and never imports holdfast.
+ * Against a real nginx (`keepalive_timeout 1s`, no Keep-Alive hint), sweeping the second
+ * request across the idle close: with the register import, no fetch may fail; without it, the
+ * failures of Node's default dispatcher are printed (not asserted: on loopback they come and go,
+ * 0 to 16 in 640 tries here).
+ *
+ * Runs on the Node executing it; register-node22.test.ts runs this file again on Node 22.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NGINX, startNginx } from '../../src/lab/child.ts';
+
+const REGISTER = fileURLToPath(new URL('../../src/client/register.ts', import.meta.url));
+const APP = fileURLToPath(new URL('./fixtures/global-fetch-sweep.ts', import.meta.url));
+const TRIES = 320;
+const BATCH = 64;
+
+interface SweepResult {
+  dispatcher: string | null;
+  node: string;
+  failures: number;
+  tries: number;
+  sample: string[];
+}
+
+function runApp(args: string[], url: string): Promise<SweepResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...args, APP, url, String(TRIES), String(BATCH)], { timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err !== null) {
+        reject(new Error(`${err.message}\n${stderr}`));
+        return;
+      }
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as SweepResult);
+    });
+  });
+}
+
+test(`node --import holdfast/register: global fetch vs nginx keepalive_timeout 1s, ${TRIES} tries at 0.990–1.010 s, no failure`, { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
+  const nginx = await startNginx((port) => `
+  keepalive_timeout 1s;
+  keepalive_requests 1000;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+  }`);
+  t.after(() => nginx.stop());
+  const url = `http://127.0.0.1:${nginx.port}/`;
+  const withRegister = await runApp(['--import', REGISTER], url);
+  const without = await runApp([], url);
+  const line = `global fetch sweep on ${withRegister.node} (${TRIES} tries): with holdfast/register ${withRegister.failures} failures | ` +
+    `default dispatcher ${without.failures} failures${without.sample.length > 0 ? ` (e.g. ${without.sample[0]})` : ''}`;
+  t.diagnostic(line);
+  process.stdout.write(`# ${line}\n`);
+  assert.equal(withRegister.dispatcher, 'HoldfastDispatcher', 'the register import installed the dispatcher fetch reads');
+  assert.equal(without.dispatcher, 'Agent');
+  assert.deepEqual(withRegister.sample, []);
+  assert.equal(withRegister.failures, 0);
+});
+
+test('holdfast/register installs nothing until imported, and the application keeps working without it', async () => {
+  // The library import alone must not change the global dispatcher.
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', `
+      await import(${JSON.stringify(fileURLToPath(new URL('../../src/client/index.ts', import.meta.url)))});
+      void globalThis.Response;
+      const d = globalThis[Symbol.for('undici.globalDispatcher.1')];
+      console.log(d.constructor.name);
+      const r = await import(${JSON.stringify(REGISTER)});
+      console.log(globalThis[Symbol.for('undici.globalDispatcher.1')] === r.dispatcher, globalThis[Symbol.for('undici.globalDispatcher.2')] === r.dispatcher);
+    `], (err, stdout, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  assert.deepEqual(out.trim().split('\n'), ['Agent', 'true true']);
+});
