@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent, type RequestOptions } from './agent.ts';
-import { InvalidRequestError } from './errors.ts';
+import { InvalidRequestError, RequestBodyError } from './errors.ts';
 import type { ClientResponse } from './response.ts';
 import type { Timeouts } from './dispatch.ts';
 
@@ -201,6 +201,32 @@ function toRequest(opts: DispatchOptions, signal: AbortSignal): { url: string; o
   return { url: `${originOf(opts.origin)}${path.charCodeAt(0) === 0x2f ? path : `/${path}`}`, options };
 }
 
+/**
+ * Bodies up to this size, streamed with a Content-Length, are read into memory before sending.
+ * Node's fetch hands every body over as a one-shot async iterable, even a string, and a body
+ * that cannot be sent twice rules out the safe retry of a PUT or DELETE (or a POST with an
+ * `Idempotency-Key`) that crossed a server's idle close. Held in memory it can be replayed; a
+ * larger or unsized stream (a `ReadableStream` upload) stays streamed and is never replayed.
+ */
+const REPLAYABLE_BODY_LIMIT = 64 * 1024;
+
+/** The stream body of `options` when its declared length is at most the limit, else `null`. */
+function smallStreamBody(options: RequestOptions): AsyncIterable<Uint8Array | string> | null {
+  const body = options.body;
+  if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof Blob) return null;
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') return null;
+  let length: string | undefined;
+  for (const [name, value] of options.headers as Array<[string, string]>) if (name.toLowerCase() === 'content-length') length = value;
+  if (length === undefined || !/^\d+$/.test(length) || Number(length) > REPLAYABLE_BODY_LIMIT) return null;
+  return body as AsyncIterable<Uint8Array | string>;
+}
+
+async function collect(body: AsyncIterable<Uint8Array | string>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
 const STARTING = 0;
 const WAITING = 1;
 const STREAMING = 2;
@@ -261,7 +287,15 @@ class Exchange implements DispatchController {
       return;
     }
     this.phase = WAITING;
-    agent.request(req.url, req.options).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
+    const small = smallStreamBody(req.options);
+    if (small === null) {
+      agent.request(req.url, req.options).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
+      return;
+    }
+    collect(small).then((bytes) => {
+      if (this.phase !== WAITING) return;
+      agent.request(req.url, { ...req.options, body: bytes }).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
+    }, (err: unknown) => this.fail(new RequestBodyError('reading the request body failed', false, err)));
   }
 
   /** Aborts at any phase: queued, connecting, writing, awaiting the head, or mid-body. */
@@ -269,11 +303,10 @@ class Exchange implements DispatchController {
     if (this.phase === DONE) return;
     const err = reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
     this.abortReason = err;
-    const body = this.body;
-    const res = this.res;
     this.abortController.abort(err);
-    if (body !== null) void body.return?.();
-    else if (res !== null) res.body.cancel(err);
+    // The signal ends a body that comes from the network; one an interceptor produced (a cache
+    // hit, say) only stops when cancelled.
+    this.res?.body.cancel(err);
     this.fail(err);
   }
 

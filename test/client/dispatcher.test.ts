@@ -20,6 +20,8 @@ import {
   uninstallGlobalDispatcher,
   type DispatchOptions,
   type DispatchController,
+  type Interceptor,
+  ClientResponse,
 } from '../../src/client/index.ts';
 import { scriptedPeer, ok } from './peers.ts';
 
@@ -222,6 +224,18 @@ test('fetch on a connection the server closes on arrival: GET retried, streamed 
   assert.equal(peer2.connections, 1, 'the POST was not replayed');
 });
 
+test('a fetch PUT whose written request crossed the server\'s close is replayed: its small body is held, not streamed once', async (t) => {
+  const peer = await closeOnSecond();
+  const d = new HoldfastDispatcher(new Agent());
+  t.after(async () => { await d.destroy(); await peer.close(); });
+  assert.equal(await (await fetchVia(d, `${peer.url}/a`)).text(), 'first');
+  // The peer reads the whole PUT before closing: it may have been processed, and only a
+  // replayable body may be sent again. Node's fetch hands even a string over as a stream.
+  const res = await fetchVia(d, `${peer.url}/b`, { method: 'PUT', body: 'idempotent' });
+  assert.equal(await res.text(), 'fresh PUT');
+  assert.equal(peer.connections, 2);
+});
+
 interface Recorded {
   events: string[];
   status: number;
@@ -390,6 +404,31 @@ test('abort at every phase: in onConnect, before the head, mid-body, after the e
   const re = await modern(d, { origin: url, path: '/slow', method: 'GET' }, { onResponseData: (c) => c.abort(new Error('ctl abort')) });
   assert.equal(re.error?.message, 'ctl abort');
   assert.equal(requests, 3, 'the request aborted in onConnect never reached the server');
+});
+
+test('an abort mid-body also cancels a body an interceptor produced', async (t) => {
+  let cancelled = false;
+  const endless: Interceptor = () => async () => new ClientResponse({
+    status: 200,
+    body: (async function* () {
+      try {
+        for (;;) yield Buffer.from('chunk');
+      } finally {
+        cancelled = true;
+      }
+    })(),
+  });
+  const d = new HoldfastDispatcher(new Agent({ interceptors: [endless] }));
+  t.after(() => d.destroy());
+  let abort: (r?: unknown) => void = () => {};
+  const r = await legacy(d, { origin: 'http://127.0.0.1:9', path: '/', method: 'GET' }, {
+    onConnect: (a) => { abort = a; },
+    onData: (_c, n) => { if (n === 3) abort(new Error('stop')); },
+  });
+  assert.equal(r.error?.message, 'stop');
+  // An async generator runs its `finally` once its pending step settles.
+  for (let i = 0; i < 50 && !cancelled; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(cancelled, true);
 });
 
 test('what the adapter cannot do fails with an error naming it', async (t) => {
