@@ -5,6 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
@@ -534,4 +539,25 @@ test('a 200 MB response read through fetch keeps memory bounded', async (t) => {
   assert.equal(received, total);
   // About 16 MB with either dispatcher (socket and stream buffers); unbounded would be ~200 MB.
   assert.ok(peak < 48 * 1024 * 1024, `buffers grew by ${(peak / 1048576).toFixed(1)} MB`);
+});
+
+test('HTTPS through fetch: the agent\'s TLS options apply; a TLS failure is the cause of fetch\'s TypeError', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const cert = readFileSync(join(dir, 'cert.pem'));
+  const key = readFileSync(join(dir, 'key.pem'));
+  const srv = https.createServer({ cert, key }, (_req, res) => res.end('secure'));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `https://localhost:${(srv.address() as AddressInfo).port}/`;
+  const trusting = new HoldfastDispatcher(new Agent({ tls: { ca: cert } }));
+  const strict = new HoldfastDispatcher(new Agent());
+  t.after(async () => { await trusting.destroy(); await strict.destroy(); srv.closeAllConnections(); srv.close(); });
+  assert.equal(await (await fetchVia(trusting, url)).text(), 'secure');
+  await assert.rejects(fetchVia(strict, url), (err: unknown) => {
+    assert.ok(err instanceof TypeError);
+    assert.equal((err.cause as { code?: string }).code, 'HF_TLS');
+    return true;
+  });
 });
