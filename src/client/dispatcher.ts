@@ -371,7 +371,12 @@ class Exchange implements DispatchController {
         }
       }
     } catch (err) {
-      if (this.phase === STREAMING) this.fail(err);
+      if (this.phase === STREAMING) {
+        // The body failed, or the handler threw: either way nobody will read the rest, and a
+        // connection with unread body bytes must not go back to the pool.
+        this.res?.body.cancel(err instanceof Error ? err : new Error(String(err)));
+        this.fail(err);
+      }
     } finally {
       this.pumping = false;
     }

@@ -436,6 +436,16 @@ test('an abort mid-body also cancels a body an interceptor produced', async (t) 
   assert.equal(cancelled, true);
 });
 
+test('a handler that throws gets onError, and the connection with its unread body is closed', async (t) => {
+  const { url, d, srv } = await echoServer(t);
+  const closed = new Promise<void>((resolve) => srv.once('connection', (socket) => socket.once('close', () => resolve())));
+  const r = await legacy(d, { origin: url, path: '/slow', method: 'GET' }, { onData: () => { throw new Error('handler bug'); } });
+  assert.equal(r.error?.message, 'handler bug');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the connection was left open')), 3000); })]);
+  clearTimeout(timer);
+});
+
 test('what the adapter cannot do fails with an error naming it', async (t) => {
   const { url, d } = await echoServer(t);
   const cases: Array<[Partial<DispatchOptions>, RegExp]> = [
