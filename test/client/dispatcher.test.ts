@@ -490,6 +490,15 @@ test('installGlobalDispatcher routes the global fetch through holdfast; uninstal
     assert.equal(agent.pool(url), undefined);
     await (await fetch(`${url}/echo`)).text();
     assert.ok(agent.pool(url) !== undefined, 'the global fetch ran on the agent');
+    // The undici package (≥ 8 reads the second slot) on its global dispatcher, too.
+    const undici = await import('undici');
+    const viaUndici = new URL(url);
+    viaUndici.hostname = 'localhost';
+    const origin = `http://localhost:${viaUndici.port}`;
+    assert.equal(agent.pool(origin), undefined);
+    await (await undici.request(`${origin}/echo`)).body.text();
+    await (await undici.fetch(`${origin}/echo`)).text();
+    assert.ok(agent.pool(origin) !== undefined, 'undici\'s request() ran on the agent');
   } finally {
     assert.equal(uninstallGlobalDispatcher(), d);
   }
