@@ -234,9 +234,13 @@ const DONE = 3;
 type Phase = typeof STARTING | typeof WAITING | typeof STREAMING | typeof DONE;
 
 /**
- * One dispatched request: runs it on the agent and replays the result into the handler. The
- * phase is the only record of progress; `finish` is the only way to DONE, so a handler hears
- * exactly one of complete or error, and nothing after it.
+ * One dispatched request: runs it on the agent and replays the result into the handler.
+ *
+ *   STARTING --onConnect--> WAITING --head--> STREAMING --end--> DONE (onComplete)
+ *       \__________________\________________\___error/abort__> DONE (onError)
+ *
+ * The phase is the only record of progress, and `complete` and `fail` are its only writers of
+ * DONE, so a handler hears exactly one of complete or error, and nothing after it.
  */
 class Exchange implements DispatchController {
   private phase: Phase = STARTING;
