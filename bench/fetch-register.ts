@@ -10,13 +10,18 @@
  * client CPU time per request. The holdfast column installs the dispatcher for its run and
  * removes it afterwards, so the default column never runs on it.
  *
- * Run alone: `npm run bench -- fetch-register`. About 30 s.
+ * A last cell measures the dispatchers alone (`dispatch()` with a minimal handler, no fetch
+ * around it): Node's default Agent beside `HoldfastDispatcher`. It shows where the time of a
+ * global `fetch` goes: on a small GET the dispatcher is roughly a fifth of it, and the WHATWG
+ * layer above it is the same in both columns, which bounds what swapping the dispatcher can gain.
+ *
+ * Run alone: `npm run bench -- fetch-register`. About 40 s.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Agent, installGlobalDispatcher, uninstallGlobalDispatcher } from '../src/client/index.ts';
+import { Agent, HoldfastDispatcher, installGlobalDispatcher, uninstallGlobalDispatcher } from '../src/client/index.ts';
 
 const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
 const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 500);
@@ -58,15 +63,21 @@ interface Figure { rps: number; min: number; max: number; cpuUsPerReq: number }
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-async function measure(origin: string, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+function measure(origin: string, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+  return measureWith(async () => {
+    const res = await fetch(origin + s.path, s.post ? { method: 'POST', body: POST_BODY } : undefined);
+    await res.arrayBuffer();
+  }, concurrency, warmupMs, runMs);
+}
+
+async function measureWith(one: () => Promise<void>, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
   gc();
   let count = 0;
   let stop = false;
   let counting = false;
   const worker = async (): Promise<void> => {
     while (!stop) {
-      const res = await fetch(origin + s.path, s.post ? { method: 'POST', body: POST_BODY } : undefined);
-      await res.arrayBuffer();
+      await one();
       if (counting) count++;
     }
   };
@@ -146,6 +157,46 @@ export async function run(): Promise<object> {
         for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
       }
     }
+    // The dispatchers alone, with the request fetch would pass for a GET.
+    void globalThis.Response;
+    const nodeDefault = (globalThis as unknown as Record<symbol, HoldfastDispatcher>)[Symbol.for('undici.globalDispatcher.1')]!;
+    const holdfast = new HoldfastDispatcher(agent);
+    const headers = { accept: '*/*', 'accept-language': '*', 'sec-fetch-mode': 'cors', 'user-agent': 'node', 'accept-encoding': 'gzip, deflate' };
+    const dispatchOnce = (d: HoldfastDispatcher): Promise<void> => new Promise((resolve, reject) => {
+      d.dispatch({ origin, path: '/small', method: 'GET', headers, body: null, maxRedirections: 0 }, {
+        onConnect() {},
+        onHeaders() { return true; },
+        onData() { return true; },
+        onComplete() { resolve(); },
+        onError: reject,
+      });
+    });
+    const DISPATCH_DEFAULT = 'dispatch(): Node default Agent';
+    const DISPATCH_HOLDFAST = 'dispatch(): HoldfastDispatcher';
+    const dispatchRuns: Record<string, Run[]> = { [DISPATCH_DEFAULT]: [], [DISPATCH_HOLDFAST]: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? [DISPATCH_DEFAULT, DISPATCH_HOLDFAST] : [DISPATCH_HOLDFAST, DISPATCH_DEFAULT];
+      for (const name of order) {
+        const d = name === DISPATCH_DEFAULT ? nodeDefault : holdfast;
+        dispatchRuns[name]!.push(await measureWith(() => dispatchOnce(d), 50, WARMUP_MS, RUN_MS));
+      }
+    }
+    const key = 'GET small c=50, dispatcher alone';
+    const row: Record<string, Figure> = {};
+    for (const [name, rs] of Object.entries(dispatchRuns)) {
+      const rps = rs.map((x) => x.rps);
+      row[name] = { rps: Math.round(median(rps)), min: Math.round(Math.min(...rps)), max: Math.round(Math.max(...rps)), cpuUsPerReq: Math.round(median(rs.map((x) => x.cpuUs)) * 10) / 10 };
+    }
+    results[key] = row;
+    ratios[key] = {
+      'holdfast / default (req/s)': round2(row[DISPATCH_HOLDFAST]!.rps / row[DISPATCH_DEFAULT]!.rps),
+      'CPU per request, holdfast / default': round2(row[DISPATCH_HOLDFAST]!.cpuUsPerReq / row[DISPATCH_DEFAULT]!.cpuUsPerReq),
+    };
+    process.stdout.write(`${key}\n`);
+    for (const [name, f] of Object.entries(row)) {
+      process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
+    }
+    for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
     return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
   } finally {
     await agent.destroy();
