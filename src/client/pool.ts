@@ -113,6 +113,7 @@ export class Pool implements ConnectionOwner {
           const conn = idle.pop()!;
           if (conn.isReusable(now)) {
             conn.state = 'reserved';
+            conn.socket?.ref();
             return conn;
           }
           // Past its idle deadline (the timer may not have fired yet under load), or dead.
@@ -215,6 +216,9 @@ export class Pool implements ConnectionOwner {
       conn.close('close-idle');
       return;
     }
+    // An idle pool must not keep the process alive (as Node's http.Agent and undici): a script
+    // whose last fetch is done exits now, not when the idle timer fires.
+    conn.socket?.unref();
     this.idle.push(conn);
   }
 

@@ -14,9 +14,11 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NGINX, startNginx } from '../../src/lab/child.ts';
+import { scriptedPeer, ok } from './peers.ts';
 
 const REGISTER = fileURLToPath(new URL('../../src/client/register.ts', import.meta.url));
 const APP = fileURLToPath(new URL('./fixtures/global-fetch-sweep.ts', import.meta.url));
+const IDLE_CLOSE_APP = fileURLToPath(new URL('./fixtures/global-fetch-idle-close.ts', import.meta.url));
 const TRIES = 320;
 const BATCH = 64;
 
@@ -28,16 +30,20 @@ interface SweepResult {
   sample: string[];
 }
 
-function runApp(args: string[], url: string): Promise<SweepResult> {
+function runChild<T>(args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...args, APP, url, String(TRIES), String(BATCH)], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { timeout: 120_000 }, (err, stdout, stderr) => {
       if (err !== null) {
         reject(new Error(`${err.message}\n${stderr}`));
         return;
       }
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as SweepResult);
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as T);
     });
   });
+}
+
+function runApp(args: string[], url: string): Promise<SweepResult> {
+  return runChild<SweepResult>([...args, APP, url, String(TRIES), String(BATCH)]);
 }
 
 test(`node --import holdfast/register: global fetch vs nginx keepalive_timeout 1s, ${TRIES} tries at 0.990–1.010 s, no failure`, { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
@@ -75,4 +81,36 @@ test('holdfast/register installs nothing until imported, and the application kee
     `], (err, stdout, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
   });
   assert.deepEqual(out.trim().split('\n'), ['Agent', 'true true']);
+});
+
+test('node --import holdfast/register: a peer closing each idle connection as the next request arrives costs the global fetch nothing; without it, every reused request fails', async (t) => {
+  // Each connection: the first request is answered, the second is met with a FIN.
+  const peer = await scriptedPeer(async (socket, reader) => {
+    if ((await reader.next()) === null) return;
+    socket.write(ok('ok'));
+    if ((await reader.next()) === null) return;
+    socket.end();
+  });
+  t.after(() => peer.close());
+  const REQUESTS = 6;
+  const withRegister = await runChild<{ failures: number; sample: string[] }>(['--import', REGISTER, IDLE_CLOSE_APP, peer.url, String(REQUESTS)]);
+  const without = await runChild<{ failures: number; sample: string[] }>([IDLE_CLOSE_APP, peer.url, String(REQUESTS)]);
+  t.diagnostic(`idle close on arrival, ${REQUESTS} reused requests: with holdfast/register ${withRegister.failures} failures | default ${without.failures} (${without.sample[0] ?? ''})`);
+  assert.deepEqual(withRegister.sample, []);
+  // The default pool reuses the connection, loses the race, opens a new one, and so on.
+  assert.ok(without.failures >= REQUESTS / 2 - 1, `default dispatcher: ${JSON.stringify(without)}`);
+});
+
+test('node --import holdfast/register: a script exits when its last fetch is done, not when idle connections time out', async (t) => {
+  const peer = await scriptedPeer(async (socket, reader) => {
+    while ((await reader.next()) !== null) socket.write(ok('ok'));
+  });
+  t.after(() => peer.close());
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ['--import', REGISTER, '--input-type=module', '-e', `await (await fetch(${JSON.stringify(peer.url)})).text();`], { timeout: 30_000 }, (err, _out, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+  });
+  const elapsed = Date.now() - started;
+  // The idle connection would otherwise hold the process for the 4 s idle timeout.
+  assert.ok(elapsed < 3000, `the process took ${elapsed} ms to exit`);
 });
