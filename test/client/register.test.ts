@@ -6,6 +6,10 @@
  * failures of Node's default dispatcher are printed (not asserted: on loopback they come and go,
  * 0 to 16 in 640 tries here).
  *
+ * The same race made deterministic (a peer that closes each connection as its second request
+ * arrives) does show the default dispatcher failing, every reused request; and a script using
+ * the registered dispatcher still exits as soon as its work is done.
+ *
  * Runs on the Node executing it; register-node22.test.ts runs this file again on Node 22.
  */
 import { test } from 'node:test';
