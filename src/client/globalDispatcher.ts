@@ -13,7 +13,7 @@
  *
  * `HTTP_PROXY`/`HTTPS_PROXY`: Node's default dispatcher ignores them unless `NODE_USE_ENV_PROXY`
  * is set; holdfast has no proxy support, so with the dispatcher installed requests go direct
- * whatever those variables say.
+ * whatever those variables say (`holdfast/register` warns when Node was asked to use them).
  */
 import { Agent } from './agent.ts';
 import { HoldfastDispatcher } from './dispatcher.ts';

@@ -118,3 +118,12 @@ test('node --import holdfast/register: a script exits when its last fetch is don
   // The idle connection would otherwise hold the process for the 4 s idle timeout.
   assert.ok(elapsed < 3000, `the process took ${elapsed} ms to exit`);
 });
+
+test('holdfast/register warns when Node was asked to use HTTP(S)_PROXY, which holdfast does not', async () => {
+  const run = (env: Record<string, string>): Promise<string> => new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', REGISTER, '--input-type=module', '-e', ''], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, _out, stderr) => (err !== null ? reject(err) : resolve(stderr)));
+  });
+  assert.match(await run({ NODE_USE_ENV_PROXY: '1', HTTP_PROXY: 'http://127.0.0.1:9' }), /HOLDFAST_PROXY_IGNORED/);
+  // Without NODE_USE_ENV_PROXY Node's fetch ignores the variables too: nothing changes, no warning.
+  assert.doesNotMatch(await run({ HTTP_PROXY: 'http://127.0.0.1:9' }), /HOLDFAST_PROXY_IGNORED/);
+});
