@@ -92,6 +92,12 @@ export interface DispatchHandler {
 /** Either handler shape; a handler with any `onRequest*`/`onResponse*` method is taken as the new one. */
 export type AnyDispatchHandler = LegacyDispatchHandler | DispatchHandler;
 
+/** A dispatch function, as undici's interceptors receive and return it. */
+export type DispatchFn = (opts: DispatchOptions, handler: AnyDispatchHandler) => boolean;
+
+/** An undici-style interceptor: wraps a dispatch function. */
+export type DispatchInterceptor = (dispatch: DispatchFn) => DispatchFn;
+
 /** Names an option the adapter does not implement: failing loudly beats ignoring it. */
 function unsupported(what: string): InvalidRequestError {
   return new InvalidRequestError(`holdfast's dispatcher does not support ${what}`);
@@ -429,6 +435,26 @@ export class HoldfastDispatcher extends EventEmitter {
     if (handler === null || typeof handler !== 'object') throw new TypeError('handler must be an object');
     new Exchange(handler).start(this.agent, opts);
     return true;
+  }
+
+  /**
+   * This dispatcher behind undici-style interceptors (`undici.interceptors.redirect()`,
+   * `retry()`, `dns()`...): each wraps the dispatch function, the first innermost, as undici's
+   * `Dispatcher.compose` does. The result shares this dispatcher's agent.
+   */
+  compose(...args: Array<DispatchInterceptor | DispatchInterceptor[]>): HoldfastDispatcher {
+    const list = (Array.isArray(args[0]) ? args[0] : args) as Array<DispatchInterceptor | null | undefined>;
+    let dispatch: DispatchFn = this.dispatch.bind(this);
+    for (const interceptor of list) {
+      if (interceptor === null || interceptor === undefined) continue;
+      if (typeof interceptor !== 'function') throw new TypeError(`invalid interceptor, expected function received ${typeof interceptor}`);
+      dispatch = interceptor(dispatch);
+      if (typeof dispatch !== 'function') throw new TypeError('invalid interceptor: it must return a dispatch function');
+    }
+    const composed = dispatch;
+    return new Proxy(this, {
+      get: (target, key, receiver) => (key === 'dispatch' ? composed : Reflect.get(target, key, receiver) as unknown),
+    });
   }
 
   /** Graceful close of the agent: queued and in-flight requests finish. */

@@ -18,7 +18,7 @@ export { ResponseBody, type BodySource } from './responseBody.ts';
 export { RequestBody, type RequestBodyInit, type StreamBodySource } from './requestBody.ts';
 export { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
 export { isReplayable, parseRetryAfter, type RetryPolicy } from './retry.ts';
-export { HoldfastDispatcher, type DispatchOptions, type DispatchHandler, type DispatchController, type LegacyDispatchHandler, type AnyDispatchHandler } from './dispatcher.ts';
+export { HoldfastDispatcher, type DispatchOptions, type DispatchHandler, type DispatchController, type LegacyDispatchHandler, type AnyDispatchHandler, type DispatchFn, type DispatchInterceptor } from './dispatcher.ts';
 export { installGlobalDispatcher, uninstallGlobalDispatcher, installedGlobalDispatcher } from './globalDispatcher.ts';
 export type { ClientTlsOptions } from '../transport/connect.ts';
 export { HeaderList } from '../wire/index.ts';

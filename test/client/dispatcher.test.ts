@@ -317,6 +317,23 @@ test('the undici package: request() and fetch() on the dispatcher', async (t) =>
   assert.equal(await f.text(), 'compressed '.repeat(100));
 });
 
+test('compose(): undici\'s own interceptors (redirect) run in front of the dispatcher', async (t) => {
+  const { url, d, srv } = await echoServer(t);
+  const undici = await import('undici');
+  const seen: string[] = [];
+  srv.on('request', (req: http.IncomingMessage) => seen.push(req.url!));
+  const composed = d.compose(undici.interceptors.redirect({ maxRedirections: 2 }) as never);
+  assert.equal(composed.agent, d.agent);
+  const res = await undici.request(`${url}/redirect?status=302`, { dispatcher: composed as never });
+  assert.equal(res.statusCode, 200);
+  assert.equal((await res.body.json() as { url: string }).url, '/echo');
+  assert.deepEqual(seen, ['/redirect?status=302', '/echo']);
+  // Without the interceptor the 302 itself is the answer.
+  const plain = await undici.request(`${url}/redirect?status=302`, { dispatcher: d as never });
+  assert.equal(plain.statusCode, 302);
+  await plain.body.dump();
+});
+
 test('backpressure: a legacy handler returning false gets no data until it resumes', async (t) => {
   const total = 32 * 1024 * 1024;
   let serverBlocked: () => void = () => {};
