@@ -188,7 +188,7 @@ function toRequest(opts: DispatchOptions, signal: AbortSignal): { url: string; o
   if (method.toUpperCase() === 'CONNECT') throw unsupported('CONNECT (tunnels)');
   if (opts.allowH2 === true) throw unsupported('HTTP/2 (allowH2); it speaks HTTP/1.1 only');
   if (typeof opts.maxRedirections === 'number' && opts.maxRedirections > 0) {
-    throw unsupported('maxRedirections (fetch follows redirects itself; for undici.request use its redirect interceptor)');
+    throw unsupported('maxRedirections (fetch follows redirects itself; elsewhere compose undici.interceptors.redirect() in front: dispatcher.compose(...))');
   }
   let path = String(opts.path);
   if (opts.query !== null && opts.query !== undefined) path = appendQuery(path, opts.query);
