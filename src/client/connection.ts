@@ -300,6 +300,10 @@ export class ClientConnection implements BodySource {
   /** The one writer of `state`: asserts that `next` may follow the current state. */
   private enter(next: ClientConnectionState): void {
     if (!NEXT_STATES[this.lifecycle].includes(next)) assert.fail(`client connection: no transition from ${this.lifecycle} to ${next}`);
+    // An idle connection must not keep the process alive (as with Node's http.Agent and undici):
+    // a script whose last request is done exits now, not when the idle timer fires.
+    if (next === 'idle') this.sock?.unref();
+    else if (this.lifecycle === 'idle') this.sock?.ref();
     this.lifecycle = next;
   }
 

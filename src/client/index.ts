@@ -17,6 +17,8 @@ export { ResponseBody } from './responseBody.ts';
 export type { RequestBodyInit, StreamBodySource } from './outgoingBody.ts';
 export type { Dispatch, DispatchRequest, Interceptor, Timeouts } from './dispatch.ts';
 export type { RetryPolicy } from './retry.ts';
+export { HoldfastDispatcher, type DispatchOptions, type DispatchHandler, type DispatchController, type LegacyDispatchHandler, type AnyDispatchHandler, type DispatchFn, type DispatchInterceptor } from './dispatcher.ts';
+export { installGlobalDispatcher, uninstallGlobalDispatcher, installedGlobalDispatcher } from './globalDispatcher.ts';
 export type { ClientTlsOptions } from '../transport/connect.ts';
 export { HeaderList, HoldfastError } from '../wire/index.ts';
 export { InvalidOptionError } from '../wire/optionValidation.ts';

@@ -16,7 +16,8 @@ function clientErrorOf(err: unknown): ClientError | undefined {
   return undefined;
 }
 
-function holdfastErrorOutcome(err: unknown): ClientOutcome {
+/** An error outcome carrying the `ClientError`'s code, phase and `mayHaveBeenProcessed` when there is one. */
+export function holdfastErrorOutcome(err: unknown): ClientOutcome {
   const ce = clientErrorOf(err);
   if (ce === undefined) return errorOutcome(err);
   return {

@@ -2,6 +2,7 @@
 import type { ClientSubject, ServerSubject, Subject } from '../types.ts';
 import { holdfastFetchClient, holdfastRequestClient } from './client-holdfast.ts';
 import { nodeAgentClient } from './client-node-agent.ts';
+import { nodeFetchHoldfastClient, undiciHoldfastClient } from './client-fetch-holdfast.ts';
 import { nodeFetchClient } from './client-node-fetch.ts';
 import { undiciPoolClient } from './client-undici-pool.ts';
 import { axiosClient } from './client-axios.ts';
@@ -17,7 +18,7 @@ import { apacheServer } from './server-apache.ts';
 import { naiveServer } from './server-naive.ts';
 
 export const clientSubjects: readonly ClientSubject[] = [
-  holdfastRequestClient, holdfastFetchClient, nodeAgentClient, nodeFetchClient, undiciPoolClient,
+  holdfastRequestClient, holdfastFetchClient, nodeFetchHoldfastClient, undiciHoldfastClient, nodeAgentClient, nodeFetchClient, undiciPoolClient,
   axiosClient, gotClient, pythonRequestsClient, curlClient, naiveClient,
 ];
 
@@ -30,5 +31,5 @@ export const subjects: readonly Subject[] = [...clientSubjects, ...serverSubject
 export {
   holdfastFetchClient, holdfastRequestClient, nodeAgentClient, nodeFetchClient, undiciPoolClient, axiosClient,
   gotClient, pythonRequestsClient, curlClient, naiveClient, holdfastServer, nodeHttpServer, pythonHttpServer,
-  pythonThreadingServer, djangoServer, apacheServer, naiveServer,
+  pythonThreadingServer, djangoServer, apacheServer, naiveServer, nodeFetchHoldfastClient, undiciHoldfastClient,
 };

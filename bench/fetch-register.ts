@@ -1,0 +1,210 @@
+/**
+ * The global `fetch` as applications call it, with Node's default dispatcher and with
+ * `holdfast/register` (holdfast installed as the global dispatcher), against the same loopback
+ * node:http server in a child process. The calling code is identical in both columns; only the
+ * dispatcher behind it differs, so the ratio is what one `--import` changes. Node's WHATWG layer
+ * (Request/Response objects, header lists, streams) runs in both and is not holdfast's to speed up.
+ *
+ * Method as in bench/client.ts: rounds interleave the two columns (order alternating), each run
+ * after a warm-up and a forced GC; the figure is the median, the spread beside it, and the
+ * client CPU time per request. The holdfast column installs the dispatcher for its run and
+ * removes it afterwards, so the default column never runs on it.
+ *
+ * A last cell measures the dispatchers alone (`dispatch()` with a minimal handler, no fetch
+ * around it): Node's default Agent beside `HoldfastDispatcher`. It shows where the time of a
+ * global `fetch` goes: on a small GET the dispatcher is roughly a fifth of it, and the WHATWG
+ * layer above it is the same in both columns, which bounds what swapping the dispatcher can gain.
+ *
+ * Run alone: `npm run bench -- fetch-register`. About 40 s.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Agent, HoldfastDispatcher, installGlobalDispatcher, uninstallGlobalDispatcher } from '../src/client/index.ts';
+
+const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
+const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 500);
+const WARMUP_MS = 100;
+const INITIAL_WARMUP_MS = 300;
+
+const SERVER = `
+const http = require('node:http');
+const small = Buffer.from('hello, world');
+const big = Buffer.alloc(64 * 1024, 120);
+const s = http.createServer((req, res) => {
+  if (req.method === 'POST') {
+    let n = 0;
+    req.on('data', (c) => { n += c.length; });
+    req.on('end', () => { res.setHeader('content-length', String(String(n).length)); res.end(String(n)); });
+    return;
+  }
+  const body = req.url === '/big' ? big : small;
+  res.setHeader('content-length', body.length);
+  res.end(body);
+});
+s.keepAliveTimeout = 60000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+`;
+
+interface Scenario { name: string; path: string; post: boolean }
+const SCENARIOS: Scenario[] = [
+  { name: 'GET small', path: '/small', post: false },
+  { name: 'GET 64 KiB', path: '/big', post: false },
+  { name: 'POST 1 KiB', path: '/post', post: true },
+];
+const POST_BODY = Buffer.alloc(1024, 97);
+const DEFAULT = 'global fetch (default dispatcher)';
+const REGISTERED = 'global fetch (holdfast/register)';
+
+interface Run { rps: number; cpuUs: number }
+interface Figure { rps: number; min: number; max: number; cpuUsPerReq: number }
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function measure(origin: string, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+  return measureWith(async () => {
+    const res = await fetch(origin + s.path, s.post ? { method: 'POST', body: POST_BODY } : undefined);
+    await res.arrayBuffer();
+  }, concurrency, warmupMs, runMs);
+}
+
+async function measureWith(one: () => Promise<void>, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+  gc();
+  let count = 0;
+  let stop = false;
+  let counting = false;
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      await one();
+      if (counting) count++;
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  await new Promise((r) => setTimeout(r, warmupMs));
+  counting = true;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, runMs));
+  counting = false;
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const n = count;
+  stop = true;
+  await Promise.all(workers);
+  return { rps: (n / elapsed) * 1000, cpuUs: n === 0 ? 0 : (cpu.user + cpu.system) / n };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export async function run(): Promise<object> {
+  const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // One agent for every holdfast run, as one `--import` gives one for the process.
+  const agent = new Agent({ connections: 50 });
+  try {
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const origin = `http://127.0.0.1:${Number(line.toString().trim())}`;
+    const runAs = async (name: string, s: Scenario, c: number, warmupMs: number, runMs: number): Promise<Run> => {
+      if (name !== REGISTERED) return measure(origin, s, c, warmupMs, runMs);
+      installGlobalDispatcher(agent);
+      try {
+        return await measure(origin, s, c, warmupMs, runMs);
+      } finally {
+        uninstallGlobalDispatcher();
+      }
+    };
+    const names = [DEFAULT, REGISTERED];
+    for (const name of names) await runAs(name, SCENARIOS[0]!, 50, 0, INITIAL_WARMUP_MS);
+
+    const results: Record<string, Record<string, Figure>> = {};
+    const ratios: Record<string, Record<string, number>> = {};
+    for (const s of SCENARIOS) {
+      for (const c of [1, 50]) {
+        const key = `${s.name} c=${c}`;
+        const runs: Record<string, Run[]> = { [DEFAULT]: [], [REGISTERED]: [] };
+        for (let r = 0; r < ROUNDS; r++) {
+          const order = r % 2 === 0 ? names : [...names].reverse();
+          for (const name of order) runs[name]!.push(await runAs(name, s, c, WARMUP_MS, RUN_MS));
+        }
+        const row: Record<string, Figure> = {};
+        for (const name of names) {
+          const rps = runs[name]!.map((x) => x.rps);
+          row[name] = {
+            rps: Math.round(median(rps)),
+            min: Math.round(Math.min(...rps)),
+            max: Math.round(Math.max(...rps)),
+            cpuUsPerReq: Math.round(median(runs[name]!.map((x) => x.cpuUs)) * 10) / 10,
+          };
+        }
+        results[key] = row;
+        ratios[key] = {
+          'registered / default (req/s)': round2(row[REGISTERED]!.rps / row[DEFAULT]!.rps),
+          'CPU per request, registered / default': round2(row[REGISTERED]!.cpuUsPerReq / row[DEFAULT]!.cpuUsPerReq),
+        };
+        process.stdout.write(`${key}\n`);
+        for (const [name, f] of Object.entries(row)) {
+          process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
+        }
+        for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+      }
+    }
+    // The dispatchers alone, with the request fetch would pass for a GET.
+    void globalThis.Response;
+    const nodeDefault = (globalThis as unknown as Record<symbol, HoldfastDispatcher>)[Symbol.for('undici.globalDispatcher.1')]!;
+    const holdfast = new HoldfastDispatcher(agent);
+    const headers = { accept: '*/*', 'accept-language': '*', 'sec-fetch-mode': 'cors', 'user-agent': 'node', 'accept-encoding': 'gzip, deflate' };
+    const dispatchOnce = (d: HoldfastDispatcher): Promise<void> => new Promise((resolve, reject) => {
+      d.dispatch({ origin, path: '/small', method: 'GET', headers, body: null, maxRedirections: 0 }, {
+        onConnect() {},
+        onHeaders() { return true; },
+        onData() { return true; },
+        onComplete() { resolve(); },
+        onError: reject,
+      });
+    });
+    const DISPATCH_DEFAULT = 'dispatch(): Node default Agent';
+    const DISPATCH_HOLDFAST = 'dispatch(): HoldfastDispatcher';
+    const dispatchRuns: Record<string, Run[]> = { [DISPATCH_DEFAULT]: [], [DISPATCH_HOLDFAST]: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? [DISPATCH_DEFAULT, DISPATCH_HOLDFAST] : [DISPATCH_HOLDFAST, DISPATCH_DEFAULT];
+      for (const name of order) {
+        const d = name === DISPATCH_DEFAULT ? nodeDefault : holdfast;
+        dispatchRuns[name]!.push(await measureWith(() => dispatchOnce(d), 50, WARMUP_MS, RUN_MS));
+      }
+    }
+    const key = 'GET small c=50, dispatcher alone';
+    const row: Record<string, Figure> = {};
+    for (const [name, rs] of Object.entries(dispatchRuns)) {
+      const rps = rs.map((x) => x.rps);
+      row[name] = { rps: Math.round(median(rps)), min: Math.round(Math.min(...rps)), max: Math.round(Math.max(...rps)), cpuUsPerReq: Math.round(median(rs.map((x) => x.cpuUs)) * 10) / 10 };
+    }
+    results[key] = row;
+    ratios[key] = {
+      'holdfast / default (req/s)': round2(row[DISPATCH_HOLDFAST]!.rps / row[DISPATCH_DEFAULT]!.rps),
+      'CPU per request, holdfast / default': round2(row[DISPATCH_HOLDFAST]!.cpuUsPerReq / row[DISPATCH_DEFAULT]!.cpuUsPerReq),
+    };
+    process.stdout.write(`${key}\n`);
+    for (const [name, f] of Object.entries(row)) {
+      process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
+    }
+    for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+    return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
+  } finally {
+    await agent.destroy();
+    child.kill();
+  }
+}
+
+if (import.meta.main) {
+  const out = await run();
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
