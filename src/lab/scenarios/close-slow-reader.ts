@@ -1,11 +1,12 @@
 /**
  * Seed 002, the download case: `Connection: close` with a large body read slowly. A server that
  * closes by destroying the socket right after writing drops whatever is still queued in user
- * space; the client sees a body cut short.
+ * space; the client sees a body cut short. Each round is `holdfast check`'s close-unread round
+ * without bytes behind the request.
  */
 import type { ScenarioOutcome, ServerScenario } from '../types.ts';
-import { RawConnection, rawLabel } from '../raw-client.ts';
-import { Tally, sleep } from '../util.ts';
+import { Tally } from '../util.ts';
+import { closeSlowReaderRound } from '../check/close-unread.ts';
 import { rounds } from './client-session.ts';
 import { withServer } from './server-running.ts';
 
@@ -22,18 +23,9 @@ export const closeSlowReader: ServerScenario = {
       const tally = new Tally();
       const n = rounds(2, ctx.repeat);
       for (let i = 0; i < n && !ctx.signal.aborted; i++) {
-        const conn = await RawConnection.open(server.port);
-        try {
-          conn.request('GET', `/big/${SIZE}`, { Connection: 'close' });
-          conn.socket.pause();
-          await sleep(300);
-          conn.socket.resume();
-          const r = await conn.nextResponse(15_000);
-          if (r.kind === 'response' && r.response.bodyLength === SIZE) tally.pass();
-          else tally.fail(rawLabel(r));
-        } finally {
-          conn.destroy();
-        }
+        const r = await closeSlowReaderRound({ host: server.host, port: server.port, authority: '127.0.0.1' }, `/big/${SIZE}`, { pauseMs: 300, behind: null, expectLength: SIZE, guardMs: 15_000 });
+        if (r.ok) tally.pass();
+        else tally.fail(r.label);
       }
       return tally.outcome();
     });
