@@ -73,6 +73,18 @@ export function targetForm(target: string): 'origin' | 'absolute' | 'asterisk' |
   return null;
 }
 
+/**
+ * RFC 9110 §7.2 Host = uri-host [ ":" port ]: an IP-literal in brackets, or a reg-name/IPv4 of
+ * unreserved, pct-encoded and sub-delims characters; empty when the target has no authority.
+ * Anything else (a space, a slash) would be pasted into the URL a server builds from it.
+ */
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/** True when `value` is a valid Host field value. */
+export function isHostValue(value: string): boolean {
+  return HOST_RE.test(value);
+}
+
 /** Byte-level token check used by the parser on raw slices. */
 export function isTokenByte(c: number): boolean {
   return TOKEN[c] === 1;

@@ -11,7 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { TruncatedMessageError, WireError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import { hasToken } from './fields.ts';
-import { isToken, isTarget, invalidFieldValueAt, targetForm } from './chars.ts';
+import { isToken, isTarget, isHostValue, invalidFieldValueAt, targetForm } from './chars.ts';
 import { parseFieldLine, scanFieldLines, fillKeys } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
 
@@ -534,6 +534,8 @@ export class RequestParser extends MessageParser<RequestHead> {
     // RFC 9112 §3.2: a 1.1 request without Host, or any request with more than one, gets 400.
     if (hosts > 1) throw new WireError('HF_WIRE_DUPLICATE_HOST', 'more than one Host field');
     if (hosts === 0 && versionMinor === 1) throw new WireError('HF_WIRE_MISSING_HOST', 'HTTP/1.1 request without Host');
+    // …and so does one whose Host is not a host: it becomes part of the URL the handler sees.
+    if (hosts === 1 && !isHostValue(headers.get('host')!)) throw new WireError('HF_WIRE_INVALID_HOST', 'invalid Host field value');
     const framing = requestFraming(headers, versionMinor);
     const connection = headers.get('connection');
     const keepAlive = connectionKeepAlive(connection, versionMinor);

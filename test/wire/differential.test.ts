@@ -46,6 +46,12 @@ const ALLOWED: Allowance[] = [
     applies: (_raw, hf, node) => hf.reason === 'HF_WIRE_DUPLICATE_HOST' && stoppedAt(hf, node, (m) => m.headers.filter(([n]) => n.toLowerCase() === 'host').length >= 2),
   },
   {
+    id: 'invalid-host',
+    rfc: 'RFC 9112 §3.2, RFC 9110 §7.2',
+    why: 'a server MUST answer 400 to a Host with an invalid field value (a character outside uri-host, a port that is not digits); llhttp does not look at Host',
+    applies: (_raw, hf, node) => hf.reason === 'HF_WIRE_INVALID_HOST' && stoppedAt(hf, node, (m) => m.headers.some(([n, v]) => n.toLowerCase() === 'host' && (/[^A-Za-z0-9\-._~%!$&'()*+,;=:[\]]/.test(v) || !/^(?:\[[^\]]*\]|[^:[\]]*)(?::\d*)?$/.test(v)))),
+  },
+  {
     id: 'empty-host',
     rfc: 'RFC 9112 §3.2',
     why: 'a Host with an empty value is valid (sent when the target URI has no authority); node:http\'s requireHostHeader treats "" as missing',
