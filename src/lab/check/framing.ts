@@ -12,6 +12,8 @@ import { connect } from './idle-watch.ts';
 /** What came back for one malformed request (and what was written behind it). */
 export interface FramingExchange {
   statuses: number[];
+  /** A response said `Connection: close`: the server never meant to read further. */
+  closeAnnounced: boolean;
   /** `fin`/`ECONNRESET`/… when the server closed, `open` when it kept the connection. */
   ended: string;
 }
@@ -23,21 +25,28 @@ export async function framingExchange(ep: Endpoint, bytes: string, methods: read
     for (const m of methods) conn.expect(m);
     conn.socket.write(bytes, 'latin1');
     const statuses: number[] = [];
+    let closeAnnounced = false;
     for (;;) {
       const r = await conn.nextResponse(guardMs);
-      if (r.kind === 'hung') return { statuses, ended: 'open' };
-      if (r.kind === 'closed') return { statuses, ended: r.how };
+      if (r.kind === 'hung') return { statuses, closeAnnounced, ended: 'open' };
+      if (r.kind === 'closed') return { statuses, closeAnnounced, ended: r.how };
       statuses.push(r.response.status);
-      if (statuses.length === methods.length) return { statuses, ended: (await conn.closed(guardMs)) ? conn.endedBy ?? 'closed' : 'open' };
+      if (r.response.headers.get('connection')?.toLowerCase().split(/[ \t]*,[ \t]*/).includes('close') === true) closeAnnounced = true;
+      if (statuses.length === methods.length) return { statuses, closeAnnounced, ended: (await conn.closed(guardMs)) ? conn.endedBy ?? 'closed' : 'open' };
     }
   } finally {
     conn.destroy();
   }
 }
 
-/** A refusal: 4xx (400, 411, 431...) or 501 for a transfer coding the server does not implement. */
+/**
+ * A refusal of the message itself: 400, 411 (length required), 413, 431, 501 (a transfer coding
+ * the server does not implement), 505. A 404 or 405 is the application's answer to a request
+ * the server parsed, not a refusal of its framing.
+ */
+const REFUSALS = new Set([400, 411, 413, 431, 501, 505]);
 function refused(status: number | undefined): boolean {
-  return status !== undefined && ((status >= 400 && status < 500) || status === 501);
+  return status !== undefined && REFUSALS.has(status);
 }
 
 interface CaseVerdict { status: CheckStatus; text: string }
@@ -54,7 +63,7 @@ const crlf = (lines: string[]): string => lines.map((l) => `${l}\r\n`).join('');
 const hidden = (ep: Endpoint, path: string): string => crlf([`GET ${path} HTTP/1.1`, `Host: ${ep.authority}`, '']);
 
 function describe(x: FramingExchange): string {
-  const got = x.statuses.length === 0 ? 'no response' : x.statuses.join(' then ');
+  const got = x.statuses.length === 0 ? 'no response' : `${x.statuses.join(' then ')}${x.closeAnnounced ? ' (Connection: close)' : ''}`;
   const end = x.ended === 'open' ? 'connection kept open' : x.ended === 'fin' ? 'connection closed (FIN)' : x.ended === 'ECONNRESET' ? 'connection reset (RST)' : `connection ${x.ended}`;
   return `${got}; ${end}`;
 }
@@ -67,7 +76,7 @@ function judgeBodyAmbiguity(x: FramingExchange, ifOneAndOpen: string, ifTwo: str
   if (refused(first)) return x.statuses.length === 1 ? { status: 'pass', text: `${d}` } : { status: 'fail', text: `${d}: answered the request hidden in the refused one's body (desync)` };
   if (x.statuses.length >= 2) return { status: 'fail', text: `${d}: ${ifTwo}` };
   if (x.ended === 'open') return { status: 'fail', text: `${d}: ${ifOneAndOpen}` };
-  return { status: acceptedAndClosed, text: `${d}: accepted, then closed the connection` };
+  return { status: acceptedAndClosed, text: `${d}: accepted, then closed the connection${acceptedAndClosed === 'fail' ? ' (RFC 9112 §6.3: MUST answer 400)' : ' (RFC 9112 §6.1 allows Transfer-Encoding alone, then a close)'}` };
 }
 
 /** For a malformed head followed by an ordinary request: refused and closed, or both answered. */
@@ -76,7 +85,7 @@ function judgeHead(x: FramingExchange, acceptedNote: string): CaseVerdict {
   const d = describe(x);
   if (x.statuses.length === 0) return x.ended === 'open' ? { status: 'fail', text: `${d}: neither refused nor answered` } : { status: 'warn', text: `${d}: dropped without a 400` };
   if (refused(first)) return x.statuses.length === 1 ? { status: 'pass', text: d } : { status: 'warn', text: `${d}: kept reading after refusing a malformed head` };
-  if (x.statuses.length === 2) return { status: 'warn', text: `${d}: ${acceptedNote}` };
+  if (x.statuses.length === 2 || (x.statuses.length === 1 && x.closeAnnounced)) return { status: 'warn', text: `${d}: ${acceptedNote}` };
   return { status: 'fail', text: `${d}: accepted, and the request behind it was not answered (desync)` };
 }
 
