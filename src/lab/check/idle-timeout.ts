@@ -94,7 +94,7 @@ export async function measureIdleTimeout(ep: Endpoint, o: IdleTimeoutOptions): P
   ]);
   const seen = 6 - atClose.sent;
   evidence.push(`requests sent at the real close instant (${at - 20}..${at + 2} ms after a response): lost ${atClose.lost} of ${atClose.sent}${seen > 0 ? ` (${seen} more saw the close before sending)` : ''}`);
-  if (hint === null || edge === null) return { status: 'fail', summary: `no Keep-Alive hint; closes idle connections after ${at} ms, lost ${atClose.lost}/${atClose.sent} requests sent then`, evidence };
+  if (hint === null || edge === null) return { status: 'fail', summary: `no Keep-Alive hint; closes idle connections after ${at} ms${atClose.sent > 0 ? `, lost ${atClose.lost}/${atClose.sent} requests sent then` : ''}`, evidence };
   if (beforeHint === null) return { status: 'fail', summary: `closes idle connections after ${at} ms, before its own hint timeout=${hint}`, evidence };
   evidence.push(`requests sent just before the hint (${edge - 40}..${edge - 2} ms): lost ${beforeHint.lost} of ${beforeHint.sent}`);
   if (at < edge + IDLE_MARGIN_MS) {
