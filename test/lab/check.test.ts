@@ -50,7 +50,7 @@ test('the naive server fails every probe but the unsolicited-bytes one', async (
   assert.equal(r.passed, false);
 });
 
-test('unsolicited: a peer that writes a 408 on idle connections fails; one that closes silently passes', async (t) => {
+test('unsolicited and preconnect: a peer that writes a 408 on idle connections fails (warns); one that closes silently passes', async (t) => {
   const timers = new Set<NodeJS.Timeout>();
   t.after(() => { for (const x of timers) clearTimeout(x); });
   const peer = (write408: boolean): Promise<ScriptedPeer> => ScriptedPeer.start({
@@ -64,13 +64,19 @@ test('unsolicited: a peer that writes a 408 on idle connections fails; one that 
   const good = await peer(false);
   t.after(() => Promise.all([bad.close(), good.close()]));
   const [b, g] = await Promise.all([
-    check(bad.url('/'), { only: ['unsolicited'], timeoutScale: SCALE }),
-    check(good.url('/'), { only: ['unsolicited'], timeoutScale: SCALE }),
+    check(bad.url('/'), { only: ['unsolicited', 'preconnect'], timeoutScale: SCALE }),
+    check(good.url('/'), { only: ['unsolicited', 'preconnect'], timeoutScale: SCALE }),
   ]);
   assert.equal(b.results[0]!.status, 'fail', b.results[0]!.summary);
   assert.match(b.results[0]!.summary, /writes "HTTP\/1.1 408 Request Timeout" to an idle keep-alive connection/);
   assert.match(b.results[0]!.evidence.join('\n'), /never-used connection: wrote \d+ bytes unasked/);
   assert.equal(g.results[0]!.status, 'pass', g.results[0]!.summary);
+  // The preconnect probe notices the same bytes on its silent connections, and times them from their opening.
+  assert.equal(b.results[1]!.status, 'warn', b.results[1]!.summary);
+  assert.match(b.results[1]!.evidence.join('\n'), /silent connection 1: wrote \d+ bytes unasked after (\d+) ms .*closed after \d+ ms/);
+  const after = Number(/silent connection 1: wrote \d+ bytes unasked after (\d+) ms/.exec(b.results[1]!.evidence.join('\n'))![1]);
+  assert.ok(after >= 250 && after < 1000, `written ${after} ms after the opening (the peer writes at 300 ms)`);
+  assert.equal(g.results[1]!.status, 'pass', g.results[1]!.summary);
 });
 
 test('idle-timeout: a hint honoured with a margin passes; a close before the hint or an RST does not', async (t) => {

@@ -31,10 +31,14 @@ export const preconnectProbe: CheckProbe = {
       const real = await answeredMeanwhile(t, t.path, 3000 * ctx.scale);
       const evidence = [`${SILENT} silent connections open`, ...real.evidence];
       if (real.status !== 'pass') return { status: 'fail', summary: `real request not answered while ${SILENT} connections were silent: ${real.summary}`, evidence };
-      const watchMs = Math.max(0, 8000 * ctx.scale - (performance.now() - opened));
+      // Times in the evidence count from the opening of the silent connections, not from the watch.
+      const since = Math.round(performance.now() - opened);
+      const watchMs = Math.max(0, 8000 * ctx.scale - since);
       const seen = await Promise.all(silent.map((c) => watchIdle(c, watchMs)));
-      const since = Math.round(performance.now() - opened - watchMs);
-      for (const [i, o] of seen.entries()) evidence.push(`silent connection ${i + 1}: ${describeIdle({ ...o, closedAfterMs: o.closedAfterMs === null ? null : o.closedAfterMs + since, wroteAfterMs: o.wroteAfterMs === null ? null : o.wroteAfterMs + since }, watchMs + since)} from its opening`);
+      const fromOpening = (ms: number | null): number | null => (ms === null ? null : ms + since);
+      for (const [i, o] of seen.entries()) {
+        evidence.push(`silent connection ${i + 1}: ${describeIdle({ ...o, closedAfterMs: fromOpening(o.closedAfterMs), wroteAfterMs: fromOpening(o.wroteAfterMs) }, watchMs + since)} from its opening`);
+      }
       const wrote = seen.find((o) => o.unsolicited > 0);
       if (wrote !== undefined) return { status: 'warn', summary: `${real.summary}, but writes "${wrote.firstLine}" to a silent connection`, evidence };
       return { status: 'pass', summary: real.summary, evidence };
