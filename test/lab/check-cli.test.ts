@@ -1,8 +1,9 @@
 // `holdfast check` as users run it: a child process of bin/holdfast.js against servers the test starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdfastServer, naiveServer, type RunningServer } from '../../src/lab/index.ts';
@@ -64,4 +65,30 @@ test('exit 1 and a JSON report against the naive server', async (t) => {
   assert.equal(report.passed, false);
   assert.deepEqual(report.results.map((x) => [x.probe, x.status]), [['pipelining', 'fail'], ['framing', 'fail']]);
   assert.ok(report.results[1]!.evidence.some((e) => e.startsWith('cl-te: fail')));
+});
+
+test('holdfast serve, run as a command, passes every probe of holdfast check', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'holdfast-check-site-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'index.html'), 'hello\n');
+  await writeFile(join(dir, 'big.bin'), Buffer.alloc(1024 * 1024, 0x61));
+  const serve = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    if (serve.exitCode === null) {
+      serve.kill('SIGKILL');
+      await once(serve, 'exit');
+    }
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    serve.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m !== null) resolve(m[1]!);
+    });
+    serve.once('exit', () => reject(new Error(`holdfast serve exited: ${out}`)));
+  });
+  const r = await holdfast(['check', url, '--large-path', '/big.bin', '--timeout-scale', '0.4']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /no probe failed: 0 failed, 0 warnings, 8 passed/);
 });
