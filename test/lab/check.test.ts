@@ -6,7 +6,7 @@ import {
   check, checkProbes, checkTarget, holdfastServer, naiveServer, renderCheckReport, renderCheckHtml, renderHtmlReport,
   ScriptedPeer, LabError, type CheckReport, type RunningServer, type Scorecard,
 } from '../../src/lab/index.ts';
-import { connect, trackConnections } from '../../src/lab/check/idle-watch.ts';
+import { connect, trackConnections } from '../../src/lab/check/connections.ts';
 
 /** Waits and limits at 0.4: the lab's servers close idle connections after 1-2 s, watched for 3.2 s. */
 const SCALE = 0.4;

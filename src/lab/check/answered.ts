@@ -4,7 +4,7 @@
  */
 import type { Endpoint, ProbeFinding } from './types.ts';
 import { rawLabel } from '../raw-client.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 /** A GET on a new connection: pass when answered (any complete response) within `guardMs`. */
 export async function answeredMeanwhile(ep: Endpoint, path: string, guardMs: number): Promise<ProbeFinding> {

@@ -9,7 +9,7 @@
 import type { CheckProbe, Endpoint, ProbeFinding } from './types.ts';
 import { rawLabel } from '../raw-client.ts';
 import { sleep } from '../util.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 export interface CloseRoundOptions {
   /** How long the client reads nothing after sending its request. */

@@ -8,7 +8,7 @@
 import type { CheckProbe, Endpoint, ProbeFinding } from './types.ts';
 import { type RawConnection, rawLabel } from '../raw-client.ts';
 import { filler } from '../util.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 /** Larger than loopback's socket buffers, so that the server cannot have it all unread in the kernel. */
 export const UPLOAD = 10 * 1024 * 1024;

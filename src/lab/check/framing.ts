@@ -7,7 +7,7 @@
  * body is desynchronized. These requests are malformed on purpose: check only servers you operate.
  */
 import type { CheckProbe, CheckStatus, Endpoint, ProbeFinding } from './types.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 /** What came back for one malformed request (and what was written behind it). */
 export interface FramingExchange {

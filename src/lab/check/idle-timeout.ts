@@ -8,7 +8,8 @@
 import type { CheckProbe, Endpoint, ProbeFinding } from './types.ts';
 import type { RawResult } from '../raw-client.ts';
 import { sleep } from '../util.ts';
-import { connect, describeIdle, watchIdle } from './idle-watch.ts';
+import { connect } from './connections.ts';
+import { describeIdle, watchIdle } from './idle-watch.ts';
 
 /**
  * A client's idle clock starts when it receives a response, the server's when it sends it: a

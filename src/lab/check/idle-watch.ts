@@ -3,29 +3,7 @@
  * whether it wrote anything first — an unsolicited `408` on an idle keep-alive connection is read
  * by the client as the answer to its next request.
  */
-import type { Endpoint } from './types.ts';
-import { RawConnection } from '../raw-client.ts';
-
-const tracked = new WeakMap<Endpoint, Set<RawConnection>>();
-
-/** Opens a raw connection to an endpoint (recorded, when the endpoint is a tracked one). */
-export async function connect(ep: Endpoint): Promise<RawConnection> {
-  const conn = await RawConnection.open(ep.port, ep.host, ep.authority);
-  tracked.get(ep)?.add(conn);
-  return conn;
-}
-
-/**
- * A copy of `ep` whose connections are recorded, and a function that destroys every one still
- * open: a probe that ran out of time must not leave connections behind to block the next one
- * (a server that serves one connection at a time would wait on them).
- */
-export function trackConnections<T extends Endpoint>(ep: T): { ep: T; destroyAll(): void } {
-  const copy = { ...ep };
-  const set = new Set<RawConnection>();
-  tracked.set(copy, set);
-  return { ep: copy, destroyAll: () => { for (const c of set) c.destroy(); } };
-}
+import type { RawConnection } from '../raw-client.ts';
 
 /** What an idle connection did while watched. */
 export interface IdleObservation {

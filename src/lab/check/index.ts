@@ -5,6 +5,7 @@
  */
 import { cpus } from 'node:os';
 import type { CheckProbe, CheckStatus, CheckTarget, ProbeResult } from './types.ts';
+import { checkTarget } from './target.ts';
 import { LabError } from '../errors.ts';
 import { errorMessage, within } from '../util.ts';
 import { idleTimeoutProbe } from './idle-timeout.ts';
@@ -15,7 +16,7 @@ import { pipeliningProbe } from './pipelining.ts';
 import { earlyAnswerProbe } from './early-answer.ts';
 import { closeUnreadProbe } from './close-unread.ts';
 import { framingProbe } from './framing.ts';
-import { trackConnections } from './idle-watch.ts';
+import { trackConnections } from './connections.ts';
 
 /** Every probe, in report order. */
 export const checkProbes: readonly CheckProbe[] = [
@@ -53,35 +54,6 @@ export interface CheckReport {
   /** True when no probe failed (the command's exit status 0). */
   passed: boolean;
   counts: Record<CheckStatus, number>;
-}
-
-/** A request-target the probes write verbatim into request lines: no spaces, no control bytes. */
-function requestPath(value: string, option: string): string {
-  if (!/^\/[\x21-\x7e]*$/.test(value)) throw new LabError('HF_LAB_CHECK_TARGET', `${option} must be an absolute path of visible ASCII characters (got ${JSON.stringify(value)})`);
-  return value;
-}
-
-/** Parses the URL and paths of a check; throws HF_LAB_CHECK_TARGET. */
-export function checkTarget(url: string, options: { uploadPath?: string; largePath?: string } = {}): CheckTarget {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new LabError('HF_LAB_CHECK_TARGET', `not a URL: ${JSON.stringify(url)}`);
-  }
-  if (u.protocol !== 'http:') throw new LabError('HF_LAB_CHECK_TARGET', `only http:// URLs can be checked (the probes speak HTTP/1.1 on plain TCP), got ${u.protocol}`);
-  if (u.username !== '' || u.password !== '') throw new LabError('HF_LAB_CHECK_TARGET', 'the URL must not carry credentials');
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const path = `${u.pathname}${u.search}`;
-  return {
-    url: u.href,
-    host,
-    port: u.port === '' ? 80 : Number(u.port),
-    authority: u.host,
-    path: requestPath(path, 'the URL path'),
-    uploadPath: options.uploadPath === undefined ? path : requestPath(options.uploadPath, '--upload-path'),
-    largePath: options.largePath === undefined ? path : requestPath(options.largePath, '--large-path'),
-  };
 }
 
 /** Runs the probes against a running server; resolves with the report (never rejects for a probe's failure). */
@@ -133,4 +105,5 @@ export async function check(url: string, options: CheckOptions = {}): Promise<Ch
   };
 }
 
+export { checkTarget };
 export type { CheckProbe, CheckStatus, CheckTarget, Endpoint, ProbeContext, ProbeFinding, ProbeResult } from './types.ts';

@@ -5,7 +5,7 @@
  */
 import type { CheckProbe, Endpoint, ProbeFinding } from './types.ts';
 import { rawLabel } from '../raw-client.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 /** How one pipelined round went: `failure` null when every response came or a close was announced. */
 export interface PipelineRound {

@@ -9,7 +9,8 @@ import type { CheckProbe, ProbeFinding } from './types.ts';
 import type { RawConnection } from '../raw-client.ts';
 import { sleep } from '../util.ts';
 import { answeredMeanwhile } from './answered.ts';
-import { connect, describeIdle, watchIdle } from './idle-watch.ts';
+import { connect } from './connections.ts';
+import { describeIdle, watchIdle } from './idle-watch.ts';
 
 /** Silent connections held open: what a browser opens for one page. */
 const SILENT = 2;

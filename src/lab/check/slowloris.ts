@@ -5,7 +5,7 @@
 import type { CheckProbe, Endpoint, ProbeFinding } from './types.ts';
 import type { RawConnection } from '../raw-client.ts';
 import { answeredMeanwhile } from './answered.ts';
-import { connect } from './idle-watch.ts';
+import { connect } from './connections.ts';
 
 /**
  * Opens a connection that drips a request head, one byte per `everyMs`, and never finishes it.

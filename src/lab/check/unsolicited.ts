@@ -6,7 +6,8 @@
  */
 import type { CheckProbe, ProbeFinding } from './types.ts';
 import { rawLabel } from '../raw-client.ts';
-import { connect, describeIdle, watchIdle } from './idle-watch.ts';
+import { connect } from './connections.ts';
+import { describeIdle, watchIdle } from './idle-watch.ts';
 
 export const unsolicitedProbe: CheckProbe = {
   id: 'unsolicited',
