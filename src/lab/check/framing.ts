@@ -64,7 +64,11 @@ const hidden = (ep: Endpoint, path: string): string => crlf([`GET ${path} HTTP/1
 
 function describe(x: FramingExchange): string {
   const got = x.statuses.length === 0 ? 'no response' : `${x.statuses.join(' then ')}${x.closeAnnounced ? ' (Connection: close)' : ''}`;
-  const end = x.ended === 'open' ? 'connection kept open' : x.ended === 'fin' ? 'connection closed (FIN)' : x.ended === 'ECONNRESET' ? 'connection reset (RST)' : `connection ${x.ended}`;
+  const end = x.ended === 'open' ? 'connection kept open'
+    : x.ended === 'fin' ? 'connection closed (FIN)'
+      : x.ended === 'ECONNRESET' ? 'connection reset (RST)'
+        : x.ended === 'HF_WIRE_UNEXPECTED_DATA' ? 'then more responses than requests written'
+          : `connection ended: ${x.ended}`;
   return `${got}; ${end}`;
 }
 
