@@ -30,6 +30,7 @@ Options:
                          link, less for a quick look at a server with short timeouts)
   --json                 print the report as JSON on stdout
   --html FILE            also write a self-contained HTML report to FILE
+  --list                 list the probes and what each sends, then exit
   -h, --help             show this help
 
 Progress goes to stderr. Each probe is explained in docs/check.md.
@@ -63,6 +64,7 @@ export async function runCheck(argv: string[]): Promise<number> {
         'timeout-scale': { type: 'string' },
         json: { type: 'boolean' },
         html: { type: 'string' },
+        list: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -73,6 +75,10 @@ export async function runCheck(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help === true) {
     process.stdout.write(CHECK_HELP);
+    return 0;
+  }
+  if (values.list === true) {
+    for (const p of checkProbes) process.stdout.write(`${p.id.padEnd(14)}${p.title}\n${' '.repeat(14)}${p.description}\n`);
     return 0;
   }
   if (positionals.length !== 1) return fail(positionals.length === 0 ? 'a URL is required' : `one URL, got ${positionals.length} arguments`);

@@ -25,12 +25,15 @@ async function started(t: import('node:test').TestContext, subject: { start(o: {
   return `http://127.0.0.1:${server.port}/`;
 }
 
-test('holdfast check --help says the framing probes send malformed requests', async () => {
+test('holdfast check --help says the framing probes send malformed requests; --list names every probe', async () => {
   const r = await holdfast(['check', '--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^Usage: holdfast check URL/);
   assert.match(r.stdout, /MALFORMED requests/);
   assert.match(r.stdout, /servers you operate/);
+  const list = await holdfast(['check', '--list']);
+  assert.equal(list.code, 0);
+  for (const id of ['idle-timeout', 'unsolicited', 'preconnect', 'slowloris', 'pipelining', 'early-answer', 'close-unread', 'framing']) assert.match(list.stdout, new RegExp(`^${id} `, 'm'));
   const top = await holdfast(['--help']);
   assert.match(top.stdout, /^ {2}check URL +audit a running server/m);
 });
