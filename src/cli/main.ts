@@ -13,6 +13,7 @@ Commands:
   get URL             fetch a URL with the holdfast client (curl-like; --cache DIR)
   serve [DIR]         serve static files with the holdfast server
   proxy               run a caching reverse proxy
+  check URL           audit a running server for the connection-lifecycle races
   help                show this help
 
 Run \`holdfast <command> --help\` for a command's options.
@@ -52,6 +53,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { runServe } = await import('./serve.ts');
       return runServe(rest);
+    }
+    case 'check': {
+      const { runCheck } = await import('./check.ts');
+      return runCheck(rest);
     }
     case 'proxy': {
       const { runProxy } = await import('./proxy.ts');

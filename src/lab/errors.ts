@@ -11,7 +11,9 @@ export type LabErrorCode =
   | 'HF_LAB_DRIVER'
   | 'HF_LAB_PROXY'
   | 'HF_LAB_BAD_TOXIC'
-  | 'HF_LAB_SUBJECT_MODULE';
+  | 'HF_LAB_SUBJECT_MODULE'
+  | 'HF_LAB_CHECK_TARGET'
+  | 'HF_LAB_UNKNOWN_PROBE';
 
 /** An error raised by the lab itself (bad arguments, a subject that would not start...). */
 export class LabError extends HoldfastError {

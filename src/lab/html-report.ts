@@ -4,7 +4,8 @@
  */
 import type { Scorecard, ScoreCell, SubjectInfo } from './runner.ts';
 
-function esc(text: string): string {
+/** Escapes text for HTML content and attribute values. */
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
@@ -36,7 +37,8 @@ function chart(card: Scorecard): string {
     const label = `${r.s.id} (${r.s.role})`;
     parts.push(`<text x="${labelW - 10}" y="${y + 17}" font-size="13" text-anchor="end"${r.s.family === 'holdfast' ? ' font-weight="700"' : ''}>${esc(label)}</text>`);
     if (r.ran === 0) {
-      parts.push(`<text x="${labelW + 6}" y="${y + 17}" font-size="12" fill="#777">not installed</text>`);
+      // A subject that ran but for which every scenario was n/a (curl on pooled connections) is installed.
+      parts.push(`<text x="${labelW + 6}" y="${y + 17}" font-size="12" fill="#777">${r.s.available === true ? 'n/a' : 'not installed'}</text>`);
       return;
     }
     const w = Math.max(2, (barW * r.failed) / r.ran);

@@ -1,6 +1,7 @@
 /**
  * `holdfast/lab`: the race lab as a library — scenarios, subjects, the runner and its reports,
- * scripted peers for your own tests, and a fault proxy with toxiproxy's semantics.
+ * scripted peers for your own tests, a fault proxy with toxiproxy's semantics, and `check()`, the
+ * server races replayed against a server you run.
  *
  * ```ts
  * import { runLab, renderScorecard } from 'holdfast/lab';
@@ -23,3 +24,8 @@ export { ScriptedPeer, PeerConnection, type PeerHandlers, type PeerRequest, type
 export { ThreadedIdlePeer } from './threaded-peer.ts';
 export { RawConnection, type RawResponse, type RawResult } from './raw-client.ts';
 export { FaultProxy, type FaultProxyOptions, type Toxic, type ToxicType, type ToxicStream, type ToxicAttributes } from './fault-proxy.ts';
+export {
+  check, checkTarget, checkProbes, type CheckOptions, type CheckReport, type CheckProgress, type CheckProbe, type CheckStatus,
+  type CheckTarget, type Endpoint, type ProbeContext, type ProbeFinding, type ProbeResult,
+} from './check/index.ts';
+export { renderCheckReport, renderCheckHtml } from './check/report.ts';

@@ -33,9 +33,12 @@ export class RawConnection {
   /** Response bytes received in total. */
   received = 0;
   private readonly closedPromise: Promise<void>;
+  /** The Host header of requests written with `request()`. */
+  private readonly authority: string;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: net.Socket, authority: string) {
     this.socket = socket;
+    this.authority = authority;
     this.parser = new ResponseParser({
       onHead: (head) => {
         const headers = new Map<string, string>();
@@ -74,15 +77,15 @@ export class RawConnection {
     });
   }
 
-  /** Connects to 127.0.0.1:port (bounded). */
-  static async open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  /** Connects to host:port (127.0.0.1 by default); `authority` is the Host header (default `host`). */
+  static async open(port: number, host = '127.0.0.1', authority = host): Promise<RawConnection> {
     const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
     socket.removeAllListeners('error');
-    return new RawConnection(socket);
+    return new RawConnection(socket, authority);
   }
 
   /** Announces the responses to expect (one per request written, in order). */
@@ -92,7 +95,7 @@ export class RawConnection {
 
   /** Writes a request head (plus optional body), announcing its response. */
   request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): void {
-    let head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
+    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.authority}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
     this.parser.expect(method);
     this.socket.write(body === undefined ? `${head}\r\n` : Buffer.concat([Buffer.from(`${head}\r\n`), body]));

@@ -220,6 +220,8 @@ describe('strict request parsing (smuggling defences)', () => {
     ['missing Host in 1.1', req('GET / HTTP/1.1'), 'HF_WIRE_MISSING_HOST'],
     ['duplicate Host in 1.1', req('GET / HTTP/1.1', 'Host: a', 'Host: a'), 'HF_WIRE_DUPLICATE_HOST'],
     ['duplicate Host in 1.0', req('GET / HTTP/1.0', 'Host: a', 'host: b'), 'HF_WIRE_DUPLICATE_HOST'],
+    ['space in Host (RFC 9112 §3.2)', req('GET / HTTP/1.1', 'Host: bad host'), 'HF_WIRE_INVALID_HOST'],
+    ['slash in Host', req('GET / HTTP/1.1', 'Host: a/b'), 'HF_WIRE_INVALID_HOST'],
     ['empty start line after allowed CRLFs is not a head', '\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n', 'HF_WIRE_INVALID_START_LINE'],
   ];
   for (const [name, input, code] of cases) {

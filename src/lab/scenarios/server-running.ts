@@ -3,7 +3,8 @@
  * stopped afterwards.
  */
 import type { RunningServer, ScenarioOutcome, ServerSubject } from '../types.ts';
-import { RawConnection, rawLabel } from '../raw-client.ts';
+import { answeredMeanwhile } from '../check/answered.ts';
+import { labOutcome } from '../check/lab-outcome.ts';
 import { within } from '../util.ts';
 
 /** Idle keep-alive timeout the lab configures on every server that lets it be set. */
@@ -20,17 +21,10 @@ export async function withServer<T>(subject: ServerSubject, fn: (server: Running
 
 /**
  * A real request on a new connection while the scenario holds others open (silent preconnects,
- * slowloris drips): pass when it is answered 200 within `guardMs`, else fail with what happened.
+ * slowloris drips): pass when it is answered within `guardMs`, else fail with what happened
+ * (the measurement of `holdfast check`'s preconnect and slowloris probes).
  */
 export async function probeAnswered(port: number, guardMs: number): Promise<ScenarioOutcome> {
-  const conn = await RawConnection.open(port).catch(() => null);
-  if (conn === null) return { status: 'fail', mode: 'probe connection refused' };
-  try {
-    conn.request('GET', '/');
-    const r = await conn.nextResponse(guardMs);
-    if (r.kind === 'response' && r.response.status === 200) return { status: 'pass', mode: 'answered' };
-    return { status: 'fail', mode: rawLabel(r) };
-  } finally {
-    conn.destroy();
-  }
+  const r = await answeredMeanwhile({ host: '127.0.0.1', port, authority: '127.0.0.1' }, '/', guardMs);
+  return r.status === 'pass' ? { status: 'pass', mode: 'answered' } : labOutcome(r);
 }

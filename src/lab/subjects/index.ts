@@ -16,6 +16,7 @@ import { pythonHttpServer, pythonThreadingServer } from './server-python.ts';
 import { djangoServer } from './server-django.ts';
 import { apacheServer } from './server-apache.ts';
 import { naiveServer } from './server-naive.ts';
+import { nginxServer } from './server-nginx.ts';
 
 export const clientSubjects: readonly ClientSubject[] = [
   holdfastRequestClient, holdfastFetchClient, nodeFetchHoldfastClient, undiciHoldfastClient, nodeAgentClient, nodeFetchClient, undiciPoolClient,
@@ -31,5 +32,5 @@ export const subjects: readonly Subject[] = [...clientSubjects, ...serverSubject
 export {
   holdfastFetchClient, holdfastRequestClient, nodeAgentClient, nodeFetchClient, undiciPoolClient, axiosClient,
   gotClient, pythonRequestsClient, curlClient, naiveClient, holdfastServer, nodeHttpServer, pythonHttpServer,
-  pythonThreadingServer, djangoServer, apacheServer, naiveServer, nodeFetchHoldfastClient, undiciHoldfastClient,
+  pythonThreadingServer, djangoServer, apacheServer, naiveServer, nodeFetchHoldfastClient, undiciHoldfastClient, nginxServer,
 };

@@ -12,7 +12,7 @@
 export const EARLY_BODY_LENGTH = 16 * 1024;
 
 /** Sizes of `/big/N` that scenarios use (static-file servers pre-generate exactly these). */
-export const BIG_SIZES = [10, 20, 30, 16 * 1024 * 1024] as const;
+export const BIG_SIZES = [10, 20, 30, 1024 * 1024, 16 * 1024 * 1024] as const;
 
 /** A route of the standard application, parsed from a request target. */
 export type AppRoute =
