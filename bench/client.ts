@@ -110,7 +110,7 @@ function median(xs: number[]): number {
 export async function run(): Promise<object> {
   const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
     const port = Number(line.toString().trim());
     const origin = `http://127.0.0.1:${port}`;
 

@@ -111,7 +111,7 @@ export async function run(): Promise<object> {
   // One agent for every holdfast run, as one `--import` gives one for the process.
   const agent = new Agent({ connections: 50 });
   try {
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
     const origin = `http://127.0.0.1:${Number(line.toString().trim())}`;
     const runAs = async (name: string, s: Scenario, c: number, warmupMs: number, runMs: number): Promise<Run> => {
       if (name !== REGISTERED) return measure(origin, s, c, warmupMs, runMs);
@@ -154,7 +154,7 @@ export async function run(): Promise<object> {
         for (const [name, f] of Object.entries(row)) {
           process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
         }
-        for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+        for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
       }
     }
     // The dispatchers alone, with the request fetch would pass for a GET.
@@ -196,7 +196,7 @@ export async function run(): Promise<object> {
     for (const [name, f] of Object.entries(row)) {
       process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
     }
-    for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+    for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
     return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
   } finally {
     await agent.destroy();

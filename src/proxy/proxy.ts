@@ -300,7 +300,7 @@ export class ReverseProxy {
    */
   private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined): Promise<Forwarded> {
     const tried = new Set<Upstream>();
-    let lastError: unknown = null;
+    let lastError: ClientError | null = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
       let lease: Lease;
       try {

@@ -467,8 +467,8 @@ export class Connection implements ResponseSink, BodySource {
       this.handlerFailed(ex, err);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-      (result as Promise<void>).then(() => this.handlerDone(ex), (err: unknown) => this.handlerFailed(ex, err));
+    if (result !== undefined && typeof (result).then === 'function') {
+      (result).then(() => this.handlerDone(ex), (err: unknown) => this.handlerFailed(ex, err));
     } else {
       this.handlerDone(ex);
     }

@@ -175,6 +175,6 @@ export function scanFieldLines(
 /** Gives each "" key left by `scanFieldLines` its lower-cased name from the head's `text`. */
 export function fillKeys(text: string, keys: string[], offs: number[]): void {
   for (let k = 0; k < keys.length; k++) {
-    if (keys[k] === '') keys[k] = text.slice(offs[4 * k]!, offs[4 * k + 1]!).toLowerCase();
+    if (keys[k] === '') keys[k] = text.slice(offs[4 * k], offs[4 * k + 1]).toLowerCase();
   }
 }

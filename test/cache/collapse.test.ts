@@ -48,7 +48,7 @@ function startWorker(config: Record<string, unknown>): Worker {
   const child = spawn(process.execPath, [WORKER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const w: Worker = { child, collapsed: 0, answers: [], idle: false, done: false, errors: [], exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
@@ -62,7 +62,7 @@ function startWorker(config: Record<string, unknown>): Worker {
     }
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGKILL') w.errors.push(`exited ${code} ${signal}: ${err.slice(-2000)}`);
   });

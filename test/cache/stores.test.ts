@@ -168,7 +168,7 @@ test('sqlite: a corrupt entry is a miss and is removed, never served', async () 
   // Flip one byte in the body of variant b.
   const row = db.prepare("SELECT data FROM hf_entries WHERE variant = 'b'").get() as { data: Uint8Array };
   const data = Buffer.from(row.data);
-  data[data.length - 40] ^= 0xff;
+  data[data.length - 40] = data[data.length - 40]! ^ 0xff;
   db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'b'").run(data);
   db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'a' AND 0").run(data);
   assert.deepEqual(bodies(await store.get('k')), ['good']);

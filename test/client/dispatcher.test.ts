@@ -107,7 +107,7 @@ test('every request body fetch produces arrives as with the default dispatcher',
     ['ArrayBuffer', () => ({ method: 'POST', body: new Uint8Array([9, 8]).buffer })],
     ['Blob', () => ({ method: 'POST', body: new Blob(['blob body'], { type: 'text/x-blob' }) })],
     ['URLSearchParams', () => ({ method: 'POST', body: new URLSearchParams({ a: 'b', c: 'd' }) })],
-    ['ReadableStream', () => ({ method: 'POST', body: streamOf('str', 'eam'), duplex: 'half' } as RequestInit)],
+    ['ReadableStream', () => ({ method: 'POST', body: streamOf('str', 'eam'), duplex: 'half' })],
   ];
   for (const [name, init] of bodies) {
     const ours = await (await fetchVia(d, `${url}/echo?k=${name}`, init())).json();
@@ -219,7 +219,7 @@ test('fetch on a connection the server closes on arrival: GET retried, streamed 
   const peer2 = await closeOnSecond();
   t.after(() => peer2.close());
   assert.equal(await (await fetchVia(d, `${peer2.url}/a`)).text(), 'first');
-  await assert.rejects(fetchVia(d, `${peer2.url}/b`, { method: 'POST', body: streamOf('once'), duplex: 'half' } as RequestInit), (err: unknown) => {
+  await assert.rejects(fetchVia(d, `${peer2.url}/b`, { method: 'POST', body: streamOf('once'), duplex: 'half' }), (err: unknown) => {
     assert.ok(err instanceof TypeError);
     assert.ok(err.cause instanceof StaleConnectionError, String(err.cause));
     assert.equal(err.cause.code, 'HF_STALE_CONNECTION');

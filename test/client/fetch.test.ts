@@ -85,7 +85,7 @@ test('fetch redirect modes manual and error; too many redirects', async (t) => {
   assert.equal(m.status, 302);
   assert.equal(m.headers.get('location'), '/target');
   await assert.rejects(agent.fetch(`${url}/redirect`, { redirect: 'error' }), TypeError);
-  await assert.rejects(agent.fetch(`${url}/loop`), (err: unknown) => err instanceof TypeError && /redirect count/.test(String((err as Error).cause)));
+  await assert.rejects(agent.fetch(`${url}/loop`), (err: unknown) => err instanceof TypeError && /redirect count/.test(String((err).cause)));
 });
 
 for (const enc of ['gzip', 'deflate', 'br']) {

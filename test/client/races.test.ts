@@ -221,7 +221,7 @@ for (const livenessCheck of [true, false]) {
     const deadline = Date.now() + 30_000;
     let i = 0;
     for (; i < 300 && Date.now() < deadline; i++) {
-      const server = http.createServer((req, res) => res.end('hi'));
+      const server = http.createServer((_req, res) => res.end('hi'));
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       port = (server.address() as net.AddressInfo).port;
       try {

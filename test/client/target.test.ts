@@ -15,7 +15,7 @@ async function linePeer() {
       const r = await reader.next();
       if (r === null) return;
       heads.push(r.head);
-      socket.write(ok(r.head.split('\r\n')[0]!));
+      socket.write(ok(r.head.split('\r\n')[0]));
     }
   });
   return { peer, heads };

@@ -115,7 +115,7 @@ test('Django runserver --nothreading behind the proxy: large Connection: close r
   });
   t.after(() => stopChild(child));
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   await waitForPort(port, child, 20_000, () => stderr);
 
   // The backend as the proxy sees it: it closes every connection after one response.

@@ -50,7 +50,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`python backend did not start: ${err}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
       if (m !== null) {
@@ -58,7 +58,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
         resolve(Number(m[1]));
       }
     });
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
     });
     child.once('exit', (code) => {

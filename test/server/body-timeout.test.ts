@@ -40,7 +40,7 @@ test('a body that stops arriving: 408, the handler sees HF_SERVER_BODY_TIMEOUT, 
         seen.push(codeOf(err));
         throw err;
       }
-      res.end('never');
+      void res.end('never');
     },
   });
   for (const head of [
@@ -111,7 +111,7 @@ test('requestTimeout bounds the whole request, however steadily its bytes trickl
         seen.push(codeOf(err));
         throw err;
       }
-      res.end('never');
+      void res.end('never');
     },
   });
   const c = new RawClient(server.address()!.port);
@@ -144,7 +144,7 @@ test('time the server is not reading does not count: backpressure and Expect: 10
       // The handler is busy for longer than bodyTimeout before (and while) it reads.
       await sleep(450);
       const body = await req.body.bytes();
-      res.end(`got ${body.length}`);
+      void res.end(`got ${body.length}`);
     },
   });
   const big = new RawClient(server.address()!.port);
