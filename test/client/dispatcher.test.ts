@@ -28,7 +28,7 @@ import {
   type Interceptor,
   ClientResponse,
 } from '../../src/client/index.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok, sleep } from '../support.ts';
 
 type Ctx = { after(fn: () => unknown): void };
 
@@ -567,7 +567,7 @@ test('a 200 MB response read through fetch keeps memory bounded', async (t) => {
     // the socket stops instead and the buffers stay small.
     if (!stalled && received >= 8 * 1024 * 1024) {
       stalled = true;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       sample();
     }
     if ((received & 0x7fffff) < r.value.byteLength) sample();

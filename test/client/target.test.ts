@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, InvalidRequestError, type Interceptor } from '../../src/client/index.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok } from '../support.ts';
 
 /** Answers every request with its request line; records the heads. */
 async function linePeer() {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { sleep, startOrigin, startProxy } from './helpers.ts';
+import { startOrigin, startProxy } from './helpers.ts';
+import { sleep } from '../support.ts';
 
 /** The largest buffer (bytes) the kernel may give one TCP socket for `kind` (tcp_rmem / tcp_wmem max). */
 function tcpBufferMax(kind: 'rmem' | 'wmem', fallback: number): number {
@@ -80,7 +81,8 @@ test('bufferRequests 0: a large upload to a backend that does not read is held b
     }
   })();
 
-  // Wait until the client is stalled: no progress for 500 ms (bounded).
+  // Wait until the client is stalled: no progress for 500 ms (bounded; a stall is the absence of
+  // progress over time, so this waits on the clock).
   let last = -1;
   for (let i = 0; i < 60 && accepted !== last; i++) {
     last = accepted;
