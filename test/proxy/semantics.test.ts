@@ -105,6 +105,16 @@ test('hop-by-hop fields are removed in both directions; Via and forwarding field
   assert.ok(head.includes('connection: close'));
 });
 
+test('X-Forwarded-For of only U+00A0 is a prior value, kept byte for byte (not OWS, not empty)', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => res.end('ok'));
+  const proxy = await startProxy(t, { upstreams: [origin.url] });
+  const port = Number(new URL(proxy.url).port);
+  const r = await rawExchange(port, Buffer.from('GET /xff HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: \xa0\r\nConnection: close\r\n\r\n', 'latin1'));
+  assert.match(r.data, /^HTTP\/1\.1 200 /);
+  const xff = headerPairs(origin.seen[0]!.rawHeaders).filter(([n]) => n === 'x-forwarded-for').map(([, v]) => v);
+  assert.deepEqual(xff, ['\xa0, 127.0.0.1']);
+});
+
 test('Expect: 100-continue: buffered bodies get 100 from the proxy; large ones get the upstream verdict', async (t) => {
   const origin = await startOrigin(t, (req, res, body) => {
     res.end(`${req.method} ${body.length}`);
