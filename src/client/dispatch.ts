@@ -35,7 +35,12 @@ export interface Timeouts {
 export interface DispatchRequest {
   /** Absolute URL (`http:` or `https:`). Without `target`, its path and query are sent. */
   url: string;
-  /** Upper-case method. */
+  /**
+   * The method, sent exactly as it stands here: methods are case-sensitive (RFC 9110 §9.1).
+   * `request()` upper-cases its `method` option before it gets here unless `exactMethod` is set,
+   * so `get` from a proxy's client arrives as `get`; an interceptor that compares methods should
+   * compare exactly (`'GET'` is not `'get'`).
+   */
   method: string;
   /** Request header fields (Host and framing fields are added by the connection if absent). */
   headers: HeaderList;
