@@ -37,9 +37,9 @@ export interface DispatchRequest {
   url: string;
   /**
    * The method, sent exactly as it stands here: methods are case-sensitive (RFC 9110 §9.1).
-   * `request()` upper-cases its `method` option before it gets here unless `exactMethod` is set,
-   * so `get` from a proxy's client arrives as `get`; an interceptor that compares methods should
-   * compare exactly (`'GET'` is not `'get'`).
+   * `request()` upper-cases its `method` option unless `exactMethod` is set (the reverse proxy
+   * sets it, so a client's `get` is forwarded as `get`), and `fetch()` upper-cases only the common methods
+   * (`get`, `post`, ...); an interceptor that compares methods compares exactly.
    */
   method: string;
   /** Request header fields (Host and framing fields are added by the connection if absent). */
