@@ -38,8 +38,8 @@ export interface DispatchRequest {
   /**
    * The method, sent exactly as it stands here: methods are case-sensitive (RFC 9110 §9.1).
    * `request()` upper-cases its `method` option unless `exactMethod` is set (the reverse proxy
-   * sets it, so a client's `get` is forwarded as `get`), and `fetch()` upper-cases only the common methods
-   * (`get`, `post`, ...); an interceptor that compares methods compares exactly.
+   * sets it, so a client's `get` is forwarded as `get`); `fetch()` upper-cases only the common
+   * methods (`get`, `post`, ...). An interceptor that compares methods compares exactly.
    */
   method: string;
   /** Request header fields (Host and framing fields are added by the connection if absent). */
