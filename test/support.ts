@@ -6,7 +6,6 @@
  */
 import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
-import type { EventEmitter } from 'node:events';
 
 /**
  * Waits `ms`. Only for tests whose subject is time itself (idling past a keep-alive timeout, a
@@ -39,34 +38,6 @@ export async function until(pred: () => boolean | Promise<boolean>, options: Unt
   }
 }
 
-/**
- * Resolves with the arguments of the next `event` on `emitter`; rejects on its 'error' event
- * (unless `event` is 'error') or when `timeoutMs` passes first.
- */
-export function nextEmit(emitter: EventEmitter, event: string, timeoutMs = 10_000): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      emitter.off(event, onEvent);
-      emitter.off('error', onError);
-    };
-    const onEvent = (...args: unknown[]): void => {
-      done();
-      resolve(args);
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.on(event, onEvent);
-    if (event !== 'error') emitter.on('error', onError);
-  });
-}
-
 /** A promise opened by hand: one side awaits `opened`, the other calls `open()`. */
 export interface Gate {
   readonly opened: Promise<void>;
@@ -80,7 +51,7 @@ export function gate(): Gate {
   return { opened, open };
 }
 
-/** Resolves when `socket` has closed (at once if it already has). */
+/** Resolves when `socket` has closed (at once if it already has; `events.once` would wait forever). */
 export function closed(socket: net.Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
   return new Promise((resolve) => socket.once('close', () => resolve()));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { FaultProxy, LabError } from '../../src/lab/index.ts';
-import { sleep, until } from '../support.ts';
+import { closed, sleep, until } from '../support.ts';
 
 /** An upstream that runs `onConn` for each connection; returns its port and a closer. */
 async function upstream(onConn: (s: net.Socket) => void): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
@@ -42,7 +42,7 @@ async function through(proxy: FaultProxy, send?: Buffer): Promise<{ chunks: Buff
   s.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
   if (send !== undefined) s.write(send);
   const timer = setTimeout(() => s.destroy(), 5000);
-  await new Promise<void>((r) => s.on('close', () => r()));
+  await closed(s);
   clearTimeout(timer);
   return { chunks, firstAt, endAt: performance.now(), error, start };
 }
@@ -304,7 +304,7 @@ test('limit_data counts from when it is added to a live connection', async (t) =
   await until(() => got === 3000, { what: () => `3000 bytes at the client (${got})` });
   proxy.addToxic({ type: 'limit_data', stream: 'downstream', attributes: { bytes: 1000 } });
   serverSocket!.write(Buffer.alloc(5000));
-  await new Promise<void>((r) => c.on('close', () => r()));
+  await closed(c);
   assert.equal(got, 4000);
 });
 

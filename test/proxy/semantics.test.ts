@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { backendLog, directRequest, freePort, headerPairs, rawExchange, startOrigin, startPython, startProxy } from './helpers.ts';
-import { scriptedPeer, sleep, until } from '../support.ts';
+import { closed, scriptedPeer, sleep, until } from '../support.ts';
 
 test('smuggling: conflicting or ambiguous framing is refused with 400 and never reaches the backend', async (t) => {
   const backend = await startPython(t);
@@ -261,7 +261,7 @@ test('backpressure: a client that stops reading stops the upstream; it resumes a
   }
   assert.equal(written, last, 'the upstream stalled while the client did not read');
   assert.ok(written < total / 2, `the upstream wrote ${written} of ${total} bytes while the client was paused`);
-  const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  const ended = closed(s);
   s.resume();
   await ended;
   assert.ok(received > total, `received ${received} bytes (head + ${total})`);
