@@ -176,9 +176,11 @@ test('connect timeout covers a TLS handshake that never completes', async (t) =>
 });
 
 test('abort before the head: HF_ABORTED; abort during the body: the body fails', async (t) => {
+  const arrived = gate();
   const peer = await scriptedPeer(async (socket, reader) => {
     const r = await reader.next();
     if (r === null) return;
+    if (r.target === '/head') arrived.open();
     if (r.target === '/body') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     await reader.next();
   });
@@ -186,7 +188,9 @@ test('abort before the head: HF_ABORTED; abort during the body: the body fails',
   t.after(async () => { await agent.destroy(); await peer.close(); });
   const ac = new AbortController();
   const p = agent.request(`${peer.url}/head`, { signal: ac.signal });
-  setTimeout(() => ac.abort(new Error('stop')), 50);
+  // The request is at the peer, its answer not begun: an abort now is an abort before the head.
+  await arrived.opened;
+  ac.abort(new Error('stop'));
   await assert.rejects(p, (err: unknown) => {
     assert.ok(err instanceof AbortedError);
     assert.equal(err.phase, 'headers');

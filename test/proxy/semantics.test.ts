@@ -199,8 +199,8 @@ test('upstream failures: 502 with the client error code and phase; 504 for a tim
 test('a body truncated by the upstream reaches the client truncated, never as a complete message', async (t) => {
   const origin = await startOrigin(t, (_req, res) => {
     res.writeHead(200, { 'content-length': '100000' });
-    res.write('z'.repeat(30_000));
-    setTimeout(() => res.socket?.destroy(), 50);
+    // Closed once the bytes are handed to the kernel, which sends them before the FIN.
+    res.write('z'.repeat(30_000), () => res.socket?.destroy());
   });
   const proxy = await startProxy(t, { upstreams: [origin.url] });
   const r = await rawExchange(Number(new URL(proxy.url).port), 'GET /t HTTP/1.1\r\nHost: x\r\n\r\n');
