@@ -16,7 +16,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { ClientError, type AgentOptions, type ClientResponse } from '../client/index.ts';
-import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, type Authority } from '../wire/index.ts';
+import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, type Authority } from '../wire/index.ts';
 import {
   createServer,
   type CloseOptions,
@@ -414,13 +414,14 @@ export class ReverseProxy {
       return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream');
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
-    if (body instanceof ReadAhead && res.request.method !== 'HEAD' && (trailers()?.size ?? 0) === 0) {
+    const noBody = responseHasNoBody(req.method, status);
+    if (body instanceof ReadAhead && !noBody && (trailers()?.size ?? 0) === 0) {
       // A small response is usually complete by now: one write for head and body.
       const whole = body.takeWhole();
       if (whole !== null) body = whole;
     }
     if (body instanceof Uint8Array) {
-      await res.end(req.method === 'HEAD' ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
+      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
       return;
     }
     let wrote = false;

@@ -495,7 +495,10 @@ export class Connection implements ResponseSink, BodySource {
     if (!lostConnection) this.opts.onError(err, ex.req);
     if (!res.finished && !this.lost) {
       if (!res.headSent) {
-        const status = (err instanceof ServerError || err instanceof WireError) && err.status >= 400 ? err.status : 500;
+        // A ServerError carries the client's fault (a malformed or too large body, a timeout); any
+        // other error, a WireError from the handler's own invalid field or reason phrase included,
+        // is the handler's mistake: a server error.
+        const status = err instanceof ServerError && err.status >= 400 ? err.status : 500;
         if (status < 500) this.closeAfterResponse = this.closeAfterResponse || !ex.req.body.complete;
         try {
           this.writeAutoResponse(res, status);

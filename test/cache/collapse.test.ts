@@ -19,6 +19,7 @@ import { get, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
 import { REDIS_SERVER, startRedis } from './redisServer.ts';
 import type { RedisServer } from './redisServer.ts';
+import { until } from '../support.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'fixtures', 'collapseWorker.ts');
@@ -75,12 +76,9 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.exited));
 }
 
-async function waitFor(cond: () => boolean, what: () => string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits for `cond` across the worker processes; fails with the status of everyone. */
+function waitFor(cond: () => boolean, what: () => string, ms = WAIT_MS): Promise<void> {
+  return until(cond, { timeoutMs: ms, what });
 }
 
 /** An origin that holds every answer until `release()`; later requests are answered at once. */

@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NGINX, startNginx } from '../../src/lab/child.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok } from '../support.ts';
 
 const REGISTER = fileURLToPath(new URL('../../src/client/register.ts', import.meta.url));
 const APP = fileURLToPath(new URL('./fixtures/global-fetch-sweep.ts', import.meta.url));

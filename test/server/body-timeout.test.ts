@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, InvalidOptionError, ServerError, type ServerOptions } from '../../src/server/index.ts';
-import { RawClient, startServer, sleep, type Ending } from './helpers.ts';
+import { RawClient, startServer, type Ending } from './helpers.ts';
+import { sleep } from '../support.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
 
