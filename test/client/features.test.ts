@@ -389,7 +389,7 @@ test('diagnostics channels: request:retry for a safe retry, request:error before
   // A body the consumer cancels is no failure of the request: nothing is published for it.
   const cancelled = await agent.request(`${peer.url}/stall`);
   const cancelClosed = nextEvent('holdfast:client:connection:closed');
-  await cancelled.body.cancel();
+  cancelled.body.cancel();
   await cancelClosed;
   assert.deepEqual(events, [
     '/die request:start', '/die request:error(HF_SOCKET_RESET)',
