@@ -635,7 +635,7 @@ export class Cache {
     // §5.1 / §4: a response served from storage carries its current age.
     if (outcome === 'hit' || outcome === 'stale') headers.set('age', ageHeaderValue(age));
     // RFC 9211 §2.4: ttl is the remaining freshness, negative once stale.
-    ctx.note.ttl = Math.floor(facts.lifetime - age);
+    ctx.note.ttl = Math.floor(facts.lifetime) - Math.floor(age); // whole seconds, consistent with Age
     return { status: entry.status, statusText: entry.statusText, headers, body: ctx.head ? EMPTY : entry.body, cacheOutcome: outcome };
   }
 

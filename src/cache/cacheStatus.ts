@@ -38,8 +38,10 @@ export function formatCacheStatus(name: string, note: CacheStatusNote): string |
   const id = serializeTokenOrString(name);
   if (id === undefined) return undefined;
   const params: string[] = [];
+  // A request that waited for another's forward and then found its response stored is a hit:
+  // the forward reason noted before the wait is not what happened.
   if (note.hit) params.push('hit');
-  if (note.fwd !== undefined) {
+  else if (note.fwd !== undefined) {
     params.push(`fwd=${note.fwd}`);
     if (note.fwdStatus !== undefined) params.push(`fwd-status=${note.fwdStatus}`);
   }
