@@ -43,8 +43,8 @@ export function resolveByteRanges(value: string, length: number): ByteRange[] | 
       continue;
     }
     const first = Number(m[1]);
+    if (m[2] !== '' && Number(m[2]) < first) return null; // §14.1.1: invalid, so the whole field is
     const last = m[2] === '' ? length - 1 : Number(m[2]);
-    if (last < first) return null; // §14.1.1: invalid, so the whole field is
     if (first < length) out.push({ first, last: Math.min(last, length - 1) });
   }
   return out;
