@@ -110,6 +110,22 @@ function routes(now: () => number): Record<string, Route> {
     },
     '/head': (_q, send, n) => send(200, { 'cache-control': 'max-age=60' }, `head ${n}`),
     '/shared-fleet': (_q, send, n) => send(200, { 'cache-control': 'max-age=60' }, `fleet ${n}`),
+    // The standards around RFC 9111 (RFC 9111 §5.1, §5.3, §4.2.4; RFC 9213; RFC 9211; RFC 9110 §14).
+    '/age-list': (_q, send, n) => send(200, { 'cache-control': 'max-age=15', age: '10, 200' }, `age-list ${n}`),
+    '/bad-date': (_q, send, n) => send(200, { date: 'yesterday', expires: new Date(now() + 60_000).toUTCString() }, `bad-date ${n}`),
+    '/date-case': (_q, send, n) => send(200, { expires: new Date(now() + 60_000).toUTCString().toUpperCase() }, `date-case ${n}`),
+    '/cdn': (_q, send, n) => send(200, { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' }, `cdn ${n}`),
+    '/cdn-private': (_q, send, n) => send(200, { 'cache-control': 'public, max-age=60', 'cdn-cache-control': 'private' }, `cdn-private ${n}`),
+    '/chain': (_q, send, n) => send(200, { 'cache-control': 'max-age=60', 'cache-status': 'origin-cache; fwd=uri-miss' }, `chain ${n}`),
+    '/range': (_q, send) => send(200, { 'cache-control': 'max-age=60', etag: '"r1"', 'content-type': 'text/plain' }, '0123456789abcdefghij'),
+    '/early-hints': (_q, send, n, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      send(200, { 'cache-control': 'max-age=60' }, `early-hints ${n}`);
+    },
+    '/flaky': (q, send, n, res) => {
+      if (q.headers['x-fail'] === 'reset') return void res.socket?.destroy();
+      send(200, { 'cache-control': q.headers['x-must'] === '1' ? 'max-age=10, must-revalidate' : 'max-age=10' }, `flaky ${n}`);
+    },
   };
 }
 
@@ -179,7 +195,7 @@ for (const run of stores) {
     const clock = fakeClock();
     const { store, second } = await run.open(t);
     const errors: Array<[unknown, string]> = [];
-    const cache = createCache({ store, mode: 'shared', now: clock.now, onError: (err, context) => errors.push([err, context]) });
+    const cache = createCache({ store, mode: 'shared', now: clock.now, staleIfDisconnected: true, onError: (err, context) => errors.push([err, context]) });
     const { origin, seen, count, hasHeader } = await rfcOrigin(t, clock.now);
     const proxy = await startProxy(t, { upstreams: [origin.url], cache });
     const get = (path: string, headers: Record<string, string> = {}) => directRequest(`${proxy.url}${path}`, { headers });
@@ -437,6 +453,64 @@ for (const run of stores) {
       assert.equal(head.headers['content-length'], String('head 0'.length));
       assert.equal(head.body.length, 0);
       assert.equal(count('/head', 'HEAD'), 0);
+    });
+
+    await t.test('§5.1 a list-valued Age counts by its first member; RFC 9110 §6.6.1 an invalid Date is the time of receipt; §4.2 dates in any case', async () => {
+      await get('/age-list');
+      clock.advance(6); // 10 + 6 > 15
+      assert.equal((await get('/age-list')).body.toString(), 'age-list 1');
+      await get('/bad-date');
+      await get('/date-case');
+      clock.advance(30);
+      assert.equal((await get('/bad-date')).body.toString(), 'bad-date 0');
+      assert.equal((await get('/date-case')).body.toString(), 'date-case 0');
+    });
+
+    await t.test('RFC 9213 CDN-Cache-Control takes precedence over Cache-Control in the proxy\'s shared cache', async () => {
+      await get('/cdn');
+      assert.match(status(await get('/cdn')), /^holdfast; hit; ttl=60$/);
+      await get('/cdn-private');
+      assert.equal((await get('/cdn-private')).body.toString(), 'cdn-private 1');
+    });
+
+    await t.test('RFC 9211 the cache\'s entry follows the upstream\'s in Cache-Status', async () => {
+      assert.equal(status(await get('/chain')), 'origin-cache; fwd=uri-miss, holdfast; fwd=uri-miss; fwd-status=200; ttl=60; stored');
+      assert.equal(status(await get('/chain')), 'origin-cache; fwd=uri-miss, holdfast; hit; ttl=60');
+    });
+
+    await t.test('RFC 9110 §14 ranges of a stored response are answered from the cache: 206, multipart, If-Range, 416', async () => {
+      await get('/range');
+      const one = await get('/range', { range: 'bytes=2-4' });
+      assert.equal(one.status, 206);
+      assert.equal(one.body.toString(), '234');
+      assert.equal(one.headers['content-range'], 'bytes 2-4/20');
+      const many = await get('/range', { range: 'bytes=0-0,-1' });
+      assert.equal(many.status, 206);
+      assert.match(String(many.headers['content-type']), /^multipart\/byteranges; boundary=/);
+      assert.match(many.body.toString(), /Content-Range: bytes 0-0\/20\r\n\r\n0\r\n[\s\S]*Content-Range: bytes 19-19\/20\r\n\r\nj\r\n/);
+      assert.equal((await get('/range', { range: 'bytes=0-0', 'if-range': '"r2"' })).status, 200);
+      assert.equal((await get('/range', { range: 'bytes=30-' })).status, 416);
+      assert.equal(count('/range'), 1);
+    });
+
+    await t.test('RFC 9111 §3 a 1xx (103 Early Hints) is not stored and does not keep the final response from being stored', async () => {
+      await get('/early-hints');
+      const b = await get('/early-hints');
+      assert.equal(b.body.toString(), 'early-hints 0');
+      assert.equal(count('/early-hints'), 1);
+    });
+
+    await t.test('RFC 9111 §4.2.4 stale on disconnect: the origin drops the connection, the stored response is served stale; not with must-revalidate', async () => {
+      await get('/flaky');
+      clock.advance(30);
+      const stale = await get('/flaky', { 'x-fail': 'reset' });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.body.toString(), 'flaky 0');
+      assert.equal(status(stale), 'holdfast; fwd=stale; ttl=-20; detail=disconnected');
+      await get('/flaky', { 'cache-control': 'no-cache', 'x-must': '1' }); // stored again, now must-revalidate
+      clock.advance(30);
+      const refused = await get('/flaky', { 'x-fail': 'reset' });
+      assert.equal(refused.status, 502);
     });
 
     if (second !== null) {
