@@ -617,10 +617,8 @@ export class Cache {
 
   /** When the store may drop an entry: after freshness, plus the stale windows it may still serve. */
   #expires(entry: StoredEntry): number {
-    const policy = this.#policy(entry.headers);
-    const cc = policy.directives;
-    const lifetime = freshnessLifetime(entry, this.mode, cc, this.#heuristics, policy.targeted === undefined);
-    const initialAge = currentAge(entry, entry.responseTime);
+    // The same facts every later reuse decision on this entry object reads (memoised once).
+    const { cc, lifetime, initialAge } = this.#facts(entry);
     const windows = [deltaSeconds(cc, 'stale-while-revalidate'), deltaSeconds(cc, 'stale-if-error')].map((n) => (typeof n === 'number' ? n : 0));
     const keep = Math.max(hasValidator(entry) ? this.#staleRetention : 0, ...windows);
     return entry.responseTime + Math.max(0, lifetime - initialAge + keep) * 1000;

@@ -217,8 +217,10 @@ export class SqliteStore implements CacheStore {
       const blob = encodeEntry(entry);
       r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
       if (Number(r.changes) === 0) return false;
+      this.#evictIfOver(now);
     }
-    this.#evictIfOver(now);
+    // In place, the entry changes size only by its head's few bytes: the next put evicts for it,
+    // and a revalidated hit does not pay the byte-total query.
     return true;
   }
 
