@@ -239,6 +239,7 @@ export class Cache {
         return this.#finish(ctx, rangeFromStored(answer, original.headers));
       }
     }
+    if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
     ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
     this.stats.bypassed++;
     const response = await ctx.next({ ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) });
@@ -296,6 +297,12 @@ export class Cache {
     return { ...response, cacheOutcome: 'bypass' };
   }
 
+  /** §5.2.1.7: only-if-cached and nothing usable stored: 504, without contacting the origin. */
+  #onlyIfCachedMiss(ctx: Ctx): CacheResponse {
+    ctx.note.detail = 'only-if-cached';
+    return { status: 504, statusText: 'Gateway Timeout', headers: new HeaderList([['content-length', '0']]), body: EMPTY, cacheOutcome: 'generated' };
+  }
+
   /** RFC 9211 §2.2: why a request that found no usable stored response goes forward. */
   #forwardReason(entries: StoredEntry[], selected: StoredEntry | undefined, reqCC: Directives): ForwardReason {
     if (entries.length === 0) return 'uri-miss';
@@ -325,10 +332,7 @@ export class Cache {
         }
       }
       // §5.2.1.7: only-if-cached and nothing usable: 504.
-      if (ctx.reqCC.has('only-if-cached')) {
-        ctx.note.detail = 'only-if-cached';
-        return { status: 504, statusText: 'Gateway Timeout', headers: new HeaderList([['content-length', '0']]), body: EMPTY, cacheOutcome: 'generated' };
-      }
+      if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
       ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
       // HEAD is answered from stored GET responses, but not stored itself; forwarded as sent.
       if (ctx.head) {

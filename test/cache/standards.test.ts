@@ -216,6 +216,8 @@ test('RFC 9110 §14 / RFC 9111 §3.4: a range of a stored response is answered 2
     return { headers: { 'cache-control': 'max-age=60', etag: '"strong"', 'content-type': 'text/plain', 'last-modified': lastModified }, body };
   });
   // Nothing stored: the range request goes to the origin as sent, and its 206 is not stored.
+  assert.equal((await s.ask('/r', { range: 'bytes=0-1', 'cache-control': 'only-if-cached' })).status, 504, 'RFC 9111 §5.2.1.7');
+  assert.equal(s.seen.length, 0);
   const passed = await s.ask('/r', { range: 'bytes=0-1' });
   assert.equal(passed.status, 206);
   assert.equal(s.seen[0]!.headers.get('range'), 'bytes=0-1');
