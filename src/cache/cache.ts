@@ -222,8 +222,8 @@ export class Cache {
 
   /**
    * RFC 9110 §14, RFC 9111 §3.4: a range of a stored complete response is cut from it, without an
-   * origin request; anything else (nothing stored, not reusable without validation) is
-   * forwarded as the client sent it, and the partial answer is not stored.
+   * origin request, or after validating it when it is stale; with nothing usable stored the
+   * request is forwarded as the client sent it, and the partial answer is not stored.
    */
   async #range(ctx: Ctx, original: CacheRequest): Promise<CacheResponse> {
     const entries = await this.#get(ctx.key);
@@ -240,6 +240,13 @@ export class Cache {
       }
     }
     if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
+    if (selected !== undefined && selected.status === 200 && hasValidator(selected)) {
+      // A stored response that needs validation: validate it (the origin sees a conditional
+      // request for the whole response, not the range) and cut the range from what is then
+      // stored; a response that could not be held whole is answered whole (§14.2 allows that).
+      const response = await this.#lookupOrFetch(ctx);
+      return this.#finish(ctx, response.status === 200 ? rangeFromStored(response, original.headers) : response);
+    }
     ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
     this.stats.bypassed++;
     const response = await ctx.next({ ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) });

@@ -253,6 +253,21 @@ test('RFC 9110 §14 / RFC 9111 §3.4: a range of a stored response is answered 2
   assert.equal(s.seen.length, origin, 'no origin request for any of them');
 });
 
+test('RFC 9111 §4.3 / RFC 9110 §14: a range of a stored response that needs validation is cut from it after a 304', async () => {
+  const s = setup((q): Reply => {
+    if (q.headers.has('if-none-match')) return { status: 304, headers: { etag: '"v"', 'cache-control': 'max-age=0' } };
+    return { headers: { etag: '"v"', 'cache-control': 'max-age=0' }, body: 'abcdefghij' };
+  });
+  await s.ask('/v');
+  const r = await s.ask('/v', { range: 'bytes=2-3' });
+  assert.equal(r.status, 206);
+  assert.equal(r.body, 'cd');
+  assert.equal(r.res.cacheOutcome, 'revalidated');
+  assert.match(r.cs, /^holdfast; fwd=stale; fwd-status=304; ttl=0$/);
+  assert.equal(s.seen[1]!.headers.get('if-none-match'), '"v"');
+  assert.equal(s.seen[1]!.headers.has('range'), false, 'the whole response is validated, not the range');
+});
+
 // ---- stale on disconnect -----------------------------------------------------------------------
 
 test('RFC 9111 §4.2.4: with staleIfDisconnected, a stale response is served when the origin cannot be reached, unless it forbids that', async () => {

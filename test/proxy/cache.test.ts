@@ -118,6 +118,7 @@ function routes(now: () => number): Record<string, Route> {
     '/cdn-private': (_q, send, n) => send(200, { 'cache-control': 'public, max-age=60', 'cdn-cache-control': 'private' }, `cdn-private ${n}`),
     '/chain': (_q, send, n) => send(200, { 'cache-control': 'max-age=60', 'cache-status': 'origin-cache; fwd=uri-miss' }, `chain ${n}`),
     '/range': (_q, send) => send(200, { 'cache-control': 'max-age=60', etag: '"r1"', 'content-type': 'text/plain' }, '0123456789abcdefghij'),
+    '/range-stale': (q, send) => (q.headers['if-none-match'] === '"rs"' ? send(304, { etag: '"rs"', 'cache-control': 'max-age=0' }) : send(200, { etag: '"rs"', 'cache-control': 'max-age=0' }, 'abcdefghij')),
     '/early-hints': (_q, send, n, res) => {
       res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
       send(200, { 'cache-control': 'max-age=60' }, `early-hints ${n}`);
@@ -491,6 +492,13 @@ for (const run of stores) {
       assert.equal((await get('/range', { range: 'bytes=0-0', 'if-range': '"r2"' })).status, 200);
       assert.equal((await get('/range', { range: 'bytes=30-' })).status, 416);
       assert.equal(count('/range'), 1);
+      // Stale: validated as a whole (304), then cut.
+      await get('/range-stale');
+      const cut = await get('/range-stale', { range: 'bytes=-3' });
+      assert.equal(cut.status, 206);
+      assert.equal(cut.body.toString(), 'hij');
+      assert.match(status(cut), /fwd=stale; fwd-status=304/);
+      assert.equal(seen('/range-stale').filter((r) => hasHeader(r.rawHeaders, 'range')).length, 0);
     });
 
     await t.test('RFC 9111 §3 a 1xx (103 Early Hints) is not stored and does not keep the final response from being stored', async () => {
