@@ -190,15 +190,8 @@ test('sqlite: a freshen in place keeps the byte total exact; an entry of the old
     const sum = (db.prepare('SELECT sum(length(data)) AS n, sum(size) AS s FROM hf_entries').get() as { n: number; s: number });
     assert.equal(sum.s, sum.n);
     assert.equal(store.bytes, sum.n);
-    // "HFC1" | u32 metadata length | metadata | body | SHA-256 of all before.
     const old = entry(`http://t/${randomUUID()}`, 'v', 'old layout');
-    const { body, headers, ...rest } = old;
-    const json = Buffer.from(JSON.stringify({ ...rest, headers: headers.entries() }));
-    const head = Buffer.alloc(8);
-    head.write('HFC1', 0, 'latin1');
-    head.writeUInt32BE(json.length, 4);
-    const unhashed = Buffer.concat([head, json, body]);
-    const blob = Buffer.concat([unhashed, createHash('sha256').update(unhashed).digest()]);
+    const blob = oldLayout(old);
     db.prepare('INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?)').run(old.key, 'v', old.id, blob, blob.length, old.expires, Date.now());
     db.close();
     assert.equal(Buffer.from((await store.get(old.key))[0]!.body).toString(), 'old layout');
@@ -239,6 +232,38 @@ test('sqlite: many connections on one directory see each other\'s writes (what m
   const mode = new DatabaseSync(stores[0]!.path).prepare('PRAGMA journal_mode').get() as { journal_mode: string };
   assert.equal(mode.journal_mode, 'wal');
   for (const s of stores) await s.close();
+});
+
+/** An entry in the older single-checksum layout: "HFC1" | u32 metadata length | metadata | body | SHA-256 of all before. */
+function oldLayout(e: StoredEntry): Buffer {
+  const { body, headers, ...rest } = e;
+  const json = Buffer.from(JSON.stringify({ ...rest, headers: headers.entries() }));
+  const head = Buffer.alloc(8);
+  head.write('HFC1', 0, 'latin1');
+  head.writeUInt32BE(json.length, 4);
+  const unhashed = Buffer.concat([head, json, body]);
+  return Buffer.concat([unhashed, createHash('sha256').update(unhashed).digest()]);
+}
+
+test('redis: a value of the older layout still reads, and freshens whole', { skip: redisSkip }, async () => {
+  redis ??= await startRedis();
+  const prefix = RedisStore.uniquePrefix();
+  const store = await RedisStore.connect({ url: redis.url, prefix });
+  const { createClient } = await import('@redis/client');
+  const c = createClient({ url: redis.url });
+  await c.connect();
+  try {
+    const old = entry('k-old', 'v', 'old layout');
+    await c.hSet(`${prefix}k:k-old`, 'v', Buffer.concat([Buffer.from(`${old.id}\n`), oldLayout(old)]));
+    assert.deepEqual(bodies(await store.get('k-old')), ['old layout']);
+    assert.equal(await store.freshen({ ...old, headers: new HeaderList([['x-fresh', '1']]) }), true);
+    const [got] = await store.get('k-old');
+    assert.deepEqual(got!.headers.entries(), [['x-fresh', '1']]);
+    assert.equal(Buffer.from(got!.body).toString(), 'old layout');
+  } finally {
+    await c.close();
+    await store.close();
+  }
 });
 
 test('redis: a corrupt value is a miss and is removed; keys carry a TTL', { skip: redisSkip }, async () => {
