@@ -368,7 +368,7 @@ test('§4 (HEAD): a HEAD is answered from a stored GET response, without a body'
   }
 });
 
-test('Range requests bypass the cache (no partial content is stored)', async () => {
+test('a Range request with nothing stored goes to the origin as sent, and its answer is not stored (RFC 9111 §3.4: no partial content kept)', async () => {
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
   try {
     const a = await s.cache.handle(get(s.url('/r'), new HeaderList([['range', 'bytes=0-1']])), s.next);
