@@ -79,6 +79,8 @@ export class Upstream implements UpstreamStatus {
   private consecutive = 0;
   /** performance.now() until which the upstream is skipped; 0 when healthy. */
   downUntil = 0;
+  /** Taken out by active health checks (until a check passes again). */
+  activelyDown = false;
 
   constructor(settings: UpstreamSettings) {
     let u: URL;
@@ -108,7 +110,7 @@ export class Upstream implements UpstreamStatus {
 
   /** Whether the upstream is not in its skip window at `now` (performance.now()). */
   isHealthy(now = performance.now()): boolean {
-    return this.downUntil === 0 || now >= this.downUntil;
+    return !this.activelyDown && (this.downUntil === 0 || now >= this.downUntil);
   }
 
   get healthy(): boolean {
