@@ -197,7 +197,8 @@ export class ReverseProxy {
       this.cache = createCache({ store: c, mode: 'shared', onError: (err, context) => this.onError(err, `cache ${context}`) });
     }
     this.server = createServer({ ...options.server, handler: (req, res) => this.handle(req, res) });
-    this.healthCheck = options.healthCheck == null ? null : new ActiveHealthCheck(this.list, options.healthCheck, options.agent?.tls);
+    const check = options.healthCheck ?? null;
+    this.healthCheck = check === null ? null : new ActiveHealthCheck(this.list, check, options.agent?.tls);
   }
 
   /** The upstreams and their state. */
