@@ -22,7 +22,7 @@ import {
   parseHostPort,
   type ProxyPlan,
 } from './proxyConfig.ts';
-import { reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
 import { createAdminServer } from '../proxy/admin.ts';
 import { renderPrometheus } from '../proxy/metrics.ts';
 
@@ -203,11 +203,6 @@ function startFailure(err: unknown): number {
   return 1;
 }
 
-/** Describes where a plan sends traffic, for the start-up line. */
-export function describeRoutes(plan: ProxyPlan): string {
-  return plan.routes.map((r) => `${plan.routes.length > 1 ? `${r.host ?? '*'}${r.pathPrefix} ` : ''}-> ${r.upstreams.join(', ')} (${r.cache === null ? 'no cache' : `cache ${r.cache}`})`).join('; ');
-}
-
 /** One process serving: the default, and what each worker runs. */
 async function runSingle(argv: string[], plan: ProxyPlan): Promise<number> {
   let s: Serving;
@@ -266,11 +261,11 @@ export async function runProxy(argv: string[]): Promise<number> {
   }
   if (cluster.isWorker) {
     const { runWorker } = await import('./proxyWorkers.ts');
-    return runWorker(argv, plan);
+    return runWorker(argv, plan, resolvePlan);
   }
   if (plan.workers > 1) {
     const { runPrimary } = await import('./proxyWorkers.ts');
-    return runPrimary(argv, plan);
+    return runPrimary(argv, plan, resolvePlan);
   }
   return runSingle(argv, plan);
 }

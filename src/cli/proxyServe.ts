@@ -157,3 +157,9 @@ export async function stopServing(s: Serving, timeout: number): Promise<void> {
   await Promise.all(s.stores.map((st) => st.close()));
   await s.accessLog?.close();
 }
+
+/** Describes where a plan sends traffic, for the start-up line. */
+export function describeRoutes(plan: ProxyPlan): string {
+  return plan.routes.map((r) => `${plan.routes.length > 1 ? `${r.host ?? '*'}${r.pathPrefix} ` : ''}-> ${r.upstreams.join(', ')} (${r.cache === null ? 'no cache' : `cache ${r.cache}`})`).join('; ');
+}
+

@@ -15,9 +15,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { createAdminServer } from '../proxy/admin.ts';
 import { renderPrometheus, type MetricsSnapshot } from '../proxy/metrics.ts';
 import type { Server } from '../server/index.ts';
-import { resolvePlan, describeRoutes } from './proxy.ts';
 import type { ProxyPlan } from './proxyConfig.ts';
-import { reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+
+/** Reads the plan again from the command line (and its config file), for a reload. */
+export type PlanSource = (argv: string[]) => ProxyPlan | 'help';
 
 /** Messages between the primary and its workers. */
 type ToWorker = { hf: 'snapshot'; id: number } | { hf: 'reload'; id: number } | { hf: 'shutdown' };
@@ -31,7 +33,7 @@ function isToPrimary(m: unknown): m is ToPrimary {
 }
 
 /** Runs in a worker: serve the plan until the primary (or a signal) says to stop. */
-export async function runWorker(argv: string[], plan: ProxyPlan): Promise<number> {
+export async function runWorker(argv: string[], plan: ProxyPlan, resolvePlan: PlanSource): Promise<number> {
   let s: Serving;
   try {
     s = await startServing(plan);
@@ -80,7 +82,7 @@ export async function runWorker(argv: string[], plan: ProxyPlan): Promise<number
 }
 
 /** Runs the primary: start the workers, supervise them, reload and stop them. */
-export async function runPrimary(argv: string[], plan: ProxyPlan): Promise<number> {
+export async function runPrimary(argv: string[], plan: ProxyPlan, resolvePlan: PlanSource): Promise<number> {
   let state: 'starting' | 'running' | 'stopping' = 'starting';
   let current = plan;
   const listening = new Set<Worker>();

@@ -83,7 +83,8 @@ export class ProxyMetrics {
       const name = 'holdfast_proxy_upstream_response_seconds';
       const h = this.family(name, 'Time from sending a request upstream to its response head.', 'histogram');
       const seconds = r.upstreamMs / 1000;
-      for (const le of LATENCY_BUCKETS) if (seconds <= le) this.add(h, `${name}_bucket${labels({ upstream: r.upstream, le: String(le) })}`);
+      // Every bucket is present from the first observation on, as histogram_quantile() expects.
+      for (const le of LATENCY_BUCKETS) this.add(h, `${name}_bucket${labels({ upstream: r.upstream, le: String(le) })}`, seconds <= le ? 1 : 0);
       this.add(h, `${name}_bucket${labels({ upstream: r.upstream, le: '+Inf' })}`);
       this.add(h, `${name}_sum${labels({ upstream: r.upstream })}`, seconds);
       this.add(h, `${name}_count${labels({ upstream: r.upstream })}`);

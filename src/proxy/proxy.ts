@@ -268,6 +268,13 @@ export class ReverseProxy {
     // (Most requests have no body: no promise to wait for then.)
     const body = req.framing.kind === 'none' ? null : await prepareRequestBody(req, this.bufferRequests);
     if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
+    // Interim responses go on to the client as they come (RFC 9110 §15.2), never into the cache:
+    // 103 Early Hints lets a browser fetch the page's resources while the backend still works.
+    // A 100 answers the proxy's own `Expect` (the client's was answered by the proxy itself).
+    const interim = (status: number, fields: HeaderList): void => {
+      if (status === 100 || res.headSent || res.finished || req.aborted) return;
+      res.writeInformational(status, stripHopByHop(fields));
+    };
 
     // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
     // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
@@ -287,7 +294,7 @@ export class ReverseProxy {
         const creq: CacheRequest = { method: req.method, url: cacheUrl, headers };
         let trailers: () => HeaderList | null = () => null;
         const next = async (r: CacheRequest): Promise<CacheResponse> => {
-          const f = await this.forward(r.method, target.pathAndQuery, r.headers, body, signal, exchange);
+          const f = await this.forward(r.method, target.pathAndQuery, r.headers, body, signal, exchange, interim);
           trailers = f.trailers;
           return { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body };
         };
@@ -297,7 +304,7 @@ export class ReverseProxy {
         exchange.cacheOutcome = outcome;
         out = { status: cres.status, statusText: cres.statusText, headers: cres.headers, body: cres.body, outcome, trailers: () => trailers(), stripped: false };
       } else {
-        const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal, exchange);
+        const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal, exchange, interim);
         // `forward` already stripped hop-by-hop fields and re-derived the length.
         out = { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body, outcome: null, trailers: f.trailers, stripped: true };
       }
@@ -312,7 +319,7 @@ export class ReverseProxy {
    * over to another upstream when that is certainly safe (nothing was processed) or the request
    * is idempotent with a replayable body.
    */
-  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange): Promise<Forwarded> {
+  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange, interim?: (status: number, headers: HeaderList) => void): Promise<Forwarded> {
     const tried = new Set<Upstream>();
     let lastError: unknown = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
@@ -347,6 +354,7 @@ export class ReverseProxy {
           body: body?.body ?? null,
           signal,
           expectContinue: body?.expectContinue === true,
+          ...(interim === undefined ? {} : { onInformational: interim }),
         });
       } catch (err) {
         lease.release();
