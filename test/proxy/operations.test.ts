@@ -140,8 +140,8 @@ test('metrics of several workers: counters add up, an upstream is up when any wo
     holdfast_proxy_requests_total: { help: 'h', type: 'counter', merge: 'sum', samples: { 'holdfast_proxy_requests_total{route="r",code="2xx"}': count } },
     holdfast_proxy_upstream_up: { help: 'h', type: 'gauge', merge: 'max', samples: { 'holdfast_proxy_upstream_up{route="r",upstream="u"}': up } },
   });
-  const text = renderPrometheus([snap(2, 0), snap(3, 1)]);
-  assert.match(text, /^holdfast_proxy_requests_total\{route="r",code="2xx"\} 5$/m);
+  const text = renderPrometheus([snap(2, 0), snap(3, 1), snap(1, 1)]);
+  assert.match(text, /^holdfast_proxy_requests_total\{route="r",code="2xx"\} 6$/m);
   assert.match(text, /^holdfast_proxy_upstream_up\{route="r",upstream="u"\} 1$/m);
   assert.match(text, /^# TYPE holdfast_proxy_requests_total counter$/m);
 });
