@@ -46,6 +46,19 @@ export interface UpstreamGauge {
 export class ProxyMetrics {
   private readonly families: MetricsSnapshot = {};
   private inFlight = 0;
+  /** Sample keys already built (a request must not pay for formatting labels). */
+  private readonly keys = new Map<string, string>();
+  private readonly histogramKeys = new Map<string, { buckets: string[]; sum: string; count: string }>();
+
+  private key(name: string, pairs: Record<string, string>): string {
+    const id = `${name}\u0000${Object.values(pairs).join('\u0000')}`;
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      k = `${name}${labels(pairs)}`;
+      this.keys.set(id, k);
+    }
+    return k;
+  }
 
   private family(name: string, help: string, type: MetricFamily['type'], merge: MetricFamily['merge'] = 'sum'): MetricFamily {
     let f = this.families[name];
@@ -70,24 +83,33 @@ export class ProxyMetrics {
     this.inFlight--;
     const route = r.route ?? '';
     const requests = this.family('holdfast_proxy_requests_total', 'Requests answered, by route and status class.', 'counter');
-    this.add(requests, `holdfast_proxy_requests_total${labels({ route, code: `${Math.floor(r.status / 100)}xx` })}`);
+    this.add(requests, this.key('holdfast_proxy_requests_total', { route, code: `${Math.floor(r.status / 100)}xx` }));
     if (r.retries > 0) {
       const retries = this.family('holdfast_proxy_retries_total', 'Attempts repeated on another upstream after a failure.', 'counter');
-      this.add(retries, `holdfast_proxy_retries_total${labels({ route })}`, r.retries);
+      this.add(retries, this.key('holdfast_proxy_retries_total', { route }), r.retries);
     }
     if (r.cache !== null) {
       const cache = this.family('holdfast_proxy_cache_total', 'Cache outcomes, by route.', 'counter');
-      this.add(cache, `holdfast_proxy_cache_total${labels({ route, outcome: r.cache })}`);
+      this.add(cache, this.key('holdfast_proxy_cache_total', { route, outcome: r.cache }));
     }
     if (r.upstream !== null && r.upstreamMs !== null) {
       const name = 'holdfast_proxy_upstream_response_seconds';
       const h = this.family(name, 'Time from sending a request upstream to its response head.', 'histogram');
       const seconds = r.upstreamMs / 1000;
+      let k = this.histogramKeys.get(r.upstream);
+      if (k === undefined) {
+        const upstream = r.upstream;
+        k = {
+          buckets: [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => `${name}_bucket${labels({ upstream, le })}`),
+          sum: `${name}_sum${labels({ upstream })}`,
+          count: `${name}_count${labels({ upstream })}`,
+        };
+        this.histogramKeys.set(upstream, k);
+      }
       // Every bucket is present from the first observation on, as histogram_quantile() expects.
-      for (const le of LATENCY_BUCKETS) this.add(h, `${name}_bucket${labels({ upstream: r.upstream, le: String(le) })}`, seconds <= le ? 1 : 0);
-      this.add(h, `${name}_bucket${labels({ upstream: r.upstream, le: '+Inf' })}`);
-      this.add(h, `${name}_sum${labels({ upstream: r.upstream })}`, seconds);
-      this.add(h, `${name}_count${labels({ upstream: r.upstream })}`);
+      for (let i = 0; i < k.buckets.length; i++) this.add(h, k.buckets[i]!, i === LATENCY_BUCKETS.length || seconds <= LATENCY_BUCKETS[i]! ? 1 : 0);
+      this.add(h, k.sum, seconds);
+      this.add(h, k.count);
     }
   }
 
