@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -144,4 +145,20 @@ test('metrics of several workers: counters add up, an upstream is up when any wo
   assert.match(text, /^holdfast_proxy_requests_total\{route="r",code="2xx"\} 6$/m);
   assert.match(text, /^holdfast_proxy_upstream_up\{route="r",upstream="u"\} 1$/m);
   assert.match(text, /^# TYPE holdfast_proxy_requests_total counter$/m);
+});
+
+test("the README's configuration example loads", async () => {
+  const { loadConfigFile } = await import('../../src/cli/proxyConfig.ts');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const example = /### Running `holdfast proxy` in production[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example !== undefined, 'the example is in the README');
+  const dir = mkdtempSync(join(tmpdir(), 'hf-readme-conf-'));
+  try {
+    writeFileSync(join(dir, 'proxy.json'), example);
+    const plan = loadConfigFile(join(dir, 'proxy.json'));
+    assert.deepEqual(plan.routes.map((r) => r.name), ['api', 'site']);
+    assert.equal(plan.routes[0]!.healthCheck?.path, '/healthz');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -89,7 +89,7 @@ async function main(): Promise<number> {
   });
   const url = `http://127.0.0.1:${port}/soak`;
   try {
-    await runWrk(url, 5); // warm-up: pools, JIT, buffers
+    await runWrk(url, 10); // warm-up: pools, JIT, heap sizing under this load
     await sleep(2000);
     const before = usage(proxy.pid!);
     let stop = false;
@@ -111,7 +111,11 @@ async function main(): Promise<number> {
         }
       }
     })();
+    // RSS every 10 s: a plateau is heap sizing, a steady climb a leak.
+    const series: number[] = [];
+    const sampler = setInterval(() => series.push(Math.round(usage(proxy.pid!).rssKb / 1024)), 10_000);
     const out = await runWrk(url, SECONDS);
+    clearInterval(sampler);
     stop = true;
     await chaos;
     await sleep(5000);
@@ -127,7 +131,7 @@ async function main(): Promise<number> {
       `soak: ${SECONDS} s, ${CONNECTIONS} connections, ${kills} backend kills, 1 SIGHUP\n` +
         `  requests ${requests} (${rps.toFixed(0)} req/s), non-2xx ${non2xx}, socket errors ${socketErrors}${sock === null ? '' : ` (${sock[0]})`}\n` +
         `  open fds (primary + ${before.pids - 1} workers): ${before.fds} before, ${after.fds} after (${(fdRatio * 100).toFixed(0)} %)\n` +
-        `  RSS: ${(before.rssKb / 1024).toFixed(1)} MiB before, ${(after.rssKb / 1024).toFixed(1)} MiB after (${(rssRatio * 100).toFixed(0)} %)\n`,
+        `  RSS: ${(before.rssKb / 1024).toFixed(1)} MiB before, ${(after.rssKb / 1024).toFixed(1)} MiB after (${(rssRatio * 100).toFixed(0)} %); during the load every 10 s: ${series.join(', ')} MiB\n`,
     );
     const ok = requests > 0 && non2xx === 0 && socketErrors === 0 && fdRatio <= 1.1 && rssRatio <= 1.1;
     process.stdout.write(ok ? 'soak: PASS\n' : 'soak: FAIL\n');
