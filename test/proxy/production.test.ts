@@ -17,7 +17,7 @@ import { childPids, makeCertificate, runProxyCli } from './frontDoor.ts';
 const CHROMIUM = '/usr/bin/chromium';
 
 /** GET over HTTPS, trusting only `ca` (verification stays on). */
-function httpsGet(url: string, ca: Buffer, headers: Record<string, string> = {}, agent: https.Agent | false = false): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function httpsGet(url: string, ca: Buffer | Buffer[], headers: Record<string, string> = {}, agent: https.Agent | false = false): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ca, agent, headers: agent === false ? { connection: 'close', ...headers } : headers }, (res) => {
       let body = '';
@@ -124,14 +124,18 @@ test('holdfast proxy --workers 2 with TLS, two routes, access log, admin port, r
   assert.match(refused[0], /proxy\.json:6:51: routes\[2\]\.upstreams\[0\]: upstream must be http: or https:/);
   assert.equal((await httpsGet(`${url}/api/x`, ca)).status, 200);
 
-  // A good one is applied; requests keep flowing during the reload.
+  // A good one is applied, with a new certificate; requests keep flowing during the reload.
   const extra = await startOrigin(t, (_req, res) => res.end('extra'));
   writeFileSync(config, routes(`,\n    { "name": "extra", "path": "/extra/", "upstreams": ["${extra.url}"] }`));
+  const renewed = makeCertificate(dir, 'renewed');
+  const newCa = readFileSync(renewed.cert);
+  writeFileSync(cert, newCa);
+  writeFileSync(key, readFileSync(renewed.key));
   let failures = 0;
   let done = false;
   const load = (async () => {
     for (let i = 0; i < 500 && !done; i++) {
-      const r = await httpsGet(`${url}/page`, ca).catch(() => null);
+      const r = await httpsGet(`${url}/page`, [ca, newCa]).catch(() => null);
       if (r?.status !== 200) failures++;
     }
   })();
@@ -140,7 +144,8 @@ test('holdfast proxy --workers 2 with TLS, two routes, access log, admin port, r
   done = true;
   await load;
   assert.equal(failures, 0);
-  assert.equal((await httpsGet(`${url}/extra/1`, ca)).body, 'extra');
+  assert.equal((await httpsGet(`${url}/extra/1`, newCa)).body, 'extra');
+  await assert.rejects(httpsGet(`${url}/extra/1`, ca), /self-signed|certificate/i, 'the old certificate is no longer served');
 
   // A browser through the TLS front door (the test's certificate is not in its trust store).
   const profile = tempDir(t, 'hf-proxy-chromium-');
