@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { MemoryStore } from '../../src/cache/index.ts';
@@ -87,6 +88,8 @@ test('HTTPS upstreams: verified by default, trusted with --upstream-ca, SNI from
   const refused = await directRequest(`${untrustedUrl}/`);
   assert.equal(refused.status, 502);
   assert.match(untrusted.err(), /HF_TLS|certificate/i);
+  // The error line carries the id the client got.
+  assert.ok(untrusted.err().includes(`[${String(refused.headers['x-request-id'])}]`), untrusted.err());
   trusted.child.kill('SIGTERM');
   untrusted.child.kill('SIGTERM');
   assert.equal(await trusted.exited, 0);
@@ -161,4 +164,39 @@ test("the README's configuration example loads", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('SIGTERM with --workers 2: a request in flight finishes, then every process exits 0', async (t) => {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let arrived: () => void = () => {};
+  const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+  const origin = await startOrigin(t, async (_req, res) => {
+    arrived();
+    await released;
+    res.end('finished');
+  });
+  const p = runProxyCli(t, ['--listen', `127.0.0.1:${await freePort()}`, '--upstream', origin.url, '--workers', '2', '--shutdown-timeout', '10000']);
+  const url = (await p.waitFor(/listening on (http:\/\/[\d.]+:\d+)/))[1]!;
+  const pending = directRequest(`${url}/slow`);
+  await inFlight;
+  p.child.kill('SIGTERM');
+  await p.waitFor(/shutting down/);
+  // Stops accepting (once every worker has closed its listener) while the old request still runs.
+  const port = Number(new URL(url).port);
+  const refusing = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('connect', () => {
+        c.destroy();
+        resolve(false);
+      });
+      c.on('error', () => resolve(true));
+    });
+  assert.ok(await until(refusing, 10_000), 'the port refuses new connections');
+  release();
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'finished');
+  assert.equal(await p.exited, 0);
 });
