@@ -17,8 +17,11 @@ export type JsonNode =
 export class JsonSyntaxError extends Error {
   readonly line: number;
   readonly column: number;
+  /** The message without the position. */
+  readonly reason: string;
   constructor(message: string, line: number, column: number) {
     super(`${message} at line ${line}, column ${column}`);
+    this.reason = message;
     this.line = line;
     this.column = column;
   }
@@ -83,11 +86,7 @@ export function parseJsonWithPositions(text: string): JsonNode {
         if (text[i] !== '"') fail('expected a key in double quotes');
         const keyPos = { line, column: col() };
         const key = str();
-        if (entries.has(key)) {
-          line = keyPos.line;
-          i = lineStart + keyPos.column - 1;
-          fail(`duplicate key ${JSON.stringify(key)}`);
-        }
+        if (entries.has(key)) throw new JsonSyntaxError(`duplicate key ${JSON.stringify(key)}`, keyPos.line, keyPos.column);
         ws();
         if (text[i] !== ':') fail('expected ":"');
         i++;

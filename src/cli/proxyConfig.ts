@@ -229,7 +229,7 @@ export function loadConfigFile(file: string): ProxyPlan {
   try {
     root = parseJsonWithPositions(text);
   } catch (err) {
-    if (err instanceof JsonSyntaxError) throw new ConfigError(`${file}:${err.line}:${err.column}: ${err.message}`);
+    if (err instanceof JsonSyntaxError) throw new ConfigError(`${file}:${err.line}:${err.column}: ${err.reason}`);
     throw err;
   }
   const r = new Reader(file);

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
 import { createServer, type ResponseWriter, type Server, type ServerOptions, type ServerRequest, type CloseOptions } from '../server/index.ts';
 import { HeaderList } from '../wire/index.ts';
+import { InvalidOptionError } from '../wire/optionValidation.ts';
 import type { AccessLog, AccessRecord } from './accessLog.ts';
 import { newExchange } from './exchange.ts';
 import { ProxyMetrics, type MetricsSnapshot, type UpstreamGauge } from './metrics.ts';
@@ -123,7 +124,7 @@ export class ProxyFront {
 
   /** New certificate and key for new TLS connections (open ones keep theirs). */
   setSecureContext(options: SecureContextOptions): void {
-    if (!this.server.secure) throw new Error('the proxy does not terminate TLS');
+    if (!this.server.secure) throw new InvalidOptionError('tls', 'this proxy does not terminate TLS: it was started without a certificate');
     (this.server.netServer as TlsServer).setSecureContext(options);
   }
 
