@@ -39,6 +39,8 @@ export async function runWorker(argv: string[], plan: ProxyPlan, resolvePlan: Pl
     s = await startServing(plan);
   } catch (err) {
     process.stderr.write(`holdfast proxy worker ${process.pid}: cannot start: ${(err as Error).message}\n`);
+    // The IPC channel would keep this process alive, and the primary waiting for it.
+    process.disconnect?.();
     return 1;
   }
   const send = (m: ToPrimary): void => {

@@ -200,3 +200,14 @@ test('SIGTERM with --workers 2: a request in flight finishes, then every process
   assert.equal(r.body.toString(), 'finished');
   assert.equal(await p.exited, 0);
 });
+
+test('--workers 2 on a port in use: the workers say why, and the proxy exits 1 instead of restarting them', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const p = runProxyCli(t, ['--listen', `127.0.0.1:${port}`, '--upstream', 'http://127.0.0.1:1', '--workers', '2']);
+  assert.equal(await p.exited, 1);
+  assert.match(p.err(), /cannot start: .*EADDRINUSE/);
+  assert.match(p.err(), /a worker could not start; stopping/);
+});
