@@ -91,6 +91,7 @@ export async function runPrimary(argv: string[], plan: ProxyPlan, resolvePlan: P
   let nextId = 1;
   const pending = new Map<number, (m: ToPrimary) => void>();
   let failedToStart = false;
+  const recentExits: number[] = [];
 
   const fork = (): Worker => {
     const w = cluster.fork();
@@ -127,7 +128,15 @@ export async function runPrimary(argv: string[], plan: ProxyPlan, resolvePlan: P
       return;
     }
     process.stderr.write(`holdfast proxy: worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another\n`);
-    fork();
+    // A worker that keeps dying (a bug hit by some request) must not turn into a fork storm:
+    // beyond two exits per worker in 10 s, replacements wait a second.
+    const now = Date.now();
+    recentExits.push(now);
+    while (recentExits.length > 0 && recentExits[0]! < now - 10_000) recentExits.shift();
+    if (recentExits.length > 2 * current.workers) setTimeout(() => {
+        if (state === 'running') fork();
+      }, 1_000);
+    else fork();
   });
 
   /** Asks every listening worker; resolves with the answers that came within 2 s. */
