@@ -142,7 +142,7 @@ export class ProxyFront {
   snapshot(): MetricsSnapshot {
     const gauges: UpstreamGauge[] = [];
     for (const r of this.current.table.routes) {
-      for (const u of r.proxy.upstreams) gauges.push({ route: r.name, upstream: u.url, healthy: u.healthy, active: u.active });
+      for (const u of r.proxy.upstreams) gauges.push({ route: r.name, upstream: u.url, healthy: u.healthy, active: u.active, connections: u.connections });
     }
     return this.metrics.snapshot(gauges, this.server.connectionCount);
   }

@@ -40,6 +40,8 @@ export interface UpstreamGauge {
   healthy: boolean;
   /** Requests holding a slot of it. */
   active: number;
+  /** Connections open to it. */
+  connections: number;
 }
 
 /** Counters of one process. */
@@ -136,13 +138,16 @@ export class ProxyMetrics {
     };
     const healthy: MetricFamily = { help: 'Whether the upstream is taking traffic (1) or marked down (0).', type: 'gauge', merge: 'max', samples: {} };
     const active: MetricFamily = { help: 'Requests in flight to the upstream.', type: 'gauge', merge: 'sum', samples: {} };
+    const upstreamConnections: MetricFamily = { help: 'Connections open to the upstream.', type: 'gauge', merge: 'sum', samples: {} };
     for (const u of upstreams) {
       const l = labels({ route: u.route, upstream: u.upstream });
       healthy.samples[`holdfast_proxy_upstream_up${l}`] = u.healthy ? 1 : 0;
       active.samples[`holdfast_proxy_upstream_active_requests${l}`] = u.active;
+      upstreamConnections.samples[`holdfast_proxy_upstream_connections${l}`] = u.connections;
     }
     out.holdfast_proxy_upstream_up = healthy;
     out.holdfast_proxy_upstream_active_requests = active;
+    out.holdfast_proxy_upstream_connections = upstreamConnections;
     return out;
   }
 }

@@ -45,6 +45,8 @@ export interface UpstreamStatus {
   readonly requests: number;
   /** Attempts that failed with a connection-level error. */
   readonly failures: number;
+  /** Connections open to it now (busy and idle). */
+  readonly connections: number;
 }
 
 /** Client error codes that say something about the upstream's health. */
@@ -117,6 +119,10 @@ export class Upstream implements UpstreamStatus {
     return this.isHealthy();
   }
 
+  get connections(): number {
+    return this.agent.pool(this.origin)?.size ?? 0;
+  }
+
   /** Whether a slot is free. */
   get hasSlot(): boolean {
     return this.active < this.limit;
@@ -144,6 +150,6 @@ export class Upstream implements UpstreamStatus {
   }
 
   status(): UpstreamStatus {
-    return { url: this.url, active: this.active, healthy: this.healthy, requests: this.requests, failures: this.failures };
+    return { url: this.url, active: this.active, healthy: this.healthy, requests: this.requests, failures: this.failures, connections: this.connections };
   }
 }

@@ -103,6 +103,8 @@ test('holdfast proxy --workers 2 with TLS, two routes, access log, admin port, r
   assert.match(metrics, /holdfast_proxy_requests_total\{route="site",code="2xx"\} 1/);
   assert.match(metrics, /holdfast_proxy_cache_total\{route="api",outcome="hit"\} 1/);
   assert.match(metrics, /holdfast_proxy_upstream_up\{route="site",upstream="[^"]+"\} 1/);
+  // The keep-alive connection of each upstream that answered (one worker each, at least).
+  assert.match(metrics, /holdfast_proxy_upstream_connections\{route="site",upstream="[^"]+"\} [1-9]/);
   assert.ok(metrics.includes(`holdfast_proxy_upstream_response_seconds_count{upstream="${api.url}"} 1\n`), metrics);
   assert.equal((await directRequest(`${admin}/healthz`)).status, 200);
   const ready = await directRequest(`${admin}/readyz`);
