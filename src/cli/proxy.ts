@@ -45,7 +45,8 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --upstream-ca FILE         PEM CA certificates trusted for https:// upstreams
   --cache SPEC               shared RFC 9111 cache: memory[:SIZE] (such as memory:256m),
                              a SQLite directory or a Redis URL
-  --health-check PATH        actively GET PATH on each backend every 5 s (2 failures: down)
+  --health-check PATH        actively GET PATH on each backend (2 failures: down; 1 pass: up)
+  --health-interval MS       time between health checks (default 5000)
   --upstream-concurrency N   requests in flight per backend (1 serialises a single-threaded one)
   --upstream-keep-alive M    always | while-queued | never (default: while-queued with a
                              concurrency limit, else always)
@@ -78,6 +79,7 @@ const OPTIONS = {
   'upstream-ca': { type: 'string' },
   cache: { type: 'string' },
   'health-check': { type: 'string' },
+  'health-interval': { type: 'string' },
   'upstream-concurrency': { type: 'string' },
   'upstream-keep-alive': { type: 'string' },
   'buffer-requests': { type: 'string' },
@@ -99,6 +101,7 @@ const ROUTE_FLAGS = [
   'upstream-ca',
   'cache',
   'health-check',
+  'health-interval',
   'upstream-concurrency',
   'upstream-keep-alive',
   'buffer-requests',
@@ -147,7 +150,9 @@ export function resolvePlan(argv: string[]): ProxyPlan | 'help' {
     const check = nonEmptyFlag('health-check', values['health-check']);
     if (check !== undefined) {
       if (!check.startsWith('/')) throw new UsageError('--health-check needs a path beginning with "/"');
-      route.healthCheck = { path: check, interval: 5_000, timeout: 2_000, fails: 2, passes: 1 };
+      route.healthCheck = { path: check, interval: integerFlag('health-interval', values['health-interval'], 100) ?? 5_000, timeout: 2_000, fails: 2, passes: 1 };
+    } else if (values['health-interval'] !== undefined) {
+      throw new UsageError('--health-interval goes with --health-check');
     }
     route.concurrency = integerFlag('upstream-concurrency', values['upstream-concurrency'], 1);
     route.keepAlive = choiceFlag('upstream-keep-alive', values['upstream-keep-alive'], KEEP_ALIVE_MODES);

@@ -211,3 +211,25 @@ test('--workers 2 on a port in use: the workers say why, and the proxy exits 1 i
   assert.match(p.err(), /cannot start: .*EADDRINUSE/);
   assert.match(p.err(), /a worker could not start; stopping/);
 });
+
+test('--health-check and /readyz: a backend failing its check makes the proxy not ready, until it passes again', async (t) => {
+  let healthy = false;
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(req.url === '/health' && !healthy ? 503 : 200);
+    res.end();
+  });
+  const admin = await freePort();
+  const p = runProxyCli(t, ['--listen', '127.0.0.1:0', '--upstream', origin.url, '--health-check', '/health', '--health-interval', '200', '--admin', `127.0.0.1:${admin}`]);
+  await p.waitFor(/listening on/);
+  const readyz = async (): Promise<{ status: number; text: string }> => {
+    const r = await directRequest(`http://127.0.0.1:${admin}/readyz`);
+    return { status: r.status, text: r.body.toString() };
+  };
+  // Two failed checks (the default) take the only upstream out: not ready.
+  assert.ok(await until(async () => (await readyz()).status === 503, 15_000), 'not ready while the check fails');
+  assert.match((await readyz()).text, /route default: no upstream up/);
+  assert.equal((await directRequest(`http://127.0.0.1:${admin}/healthz`)).status, 200, 'alive all the same');
+  healthy = true;
+  assert.ok(await until(async () => (await readyz()).status === 200, 15_000), 'ready once the check passes');
+  assert.match((await directRequest(`http://127.0.0.1:${admin}/metrics`)).body.toString(), /holdfast_proxy_upstream_up\{route="default",upstream="[^"]+"\} 1/);
+});
