@@ -4,9 +4,10 @@
  * stores); nginx (`proxy_pass` with upstream keep-alive, and `proxy_cache` hits) beside it as a
  * reference when /usr/sbin/nginx exists. Every server runs in its own process (the backend, the
  * proxy, nginx, wrk), so on a 2-core machine they compete for the same cores: ratios matter more
- * than absolute figures.
+ * than absolute figures. Last, on all cores: `holdfast proxy --workers 2` (the command line, as an
+ * operator starts it) beside nginx with two worker processes.
  *
- * Run alone: `npx node bench/proxy.ts` (or `npm run bench -- proxy`). About 45 s.
+ * Run alone: `npx node bench/proxy.ts` (or `npm run bench -- proxy`). About 60 s.
  * `HOLDFAST_BENCH_PROXY_SECONDS` (default 4) and `HOLDFAST_BENCH_PROXY_CONNECTIONS` (default 50)
  * override the wrk run length and connection count.
  *

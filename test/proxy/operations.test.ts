@@ -69,7 +69,9 @@ test('HTTPS upstreams: verified by default, trusted with --upstream-ca, SNI from
   // node:https rather than holdfast's server: its close() also ends sockets still in the TLS
   // handshake (the untrusting proxy's), where holdfast's waits for the handshake timeout.
   const backend = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (_req, res) => res.end('secure backend'));
-  backend.on('secureConnection', (socket: TLSSocket) => (sni = (socket as TLSSocket & { servername?: string }).servername));
+  backend.on('secureConnection', (socket: TLSSocket) => {
+    if (typeof socket.servername === 'string') sni = socket.servername;
+  });
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
   t.after(() => {
     backend.closeAllConnections();
