@@ -273,7 +273,12 @@ export class ReverseProxy {
     // A 100 answers the proxy's own `Expect` (the client's was answered by the proxy itself).
     const interim = (status: number, fields: HeaderList): void => {
       if (status === 100 || res.headSent || res.finished || req.aborted) return;
-      res.writeInformational(status, stripHopByHop(fields));
+      try {
+        res.writeInformational(status, stripHopByHop(fields));
+      } catch (err) {
+        // A field the server will not serialise must not fail the upstream exchange under way.
+        this.onError(err, 'interim response', exchange.requestId ?? undefined);
+      }
     };
 
     // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
@@ -319,7 +324,7 @@ export class ReverseProxy {
    * over to another upstream when that is certainly safe (nothing was processed) or the request
    * is idempotent with a replayable body.
    */
-  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange, interim?: (status: number, headers: HeaderList) => void): Promise<Forwarded> {
+  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange, interim: (status: number, headers: HeaderList) => void): Promise<Forwarded> {
     const tried = new Set<Upstream>();
     let lastError: unknown = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
@@ -354,7 +359,7 @@ export class ReverseProxy {
           body: body?.body ?? null,
           signal,
           expectContinue: body?.expectContinue === true,
-          ...(interim === undefined ? {} : { onInformational: interim }),
+          onInformational: interim,
         });
       } catch (err) {
         lease.release();
