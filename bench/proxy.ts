@@ -4,9 +4,10 @@
  * stores); nginx (`proxy_pass` with upstream keep-alive, and `proxy_cache` hits) beside it as a
  * reference when /usr/sbin/nginx exists. Every server runs in its own process (the backend, the
  * proxy, nginx, wrk), so on a 2-core machine they compete for the same cores: ratios matter more
- * than absolute figures.
+ * than absolute figures. Last, on all cores: `holdfast proxy --workers 2` (the command line, as an
+ * operator starts it) beside nginx with two worker processes.
  *
- * Run alone: `npx node bench/proxy.ts` (or `npm run bench -- proxy`). About 45 s.
+ * Run alone: `npx node bench/proxy.ts` (or `npm run bench -- proxy`). About 60 s.
  * `HOLDFAST_BENCH_PROXY_SECONDS` (default 4) and `HOLDFAST_BENCH_PROXY_CONNECTIONS` (default 50)
  * override the wrk run length and connection count.
  *
@@ -17,12 +18,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NGINX, startNginx, stopChild, type NginxInstance } from '../src/lab/child.ts';
+import { NGINX, freePort, startNginx, stopChild, type NginxInstance } from '../src/lab/child.ts';
 
 const WRK = '/usr/bin/wrk';
 const SECONDS = Number(process.env['HOLDFAST_BENCH_PROXY_SECONDS'] ?? 4);
 const CONNECTIONS = Number(process.env['HOLDFAST_BENCH_PROXY_CONNECTIONS'] ?? 50);
 const SELF = fileURLToPath(import.meta.url);
+const CLI = fileURLToPath(new URL('../src/cli/proxy.ts', import.meta.url));
 
 const BACKEND = `
 const http = require('node:http');
@@ -77,8 +79,32 @@ function startChild(args: string[]): Promise<{ child: ChildProcess; port: number
   });
 }
 
+/**
+ * `holdfast proxy --workers N` as an operator starts it (the CLI, node:cluster); resolves once it
+ * printed its listening line.
+ */
+async function startCliProxy(upstream: string, workers: number): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--workers', String(workers), '--shutdown-timeout', '500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('holdfast proxy did not start')), 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/listening on/.test(out)) {
+        clearTimeout(timer);
+        resolve({ child, port });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`holdfast proxy exited ${code}: ${out}`));
+    });
+  });
+}
+
 /** nginx as a reverse proxy (upstream keep-alive) with a proxy_cache on /cached. */
-function startNginxProxy(backendPort: number): Promise<NginxInstance> {
+function startNginxProxy(backendPort: number, workers = 1): Promise<NginxInstance> {
   return startNginx((port, dir) => `
   proxy_cache_path ${dir}/cache keys_zone=bench:1m;
   upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
@@ -91,7 +117,7 @@ function startNginxProxy(backendPort: number): Promise<NginxInstance> {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       location /cached { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_cache bench; }
     }
-  }`);
+  }`, { workers });
 }
 
 interface WrkResult {
@@ -168,15 +194,29 @@ export async function run(): Promise<unknown> {
         await nginx.stop();
       }
     }
+
+    // Side by side on all cores: the CLI with two workers against nginx with two workers.
+    const two = await startCliProxy(upstream, 2);
+    children.push(two.child);
+    add('holdfast proxy --workers 2 (no cache)', wrk(`http://127.0.0.1:${two.port}/plain`));
+    await stopChild(two.child);
+    if (existsSync(NGINX)) {
+      const nginx2 = await startNginxProxy(backend.port, 2);
+      try {
+        add('nginx 2 workers proxy_pass (reference)', wrk(`http://127.0.0.1:${nginx2.port}/plain`));
+      } finally {
+        await nginx2.stop();
+      }
+    }
   } finally {
     for (const c of children) await stopChild(c);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
   const pad = (s: string, n: number): string => s.padEnd(n);
   let table = `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, small GET (46 B body), keep-alive; ratio = req/s ÷ direct\n`;
-  table += `${pad('path', 38)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'avg latency'.padStart(12)} ${'errors'.padStart(7)}\n`;
+  table += `${pad('path', 40)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'avg latency'.padStart(12)} ${'errors'.padStart(7)}\n`;
   for (const r of rows) {
-    table += `${pad(r.name, 38)} ${r.rps.toFixed(0).padStart(9)} ${r.ratio.toFixed(2).padStart(6)} ${`${r.latencyMs.toFixed(2)} ms`.padStart(12)} ${String(r.errors).padStart(7)}\n`;
+    table += `${pad(r.name, 40)} ${r.rps.toFixed(0).padStart(9)} ${r.ratio.toFixed(2).padStart(6)} ${`${r.latencyMs.toFixed(2)} ms`.padStart(12)} ${String(r.errors).padStart(7)}\n`;
   }
   process.stdout.write(table);
   return { tool: 'wrk', seconds: SECONDS, connections: CONNECTIONS, rows };

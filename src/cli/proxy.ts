@@ -1,18 +1,52 @@
 /**
- * `holdfast proxy`: the caching reverse proxy from the command line. Ctrl-C (or SIGTERM) shuts
- * down gracefully: in-flight requests finish, then upstream connections and the cache store close.
+ * `holdfast proxy`: the caching reverse proxy from the command line — one route from flags, or
+ * many from `--config FILE`; TLS termination, access log, admin endpoints, worker processes.
+ *
+ * Signals: SIGTERM / SIGINT stop accepting, let in-flight requests finish (at most
+ * `--shutdown-timeout` ms) and exit 0. SIGHUP reads the configuration and certificates again and
+ * switches to them without dropping a request; a configuration that does not load is reported
+ * on stderr and the running one stays.
  */
-import { createProxy, type ForwardedStyle, type UpstreamKeepAlive } from '../proxy/index.ts';
-import { SqliteStore, RedisStore, type CacheStore } from '../cache/index.ts';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { UsageError, choiceFlag, integerFlag, nonEmptyFlag, parseCommandLine, usageFailure } from './args.ts';
+import {
+  ConfigError,
+  FORWARDED_STYLES,
+  KEEP_ALIVE_MODES,
+  LOG_FORMATS,
+  cacheSpecProblem,
+  defaultPlan,
+  defaultRoute,
+  loadConfigFile,
+  parseHostPort,
+  type ProxyPlan,
+} from './proxyConfig.ts';
+import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+import { createAdminServer } from '../proxy/admin.ts';
+import { renderPrometheus } from '../proxy/metrics.ts';
 
 const USAGE = `Usage: holdfast proxy --upstream URL [--upstream URL ...] [options]
+       holdfast proxy --config proxy.json [options]
 
 A caching reverse proxy in front of one or more HTTP/1.1 backends.
 
-  --listen HOST:PORT         address to listen on (default 127.0.0.1:8080; port 0 picks one)
+  --config FILE              routes and settings from a JSON file (see the README); the flags
+                             below marked * override the file's settings
+  --listen HOST:PORT       * address to listen on (default 127.0.0.1:8080; port 0 picks one)
+  --workers N|auto         * worker processes sharing the port (default 1; auto: one per core)
+  --shutdown-timeout MS    * time in-flight requests get on SIGTERM (default 10000)
+  --tls-cert FILE          * PEM certificate chain: serve HTTPS (needs --tls-key)
+  --tls-key FILE           * PEM private key
+  --access-log FILE|-      * access log file (- for stdout)
+  --log-format FMT         * combined | json (default combined)
+  --admin HOST:PORT        * serve /metrics, /healthz and /readyz there
   --upstream URL             a backend (repeat for round-robin with passive health)
-  --cache DIR|redis://...    shared RFC 9111 cache: a SQLite directory or a Redis URL
+  --upstream-ca FILE         PEM CA certificates trusted for https:// upstreams
+  --cache SPEC               shared RFC 9111 cache: memory[:SIZE] (such as memory:256m),
+                             a SQLite directory or a Redis URL
+  --health-check PATH        actively GET PATH on each backend (2 failures: down; 1 pass: up)
+  --health-interval MS       time between health checks (default 5000)
   --upstream-concurrency N   requests in flight per backend (1 serialises a single-threaded one)
   --upstream-keep-alive M    always | while-queued | never (default: while-queued with a
                              concurrency limit, else always)
@@ -27,155 +61,218 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --forwarded STYLE          x-forwarded | forwarded | both | none (default both)
   --no-preserve-host         send the backend's own Host instead of the client's
   -h, --help                 show this help
+
+Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads the config file and certificates.
 `;
 
-interface Parsed {
-  host: string;
-  port: number;
-  upstreams: string[];
-  cache: string | null;
-  concurrency: number | undefined;
-  keepAlive: UpstreamKeepAlive | undefined;
-  bufferRequests: number | undefined;
-  bufferResponses: number | undefined;
-  connect: number | undefined;
-  headers: number | undefined;
-  body: number | undefined;
-  queue: number | undefined;
-  maxFails: number | undefined;
-  failTimeout: number | undefined;
-  forwarded: ForwardedStyle | undefined;
-  preserveHost: boolean;
-}
+const OPTIONS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  workers: { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'access-log': { type: 'string' },
+  'log-format': { type: 'string' },
+  admin: { type: 'string' },
+  upstream: { type: 'string', multiple: true },
+  'upstream-ca': { type: 'string' },
+  cache: { type: 'string' },
+  'health-check': { type: 'string' },
+  'health-interval': { type: 'string' },
+  'upstream-concurrency': { type: 'string' },
+  'upstream-keep-alive': { type: 'string' },
+  'buffer-requests': { type: 'string' },
+  'buffer-responses': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'body-timeout': { type: 'string' },
+  'queue-timeout': { type: 'string' },
+  'max-fails': { type: 'string' },
+  'fail-timeout': { type: 'string' },
+  forwarded: { type: 'string' },
+  'no-preserve-host': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-const KEEP_ALIVE_MODES = ['always', 'while-queued', 'never'] as const satisfies readonly UpstreamKeepAlive[];
-const FORWARDED_STYLES = ['x-forwarded', 'forwarded', 'both', 'none'] as const satisfies readonly ForwardedStyle[];
+/** Flags that describe the one route of the command-line shorthand (not allowed with --config). */
+const ROUTE_FLAGS = [
+  'upstream',
+  'upstream-ca',
+  'cache',
+  'health-check',
+  'health-interval',
+  'upstream-concurrency',
+  'upstream-keep-alive',
+  'buffer-requests',
+  'buffer-responses',
+  'connect-timeout',
+  'headers-timeout',
+  'body-timeout',
+  'queue-timeout',
+  'max-fails',
+  'fail-timeout',
+  'forwarded',
+  'no-preserve-host',
+] as const;
 
-/** Parses `HOST:PORT`, `[V6]:PORT` or `PORT`. */
-function parseListen(v: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
-  if (m === null) throw new UsageError(`invalid --listen ${JSON.stringify(v)} (expected HOST:PORT)`);
-  const port = Number(m[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid port in --listen ${JSON.stringify(v)}`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '127.0.0.1' : host, port };
-}
-
-function parseProxyArgs(argv: string[]): Parsed | 'help' {
-  const { values } = parseCommandLine({
-    args: argv,
-    options: {
-      listen: { type: 'string' },
-      upstream: { type: 'string', multiple: true },
-      cache: { type: 'string' },
-      'upstream-concurrency': { type: 'string' },
-      'upstream-keep-alive': { type: 'string' },
-      'buffer-requests': { type: 'string' },
-      'buffer-responses': { type: 'string' },
-      'connect-timeout': { type: 'string' },
-      'headers-timeout': { type: 'string' },
-      'body-timeout': { type: 'string' },
-      'queue-timeout': { type: 'string' },
-      'max-fails': { type: 'string' },
-      'fail-timeout': { type: 'string' },
-      forwarded: { type: 'string' },
-      'no-preserve-host': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) return 'help';
-  const upstreams = (values.upstream ?? []).map((u) => nonEmptyFlag('upstream', u)!);
-  if (upstreams.length === 0) throw new UsageError('at least one --upstream is required');
-  const listen = nonEmptyFlag('listen', values.listen);
-  const { host, port } = listen === undefined ? { host: '127.0.0.1', port: 8080 } : parseListen(listen);
-  return {
-    host,
-    port,
-    upstreams,
-    cache: nonEmptyFlag('cache', values.cache) ?? null,
-    concurrency: integerFlag('upstream-concurrency', values['upstream-concurrency'], 1),
-    keepAlive: choiceFlag('upstream-keep-alive', values['upstream-keep-alive'], KEEP_ALIVE_MODES),
-    bufferRequests: integerFlag('buffer-requests', values['buffer-requests'], 0),
-    bufferResponses: integerFlag('buffer-responses', values['buffer-responses'], 1),
-    connect: integerFlag('connect-timeout', values['connect-timeout'], 1),
-    headers: integerFlag('headers-timeout', values['headers-timeout'], 1),
-    body: integerFlag('body-timeout', values['body-timeout'], 1),
-    queue: integerFlag('queue-timeout', values['queue-timeout'], 0),
-    maxFails: integerFlag('max-fails', values['max-fails'], 1),
-    failTimeout: integerFlag('fail-timeout', values['fail-timeout'], 0),
-    forwarded: choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES),
-    preserveHost: values['no-preserve-host'] !== true,
-  };
-}
-
-/** Opens the store named by `--cache`: a Redis URL or a SQLite directory. */
-async function openStore(spec: string): Promise<CacheStore> {
-  if (/^rediss?:\/\//i.test(spec)) return RedisStore.connect({ url: spec });
-  return new SqliteStore({ directory: spec });
+function hostPortFlag(flag: string, v: string | undefined): { host: string; port: number } | undefined {
+  const s = nonEmptyFlag(flag, v);
+  if (s === undefined) return undefined;
+  return parseHostPort(s) ?? (() => {
+    throw new UsageError(`invalid --${flag} ${JSON.stringify(s)} (expected HOST:PORT)`);
+  })();
 }
 
 /**
- * Runs `holdfast proxy`; resolves with the exit code once the proxy has shut down (SIGINT or
- * SIGTERM), or at once with 2 for a usage error and 1 when it cannot start.
+ * The plan for a command line: the config file's (read now) or the one-route shorthand's, with
+ * the listener flags on top. Throws `UsageError` for bad flags and `ConfigError` for a bad file.
  */
-export async function runProxy(argv: string[]): Promise<number> {
-  let p: Parsed | 'help';
-  try {
-    p = parseProxyArgs(argv);
-  } catch (err) {
-    return usageFailure('proxy', err, USAGE);
-  }
-  if (p === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let store: CacheStore | null = null;
-  if (p.cache !== null) {
-    try {
-      store = await openStore(p.cache);
-    } catch (err) {
-      process.stderr.write(`holdfast proxy: cannot open cache ${p.cache}: ${(err as Error).message}\n`);
-      return 1;
+export function resolvePlan(argv: string[]): ProxyPlan | 'help' {
+  const { values } = parseCommandLine({ args: argv, options: OPTIONS });
+  if (values.help === true) return 'help';
+  const config = nonEmptyFlag('config', values.config);
+  let plan: ProxyPlan;
+  if (config !== undefined) {
+    const given = ROUTE_FLAGS.filter((f) => values[f] !== undefined);
+    if (given.length > 0) throw new UsageError(`--${given[0]!} describes a route: with --config, set it in the file's routes`);
+    plan = loadConfigFile(config);
+  } else {
+    const upstreams = (values.upstream ?? []).map((u) => nonEmptyFlag('upstream', u)!);
+    if (upstreams.length === 0) throw new UsageError('at least one --upstream (or --config) is required');
+    const route = defaultRoute(upstreams);
+    route.cache = nonEmptyFlag('cache', values.cache) ?? null;
+    if (route.cache !== null) {
+      const problem = cacheSpecProblem(route.cache);
+      if (problem !== null) throw new UsageError(`--cache: ${problem}`);
     }
+    route.upstreamCa = nonEmptyFlag('upstream-ca', values['upstream-ca']) ?? null;
+    const check = nonEmptyFlag('health-check', values['health-check']);
+    if (check !== undefined) {
+      if (!check.startsWith('/')) throw new UsageError('--health-check needs a path beginning with "/"');
+      route.healthCheck = { path: check, interval: integerFlag('health-interval', values['health-interval'], 100) ?? 5_000, timeout: 2_000, fails: 2, passes: 1 };
+    } else if (values['health-interval'] !== undefined) {
+      throw new UsageError('--health-interval goes with --health-check');
+    }
+    route.concurrency = integerFlag('upstream-concurrency', values['upstream-concurrency'], 1);
+    route.keepAlive = choiceFlag('upstream-keep-alive', values['upstream-keep-alive'], KEEP_ALIVE_MODES);
+    route.bufferRequests = integerFlag('buffer-requests', values['buffer-requests'], 0);
+    route.bufferResponses = integerFlag('buffer-responses', values['buffer-responses'], 1);
+    route.connect = integerFlag('connect-timeout', values['connect-timeout'], 1);
+    route.headers = integerFlag('headers-timeout', values['headers-timeout'], 1);
+    route.body = integerFlag('body-timeout', values['body-timeout'], 1);
+    route.queue = integerFlag('queue-timeout', values['queue-timeout'], 0);
+    route.maxFails = integerFlag('max-fails', values['max-fails'], 1);
+    route.failTimeout = integerFlag('fail-timeout', values['fail-timeout'], 0);
+    route.forwarded = choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES);
+    route.preserveHost = values['no-preserve-host'] !== true;
+    plan = { ...defaultPlan(), routes: [route] };
   }
-  let proxy;
+  const listen = hostPortFlag('listen', values.listen);
+  if (listen !== undefined) {
+    plan.host = listen.host;
+    plan.port = listen.port;
+  }
+  const workers = nonEmptyFlag('workers', values.workers);
+  if (workers !== undefined) plan.workers = workers === 'auto' ? 0 : integerFlag('workers', workers, 1, 1024)!;
+  if (plan.workers === 0) plan.workers = availableParallelism();
+  plan.shutdownTimeout = integerFlag('shutdown-timeout', values['shutdown-timeout'], 0) ?? plan.shutdownTimeout;
+  const cert = nonEmptyFlag('tls-cert', values['tls-cert']);
+  const key = nonEmptyFlag('tls-key', values['tls-key']);
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (cert !== undefined && key !== undefined) plan.tls = { cert, key };
+  plan.accessLog = nonEmptyFlag('access-log', values['access-log']) ?? plan.accessLog;
+  plan.logFormat = choiceFlag('log-format', values['log-format'], LOG_FORMATS) ?? plan.logFormat;
+  plan.admin = hostPortFlag('admin', values.admin) ?? plan.admin;
+  return plan;
+}
+
+/** Starts the admin listener of a single-process proxy. */
+async function startAdmin(plan: ProxyPlan, s: Serving): Promise<ReturnType<typeof createAdminServer> | null> {
+  if (plan.admin === null) return null;
+  const admin = createAdminServer({
+    metrics: () => Promise.resolve(renderPrometheus([s.front.snapshot()])),
+    ready: () => Promise.resolve(s.front.ready()),
+  });
+  await admin.listen(plan.admin.port, plan.admin.host);
+  return admin;
+}
+
+/** Prints a configuration or start-up failure; returns the exit code for it. */
+function startFailure(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`holdfast proxy: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`holdfast proxy: cannot start: ${(err as Error).message}\n`);
+  return 1;
+}
+
+/** One process serving: the default, and what each worker runs. */
+async function runSingle(argv: string[], plan: ProxyPlan): Promise<number> {
+  let s: Serving;
+  let admin: Awaited<ReturnType<typeof startAdmin>> = null;
   try {
-    proxy = createProxy({
-      upstreams: p.upstreams,
-      cache: store,
-      upstreamConcurrency: p.concurrency,
-      upstreamKeepAlive: p.keepAlive,
-      bufferRequests: p.bufferRequests,
-      bufferResponses: p.bufferResponses,
-      timeouts: { connect: p.connect, headers: p.headers, body: p.body, queue: p.queue },
-      health: { maxFails: p.maxFails, failTimeout: p.failTimeout },
-      forwarded: p.forwarded,
-      preserveHost: p.preserveHost,
-      onError: (err, context) => {
-        const e = err as { code?: unknown; message?: unknown };
-        process.stderr.write(`holdfast proxy: ${context}: ${typeof e?.code === 'string' ? `${e.code} ` : ''}${String(e?.message ?? err)}\n`);
-      },
-    });
-    await proxy.listen(p.port, p.host);
+    s = await startServing(plan);
+    admin = await startAdmin(plan, s);
   } catch (err) {
-    process.stderr.write(`holdfast proxy: cannot start on ${p.host}:${p.port}: ${(err as Error).message}\n`);
-    await store?.close();
-    return 1;
+    return startFailure(err);
   }
-  const what = store === null ? 'no cache' : `cache ${p.cache}`;
-  process.stdout.write(`holdfast proxy listening on ${proxy.url} -> ${p.upstreams.join(', ')} (${what}; Ctrl-C to stop)\n`);
+  const adminText = admin === null ? '' : `; admin ${admin.url}`;
+  process.stdout.write(`holdfast proxy listening on ${s.front.server.url} ${describeRoutes(plan)}${adminText} (Ctrl-C to stop)\n`);
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): void => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = resolvePlan(argv);
+        if (next === 'help') return;
+        await reloadServing(s, next);
+        process.stdout.write('holdfast proxy: configuration reloaded\n');
+      } catch (err) {
+        process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${(err as Error).message}\n`);
+      }
+    });
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       process.stdout.write('holdfast proxy: shutting down\n');
-      void proxy.close({ timeout: 5000 }).then(resolve, resolve);
+      void Promise.all([stopServing(s, plan.shutdownTimeout), admin?.close({ timeout: 0 })]).then(() => resolve(), () => resolve());
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await store?.close();
+  process.off('SIGHUP', reload);
   return 0;
+}
+
+/**
+ * Runs `holdfast proxy`; resolves with the exit code once the proxy has shut down (SIGINT or
+ * SIGTERM), or at once with 2 for a usage or configuration error and 1 when it cannot start.
+ */
+export async function runProxy(argv: string[]): Promise<number> {
+  let plan: ProxyPlan | 'help';
+  try {
+    plan = resolvePlan(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) return startFailure(err);
+    return usageFailure('proxy', err, USAGE);
+  }
+  if (plan === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./proxyWorkers.ts');
+    return runWorker(argv, plan, resolvePlan);
+  }
+  if (plan.workers > 1) {
+    const { runPrimary } = await import('./proxyWorkers.ts');
+    return runPrimary(argv, plan, resolvePlan);
+  }
+  return runSingle(argv, plan);
 }
 
 if (import.meta.main) {

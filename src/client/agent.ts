@@ -105,6 +105,11 @@ export interface RequestOptions {
   /** Send `Expect: 100-continue` and hold the body until `100` (or the timeout). */
   expectContinue?: boolean;
   /**
+   * Told of each interim (1xx) response (`103 Early Hints`, `100 Continue`) before the final
+   * response, with its fields; a reverse proxy forwards them (RFC 9110 §15.2).
+   */
+  onInformational?: (status: number, headers: HeaderList) => void;
+  /**
    * The exact request-target to send, in origin-form (`/path?query`) or `*` for OPTIONS, instead
    * of the one derived from `url`. `url` still chooses the origin (pool, Host, credentials); its
    * path and query are not sent. The target goes on the wire byte for byte: no dot-segment removal, no
@@ -296,6 +301,7 @@ export class Agent {
       idempotent: options.idempotent,
       expectContinue: options.expectContinue,
       target: options.target,
+      onInformational: options.onInformational,
     };
   }
 
@@ -398,7 +404,7 @@ export class Agent {
     } catch (err) {
       throw new InvalidRequestError((err as Error).message, err);
     }
-    return { method: req.method, head, body, chunked, expectContinue, diagnostics: req, url: req.url };
+    return { method: req.method, head, body, chunked, expectContinue, diagnostics: req, url: req.url, onInformational: req.onInformational ?? null };
   }
 
   /** The network end of the dispatch chain: pool checkout, exchange, safe retry. */

@@ -161,6 +161,8 @@ export interface OutgoingRequest {
   /** Opaque, passed to diagnostics subscribers. */
   diagnostics: object;
   url: string;
+  /** Told of each interim (1xx) response before the final one; null: nobody listens. */
+  onInformational?: ((status: number, headers: HeaderList) => void) | null;
 }
 
 let nextConnectionId = 1;
@@ -668,7 +670,10 @@ export class ClientConnection implements BodySource {
 
   private onInformational(head: ResponseHead): void {
     const ex = this.ex;
-    if (ex !== null && head.status === 100 && ex.writing === 'continue') this.sendBodyAfterContinue(ex);
+    if (ex === null) return;
+    if (head.status === 100 && ex.writing === 'continue') this.sendBodyAfterContinue(ex);
+    // 101 is never interim here: the parser hands Switching Protocols over as a final head.
+    ex.req.onInformational?.(head.status, head.headers);
   }
 
   private onHead(head: ResponseHead): void {

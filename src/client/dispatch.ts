@@ -60,6 +60,8 @@ export interface DispatchRequest {
   idempotent?: boolean | undefined;
   /** Send `Expect: 100-continue` and wait for `100 Continue` before sending the body. */
   expectContinue?: boolean | undefined;
+  /** Told of each interim (1xx) response before the final one. */
+  onInformational?: ((status: number, headers: HeaderList) => void) | undefined;
   /**
    * The exact origin-form request-target to send instead of `url`'s path and query (which
    * `new URL()` normalises). `url` still decides the origin. An interceptor that changes `url` to

@@ -168,15 +168,18 @@ export interface NginxInstance {
 /**
  * Starts nginx with `directives(port, dir)` inside its `http {}` block (after the temp paths,
  * which all point into `dir`). The directives must contain a `listen 127.0.0.1:${port}`.
+ * `workers` above 1 runs nginx's master process with that many workers (for benchmarks beside a
+ * multi-process server); stopping the master by PID stops them.
  */
-export async function startNginx(directives: (port: number, dir: string) => string): Promise<NginxInstance> {
+export async function startNginx(directives: (port: number, dir: string) => string, options: { workers?: number } = {}): Promise<NginxInstance> {
+  const workers = options.workers ?? 1;
   const dir = await tempDir('nginx');
   const at = (name: string): string => join(dir.path, name);
   for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'cache']) await mkdir(at(d));
   const port = await freePort();
   await writeFile(at('nginx.conf'), `daemon off;
-master_process off;
-worker_processes 1;
+master_process ${workers > 1 ? 'on' : 'off'};
+worker_processes ${workers};
 pid ${at('nginx.pid')};
 error_log ${at('error.log')} warn;
 events { worker_connections 1024; }

@@ -13,5 +13,7 @@ export { ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyT
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
 export type { ForwardedStyle } from './forwarded.ts';
 export type { UpstreamKeepAlive, UpstreamStatus, HealthOptions } from './upstream.ts';
+export type { ActiveHealthOptions } from './healthCheck.ts';
+export type { ProxyExchange } from './exchange.ts';
 export { HoldfastError } from '../wire/holdfastError.ts';
 export { InvalidOptionError } from '../wire/optionValidation.ts';

@@ -34,6 +34,8 @@ import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
 import { ReadAhead } from './readAhead.ts';
 import { Balancer, type Lease } from './balancer.ts';
+import { ActiveHealthCheck, type ActiveHealthOptions } from './healthCheck.ts';
+import { newExchange, type ProxyExchange } from './exchange.ts';
 import { Upstream, isUpstreamFailure, type HealthOptions, type UpstreamKeepAlive, type UpstreamStatus } from './upstream.ts';
 
 /** Per-phase timeouts of the proxy, in milliseconds. */
@@ -73,6 +75,8 @@ export interface ReverseProxyOptions {
   queueLimit?: number;
   /** Passive health: `maxFails` consecutive failures skip an upstream for `failTimeout` ms. */
   health?: HealthOptions;
+  /** Active health checks (a GET of `path` on each upstream every `interval` ms). Default none. */
+  healthCheck?: ActiveHealthOptions | null;
   /** Client-information fields added upstream (default `both`: X-Forwarded-* and Forwarded). */
   forwarded?: ForwardedStyle;
   /** The pseudonym in `Via` (default `holdfast`). */
@@ -83,8 +87,11 @@ export interface ReverseProxyOptions {
   server?: Omit<ServerOptions, 'handler' | 'fetch'>;
   /** Extra options of each upstream `Agent` (liveness check, TLS, keep-alive margins...). */
   agent?: Omit<AgentOptions, 'connections' | 'connectTimeout' | 'headersTimeout' | 'bodyTimeout' | 'interceptors'>;
-  /** Told about failures the proxy answered for (upstream errors, cache errors). Default: silent. */
-  onError?: (err: unknown, context: string) => void;
+  /**
+   * Told about failures the proxy answered for (upstream errors, cache errors), with the request
+   * id of the request concerned when there is one. Default: silent.
+   */
+  onError?: (err: unknown, context: string, requestId?: string) => void;
 }
 
 /** Counters, for monitoring and tests. */
@@ -131,7 +138,8 @@ export class ReverseProxy {
   private readonly forwardedStyle: ForwardedStyle;
   private readonly via: string;
   private readonly preserveHost: boolean;
-  private readonly onError: (err: unknown, context: string) => void;
+  private readonly onError: (err: unknown, context: string, requestId?: string) => void;
+  private readonly healthCheck: ActiveHealthCheck | null;
 
   constructor(options: ReverseProxyOptions) {
     if (options === undefined || !Array.isArray(options.upstreams) || options.upstreams.length === 0) {
@@ -180,6 +188,8 @@ export class ReverseProxy {
       this.cache = createCache({ store: c, mode: 'shared', cacheStatus: { name: this.via }, onError: (err, context) => this.onError(err, `cache ${context}`) });
     }
     this.server = createServer({ ...options.server, handler: (req, res) => this.handle(req, res) });
+    const check = options.healthCheck ?? null;
+    this.healthCheck = check === null ? null : new ActiveHealthCheck(this.list, check, options.agent?.tls);
   }
 
   /** The upstreams and their state. */
@@ -210,6 +220,7 @@ export class ReverseProxy {
   async close(options: CloseOptions = {}): Promise<void> {
     const serverClosed = this.server.close(options);
     await serverClosed;
+    await this.healthCheck?.stop();
     this.balancer.close();
     await Promise.all(this.list.map((u) => u.agent.destroy()));
     if (this.cache !== null) await this.cache.idle();
@@ -222,15 +233,16 @@ export class ReverseProxy {
 
   /**
    * The streaming handler (usable in another holdfast server: `createServer({ handler:
-   * proxy.handle })`).
+   * proxy.handle })`). `exchange`, when given, is filled in with what happened to the request
+   * (for access logs and metrics); its `requestId` is echoed downstream as `X-Request-Id`.
    */
-  readonly handle = async (req: ServerRequest, res: ResponseWriter): Promise<void> => {
+  readonly handle = async (req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange = newExchange()): Promise<void> => {
     this.stats.requests++;
     let target: ProxyTarget;
     try {
       target = requestTarget(req);
     } catch (err) {
-      return this.answerError(res, err, 'target');
+      return this.answerError(res, err, 'target', exchange);
     }
     const headers = stripHopByHop(req.headers);
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
@@ -246,6 +258,19 @@ export class ReverseProxy {
     // anything was sent upstream; the server answers it (400/413) when it still can.
     // (Most requests have no body: no promise to wait for then.)
     const body = req.framing.kind === 'none' ? null : await prepareRequestBody(req, this.bufferRequests);
+    if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
+    // Interim responses go on to the client as they come (RFC 9110 §15.2), never into the cache:
+    // 103 Early Hints lets a browser fetch the page's resources while the backend still works.
+    // A 100 answers the proxy's own `Expect` (the client's was answered by the proxy itself).
+    const interim = (status: number, fields: HeaderList): void => {
+      if (status === 100 || res.headSent || res.finished || req.aborted) return;
+      try {
+        res.writeInformational(status, stripHopByHop(fields));
+      } catch (err) {
+        // A field the server will not serialise must not fail the upstream exchange under way.
+        this.onError(err, 'interim response', exchange.requestId ?? undefined);
+      }
+    };
 
     // The cache keys on `new URL()`, which would file `/a/../b` under `/b` although the backend
     // is asked for `/a/../b` and may answer it differently: such reads skip the cache. Unsafe
@@ -265,23 +290,24 @@ export class ReverseProxy {
         const creq: CacheRequest = { method: req.method, url: cacheUrl, headers };
         let trailers: () => HeaderList | null = () => null;
         const next = async (r: CacheRequest): Promise<CacheResponse> => {
-          const f = await this.forward(r.method, target.pathAndQuery, r.headers, body, signal);
+          const f = await this.forward(r.method, target.pathAndQuery, r.headers, body, signal, exchange, interim);
           trailers = f.trailers;
           return { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body };
         };
         const cres = await cache.handle(creq, next);
         const outcome = cres.cacheOutcome ?? null;
         if (outcome !== null) this.stats.cache[outcome] = (this.stats.cache[outcome] ?? 0) + 1;
+        exchange.cacheOutcome = outcome;
         out = { status: cres.status, statusText: cres.statusText, headers: cres.headers, body: cres.body, outcome, trailers: () => trailers(), stripped: false };
       } else {
-        const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal);
+        const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal, exchange, interim);
         // `forward` already stripped hop-by-hop fields and re-derived the length.
         out = { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body, outcome: null, trailers: f.trailers, stripped: true };
       }
     } catch (err) {
-      return this.answerError(res, err, 'upstream');
+      return this.answerError(res, err, 'upstream', exchange);
     }
-    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.outcome, out.trailers, out.stripped);
+    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.outcome, out.trailers, out.stripped, exchange);
   };
 
   /**
@@ -289,7 +315,7 @@ export class ReverseProxy {
    * over to another upstream when that is certainly safe (nothing was processed) or the request
    * is idempotent with a replayable body.
    */
-  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined): Promise<Forwarded> {
+  private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange, interim: (status: number, headers: HeaderList) => void): Promise<Forwarded> {
     const tried = new Set<Upstream>();
     let lastError: ClientError | null = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
@@ -303,6 +329,8 @@ export class ReverseProxy {
       }
       const u = lease.upstream;
       tried.add(u);
+      exchange.upstream = u.url;
+      const sentAt = performance.now();
       // The agent only reads the headers (it serialises its own copy), so they need copying only
       // when this attempt adds to them and a later attempt must not see it.
       let h = headers;
@@ -322,6 +350,7 @@ export class ReverseProxy {
           body: body?.body ?? null,
           signal,
           expectContinue: body?.expectContinue === true,
+          onInformational: interim,
         });
       } catch (err) {
         lease.release();
@@ -330,7 +359,8 @@ export class ReverseProxy {
         lastError = err;
         if (!this.mayTryAnother(err, method, body)) throw err;
         this.stats.failovers++;
-        this.onError(err, `upstream ${u.url} (trying another)`);
+        exchange.retries++;
+        this.onError(err, `upstream ${u.url} (trying another)`, exchange.requestId ?? undefined);
         continue;
       }
       if (res.status === 101) {
@@ -340,6 +370,7 @@ export class ReverseProxy {
         throw new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream ${u.url} switched protocols although no upgrade was requested`, 502);
       }
       u.recordSuccess();
+      exchange.upstreamMs = performance.now() - sentAt;
       const out = stripHopByHop(res.headers);
       // Re-derive framing: the length the client's strict parser accepted, never the line as sent.
       if (!res.headers.has('transfer-encoding')) {
@@ -387,6 +418,7 @@ export class ReverseProxy {
     _outcome: CacheOutcome | null,
     trailers: () => HeaderList | null,
     stripped: boolean,
+    exchange: ProxyExchange,
   ): Promise<void> {
     // Stored responses have had hop-by-hop fields removed already; strip again for the
     // cache-generated and pass-through ones, keeping the length the proxy itself derived.
@@ -398,10 +430,11 @@ export class ReverseProxy {
       if (length !== undefined && /^\d{1,15}$/.test(length)) headers.set('content-length', length);
     }
     appendVia(headers, 1, this.via);
+    if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
     if (status < 200) {
       // A 1xx cannot be a final answer.
       await cancelBody(body);
-      return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream');
+      return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream', exchange);
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
     const noBody = responseHasNoBody(req.method, status);
@@ -411,34 +444,36 @@ export class ReverseProxy {
       if (whole !== null) body = whole;
     }
     if (body instanceof Uint8Array) {
-      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
+      if (!noBody) exchange.bytes = body.byteLength;
+      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream', exchange.requestId ?? undefined));
       return;
     }
     let wrote = false;
     try {
       for await (const chunk of body) {
         wrote = true;
+        exchange.bytes += chunk.byteLength;
         await res.write(chunk);
       }
     } catch (err) {
       if (res.finished || req.aborted) return; // the client went away; the upstream body was cancelled by for-await
       if (!wrote && !res.headSent) {
         // Nothing reached the client yet: a clean 502 is still possible.
-        return this.answerError(res, err, 'upstream body');
+        return this.answerError(res, err, 'upstream body', exchange);
       }
       // Half a response was sent: the client must see a truncated message, never a complete wrong one.
       this.stats.truncated++;
-      this.onError(err, 'upstream body');
+      this.onError(err, 'upstream body', exchange.requestId ?? undefined);
       res.abort(err instanceof Error ? err : new Error(String(err)));
       return;
     }
     const t = trailers();
-    await res.end(null, t !== null && t.size > 0 ? stripHopByHop(t) : undefined).catch((err: unknown) => this.onError(err, 'downstream'));
+    await res.end(null, t !== null && t.size > 0 ? stripHopByHop(t) : undefined).catch((err: unknown) => this.onError(err, 'downstream', exchange.requestId ?? undefined));
   }
 
   /** Answers an upstream or proxy failure: 502, 503 or 504 with a short body saying why. */
-  private async answerError(res: ResponseWriter, err: unknown, context: string): Promise<void> {
-    this.onError(err, context);
+  private async answerError(res: ResponseWriter, err: unknown, context: string, exchange: ProxyExchange): Promise<void> {
+    this.onError(err, context, exchange.requestId ?? undefined);
     if (res.request.aborted) return; // nobody to answer
     if (res.headSent || res.finished) {
       res.abort(err instanceof Error ? err : undefined);
@@ -458,8 +493,12 @@ export class ReverseProxy {
       text = `proxy error${typeof code === 'string' ? ` ${code}` : ''}: ${err instanceof Error ? err.message : String(err)}`;
     }
     if (status === 502 || status === 504 || status === 503) this.stats.upstreamErrors++;
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', via: `1.1 ${this.via}` });
-    await res.end(`${text}\n`).catch(() => {});
+    const headers = new HeaderList({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', via: `1.1 ${this.via}` });
+    if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
+    res.writeHead(status, headers);
+    const message = `${text}\n`;
+    exchange.bytes = Buffer.byteLength(message);
+    await res.end(message).catch(() => {});
   }
 }
 

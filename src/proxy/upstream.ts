@@ -45,6 +45,8 @@ export interface UpstreamStatus {
   readonly requests: number;
   /** Attempts that failed with a connection-level error. */
   readonly failures: number;
+  /** Connections open to it now (busy and idle). */
+  readonly connections: number;
 }
 
 /** Client error codes that say something about the upstream's health. */
@@ -79,6 +81,8 @@ export class Upstream implements UpstreamStatus {
   private consecutive = 0;
   /** performance.now() until which the upstream is skipped; 0 when healthy. */
   downUntil = 0;
+  /** Taken out by active health checks (until a check passes again). */
+  activelyDown = false;
 
   constructor(settings: UpstreamSettings) {
     let u: URL;
@@ -108,11 +112,15 @@ export class Upstream implements UpstreamStatus {
 
   /** Whether the upstream is not in its skip window at `now` (performance.now()). */
   isHealthy(now = performance.now()): boolean {
-    return this.downUntil === 0 || now >= this.downUntil;
+    return !this.activelyDown && (this.downUntil === 0 || now >= this.downUntil);
   }
 
   get healthy(): boolean {
     return this.isHealthy();
+  }
+
+  get connections(): number {
+    return this.agent.pool(this.origin)?.size ?? 0;
   }
 
   /** Whether a slot is free. */
@@ -142,6 +150,6 @@ export class Upstream implements UpstreamStatus {
   }
 
   status(): UpstreamStatus {
-    return { url: this.url, active: this.active, healthy: this.healthy, requests: this.requests, failures: this.failures };
+    return { url: this.url, active: this.active, healthy: this.healthy, requests: this.requests, failures: this.failures, connections: this.connections };
   }
 }

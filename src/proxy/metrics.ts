@@ -1,0 +1,178 @@
+/**
+ * The proxy's metrics in the Prometheus text exposition format (version 0.0.4).
+ *
+ * Each process keeps its own counters and hands out a `MetricsSnapshot` (plain data, so worker
+ * processes can send theirs to the primary over IPC); `renderPrometheus` merges snapshots and
+ * writes the text. Counters and histograms are summed over processes; gauges are summed too
+ * (in-flight requests, open connections) except the upstream health gauge, which takes the
+ * highest value (an upstream is up when some worker can reach it).
+ */
+import type { AccessRecord } from './accessLog.ts';
+
+/** One metric family in a snapshot: samples keyed by their full name with labels. */
+export interface MetricFamily {
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  merge: 'sum' | 'max';
+  samples: Record<string, number>;
+}
+
+/** A process's metrics, keyed by family name. */
+export type MetricsSnapshot = Record<string, MetricFamily>;
+
+/** Upper bounds (seconds) of the upstream latency histogram's buckets. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** A label value escaped as the exposition format requires. */
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labels(pairs: Record<string, string>): string {
+  const parts = Object.entries(pairs).map(([k, v]) => `${k}="${label(v)}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+/** State of one upstream at snapshot time. */
+export interface UpstreamGauge {
+  route: string;
+  upstream: string;
+  healthy: boolean;
+  /** Requests holding a slot of it. */
+  active: number;
+  /** Connections open to it. */
+  connections: number;
+}
+
+/** Counters of one process. */
+export class ProxyMetrics {
+  private readonly families: MetricsSnapshot = {};
+  private inFlight = 0;
+  /** Sample keys already built (a request must not pay for formatting labels). */
+  private readonly keys = new Map<string, string>();
+  private readonly histogramKeys = new Map<string, { buckets: string[]; sum: string; count: string }>();
+
+  private key(name: string, pairs: Record<string, string>): string {
+    const id = `${name}\u0000${Object.values(pairs).join('\u0000')}`;
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      k = `${name}${labels(pairs)}`;
+      this.keys.set(id, k);
+    }
+    return k;
+  }
+
+  private family(name: string, help: string, type: MetricFamily['type'], merge: MetricFamily['merge'] = 'sum'): MetricFamily {
+    let f = this.families[name];
+    if (f === undefined) {
+      f = { help, type, merge, samples: {} };
+      this.families[name] = f;
+    }
+    return f;
+  }
+
+  private add(f: MetricFamily, key: string, by = 1): void {
+    f.samples[key] = (f.samples[key] ?? 0) + by;
+  }
+
+  /** A request began. */
+  requestStarted(): void {
+    this.inFlight++;
+  }
+
+  /** A request ended: counts it by route and status class, its retries, cache outcome and upstream time. */
+  requestEnded(r: AccessRecord): void {
+    this.inFlight--;
+    const route = r.route ?? '';
+    const requests = this.family('holdfast_proxy_requests_total', 'Requests answered, by route and status class.', 'counter');
+    this.add(requests, this.key('holdfast_proxy_requests_total', { route, code: `${Math.floor(r.status / 100)}xx` }));
+    if (r.retries > 0) {
+      const retries = this.family('holdfast_proxy_retries_total', 'Attempts repeated on another upstream after a failure.', 'counter');
+      this.add(retries, this.key('holdfast_proxy_retries_total', { route }), r.retries);
+    }
+    if (r.cache !== null) {
+      const cache = this.family('holdfast_proxy_cache_total', 'Cache outcomes, by route.', 'counter');
+      this.add(cache, this.key('holdfast_proxy_cache_total', { route, outcome: r.cache }));
+    }
+    if (r.upstream !== null && r.upstreamMs !== null) {
+      const name = 'holdfast_proxy_upstream_response_seconds';
+      const h = this.family(name, 'Time from sending a request upstream to its response head.', 'histogram');
+      const seconds = r.upstreamMs / 1000;
+      let k = this.histogramKeys.get(r.upstream);
+      if (k === undefined) {
+        const upstream = r.upstream;
+        k = {
+          buckets: [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => `${name}_bucket${labels({ upstream, le })}`),
+          sum: `${name}_sum${labels({ upstream })}`,
+          count: `${name}_count${labels({ upstream })}`,
+        };
+        this.histogramKeys.set(upstream, k);
+      }
+      // Every bucket is present from the first observation on, as histogram_quantile() expects.
+      for (let i = 0; i < k.buckets.length; i++) this.add(h, k.buckets[i]!, i === LATENCY_BUCKETS.length || seconds <= LATENCY_BUCKETS[i]! ? 1 : 0);
+      this.add(h, k.sum, seconds);
+      this.add(h, k.count);
+    }
+  }
+
+  /** The cache store of `route` failed (the request went on without it). */
+  storeError(route: string): void {
+    const f = this.family('holdfast_proxy_cache_store_errors_total', 'Cache store failures, by route.', 'counter');
+    this.add(f, `holdfast_proxy_cache_store_errors_total${labels({ route })}`);
+  }
+
+  /** The counters plus gauges read now. */
+  snapshot(upstreams: readonly UpstreamGauge[], connections: number): MetricsSnapshot {
+    const out: MetricsSnapshot = structuredClone(this.families);
+    out.holdfast_proxy_in_flight_requests = {
+      help: 'Requests being handled.',
+      type: 'gauge',
+      merge: 'sum',
+      samples: { holdfast_proxy_in_flight_requests: this.inFlight },
+    };
+    out.holdfast_proxy_client_connections = {
+      help: 'Open client connections.',
+      type: 'gauge',
+      merge: 'sum',
+      samples: { holdfast_proxy_client_connections: connections },
+    };
+    const healthy: MetricFamily = { help: 'Whether the upstream is taking traffic (1) or marked down (0).', type: 'gauge', merge: 'max', samples: {} };
+    const active: MetricFamily = { help: 'Requests in flight to the upstream.', type: 'gauge', merge: 'sum', samples: {} };
+    const upstreamConnections: MetricFamily = { help: 'Connections open to the upstream.', type: 'gauge', merge: 'sum', samples: {} };
+    for (const u of upstreams) {
+      const l = labels({ route: u.route, upstream: u.upstream });
+      healthy.samples[`holdfast_proxy_upstream_up${l}`] = u.healthy ? 1 : 0;
+      active.samples[`holdfast_proxy_upstream_active_requests${l}`] = u.active;
+      upstreamConnections.samples[`holdfast_proxy_upstream_connections${l}`] = u.connections;
+    }
+    out.holdfast_proxy_upstream_up = healthy;
+    out.holdfast_proxy_upstream_active_requests = active;
+    out.holdfast_proxy_upstream_connections = upstreamConnections;
+    return out;
+  }
+}
+
+/** Merges snapshots of several processes and writes them in the text exposition format. */
+export function renderPrometheus(snapshots: readonly MetricsSnapshot[]): string {
+  const merged = new Map<string, MetricFamily>();
+  for (const s of snapshots) {
+    for (const [name, f] of Object.entries(s)) {
+      let m = merged.get(name);
+      if (m === undefined) {
+        m = { ...f, samples: {} };
+        merged.set(name, m);
+      }
+      for (const [k, v] of Object.entries(f.samples)) {
+        const prev = m.samples[k];
+        m.samples[k] = prev === undefined ? v : m.merge === 'max' ? Math.max(prev, v) : prev + v;
+      }
+    }
+  }
+  let text = '';
+  for (const name of [...merged.keys()].sort()) {
+    const f = merged.get(name)!;
+    text += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n`;
+    for (const [k, v] of Object.entries(f.samples)) text += `${k} ${v}\n`;
+  }
+  return text;
+}
