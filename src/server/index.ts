@@ -9,6 +9,7 @@ export { IncomingBody } from './incomingBody.ts';
 export { ResponseWriter, type ResponseHeaders, type BodyChunk } from './responseWriter.ts';
 export { ServerError, type ServerErrorCode } from './errors.ts';
 export type { ServerConnectionState } from './connection.ts';
+export type { UpgradeHook, UpgradeRequest } from './upgrade.ts';
 export type { ServerCloseReason } from './diagnostics.ts';
 export type { LingerOptions } from '../transport/lingeringClose.ts';
 export { serveStatic, type StaticOptions } from './serveStatic.ts';
