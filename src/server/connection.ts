@@ -19,7 +19,7 @@ import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
 import { IncomingBody, type BodySource } from './incomingBody.ts';
 import { ServerRequest } from './serverRequest.ts';
-import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
+import { ResponseWriter, type ResponseSink, type SwitchedConnection } from './responseWriter.ts';
 import type { ResolvedOptions, StreamingHandler } from './options.ts';
 import { upgradeRequest } from './upgrade.ts';
 import {
@@ -431,6 +431,7 @@ export class Connection implements ResponseSink, BodySource {
         break;
       }
       this.queue.shift();
+      if (ex.upgrade.length > 0) this.resumeAfterDeclinedUpgrade();
     }
     if (this.queue.length === 0) {
       if (this.pendingError !== null) {
@@ -459,18 +460,9 @@ export class Connection implements ResponseSink, BodySource {
 
   private dispatch(ex: Exchange): void {
     this.state = 'handling';
-    if (ex.upgrade.length > 0 && ex.autoStatus === 0) {
-      if (this.tryUpgrade(ex)) return;
-      // Declined: the bytes the parser held are the next request(s), not another protocol.
-      const held = this.parser.releaseUpgrade();
-      if (held !== null && !this.inputClosed) {
-        try {
-          this.parser.execute(held);
-        } catch (err) {
-          this.onParseError(err);
-        }
-      }
-    }
+    // Declined by the hook (or no hook): the handler answers, and may still switch protocols
+    // itself (`res.switchProtocols`, as a proxy does once its upstream agreed).
+    if (ex.upgrade.length > 0 && ex.autoStatus === 0 && this.tryUpgrade(ex)) return;
     const res = new ResponseWriter(this, ex.req);
     ex.res = res;
     if (ex.autoStatus !== 0) {
@@ -537,6 +529,21 @@ export class Connection implements ResponseSink, BodySource {
     // 'data' listener starts the flow (a socket we paused would stay silent).
     this.paused = false;
     (this.socket as { readableFlowing: boolean | null }).readableFlowing = null;
+  }
+
+  /**
+   * The upgrade request was answered without switching: the bytes the parser held are the next
+   * request(s), never the other protocol (a client that sent them early guessed wrong, and reading
+   * them as HTTP is what every later hop will do too).
+   */
+  private resumeAfterDeclinedUpgrade(): void {
+    const held = this.parser.releaseUpgrade();
+    if (held === null || this.inputClosed) return;
+    try {
+      this.parser.execute(held);
+    } catch (err) {
+      this.onParseError(err);
+    }
   }
 
   private reattachAfterDeclinedUpgrade(): void {
@@ -679,6 +686,22 @@ export class Connection implements ResponseSink, BodySource {
     return new Promise<void>((resolve, reject) => {
       this.drainWaiters.push({ resolve, reject });
     });
+  }
+
+  switchProtocols(res: ResponseWriter, head: string): SwitchedConnection {
+    const ex = this.queue[0];
+    if (ex === undefined || ex.res !== res || ex.upgrade.length === 0 || !this.parser.upgraded || this.lost) {
+      throw new ServerError('HF_SERVER_NOT_UPGRADABLE', 'only a request that asked for an upgrade (HTTP/1.1, Connection: upgrade, no body) can switch protocols');
+    }
+    this.socket.write(head, 'latin1');
+    this.detachForUpgrade();
+    const bytes = this.parser.upgradeBuffer ?? Buffer.alloc(0);
+    this.parser.upgradeBuffer = null;
+    // Nothing of the HTTP side may write to the socket any more.
+    this.lost = true;
+    this.queue.shift();
+    this.served++;
+    return { socket: this.socket, head: bytes };
   }
 
   decideKeepAlive(req: ServerRequest, responseAllows: boolean): boolean {
