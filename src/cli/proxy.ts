@@ -22,6 +22,7 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --headers-timeout MS       upstream response head timeout (default 60000)
   --body-timeout MS          upstream body idle timeout (default 60000)
   --queue-timeout MS         longest wait for a free upstream slot (default 60000)
+  --tunnel-idle-timeout MS   close a WebSocket (upgrade) tunnel idle this long (default 60000; 0 = never)
   --max-fails N              consecutive failures that mark a backend down (default 1)
   --fail-timeout MS          how long a down backend is skipped (default 10000)
   --forwarded STYLE          x-forwarded | forwarded | both | none (default both)
@@ -42,6 +43,7 @@ interface Parsed {
   headers: number | undefined;
   body: number | undefined;
   queue: number | undefined;
+  tunnelIdle: number | undefined;
   maxFails: number | undefined;
   failTimeout: number | undefined;
   forwarded: ForwardedStyle | undefined;
@@ -76,6 +78,7 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
       'headers-timeout': { type: 'string' },
       'body-timeout': { type: 'string' },
       'queue-timeout': { type: 'string' },
+      'tunnel-idle-timeout': { type: 'string' },
       'max-fails': { type: 'string' },
       'fail-timeout': { type: 'string' },
       forwarded: { type: 'string' },
@@ -101,6 +104,7 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
     headers: integerFlag('headers-timeout', values['headers-timeout'], 1),
     body: integerFlag('body-timeout', values['body-timeout'], 1),
     queue: integerFlag('queue-timeout', values['queue-timeout'], 0),
+    tunnelIdle: integerFlag('tunnel-idle-timeout', values['tunnel-idle-timeout'], 0),
     maxFails: integerFlag('max-fails', values['max-fails'], 1),
     failTimeout: integerFlag('fail-timeout', values['fail-timeout'], 0),
     forwarded: choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES),
@@ -147,7 +151,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       upstreamKeepAlive: p.keepAlive,
       bufferRequests: p.bufferRequests,
       bufferResponses: p.bufferResponses,
-      timeouts: { connect: p.connect, headers: p.headers, body: p.body, queue: p.queue },
+      timeouts: { connect: p.connect, headers: p.headers, body: p.body, queue: p.queue, tunnelIdle: p.tunnelIdle },
       health: { maxFails: p.maxFails, failTimeout: p.failTimeout },
       forwarded: p.forwarded,
       preserveHost: p.preserveHost,
