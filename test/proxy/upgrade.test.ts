@@ -224,3 +224,14 @@ test('proxy: a tunnel holds one upstream slot for its life (upstreamConcurrency 
   assert.match(data, /^HTTP\/1\.1 426 /);
   assert.equal(proxy.queued, 0);
 });
+
+test('proxy: behind a held tunnel on a single-slot upstream, others get 503 at the queue timeout (as documented), never a hang', async (t) => {
+  const backend = await wsBackend(t);
+  const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, timeouts: { queue: 200 } });
+  const ws = await open(t, `${proxy.url.replace('http', 'ws')}/held`);
+  const { data } = await rawExchange(proxy.server.port, 'GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 10_000);
+  assert.match(data, /^HTTP\/1\.1 503 [\s\S]*HF_PROXY_QUEUE_TIMEOUT/);
+  // The tunnel itself is untouched.
+  ws.send('after');
+  assert.equal((await nextMessage(ws)).toString(), 'after');
+});
