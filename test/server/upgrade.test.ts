@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Server } from '../../src/server/index.ts';
+import { ServerError, type Server } from '../../src/server/index.ts';
 import { RawClient, startServer } from './helpers.ts';
 
 interface Harness {
@@ -182,4 +182,61 @@ test('graceful shutdown counts an upgraded connection as busy and destroys it at
   const [code] = await closed;
   assert.equal(code, 1006);
   assert.equal(h.server.connectionCount, 0);
+});
+
+test('res.switchProtocols: a handler may switch after awaiting something (as a proxy does), with the early bytes as head', async (t) => {
+  let gotHead = '';
+  const server = await startServer(t, {
+    handler: async (req, res) => {
+      if (req.header('upgrade') === undefined) return void res.end(`plain ${req.target}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const { socket, head } = res.switchProtocols({ Upgrade: 'x-test' });
+      gotHead = head.toString();
+      socket.end(`tunnel got ${gotHead}`);
+    },
+  });
+  const c = new RawClient(server.port);
+  t.after(() => c.destroy());
+  c.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x-test\r\nConnection: Upgrade\r\n\r\nearly bytes');
+  const ending = await c.ended;
+  const text = ending.data.toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(text, /\r\nUpgrade: x-test\r\n/i);
+  assert.match(text, /\r\nConnection: Upgrade\r\n\r\ntunnel got early bytes$/);
+  assert.equal(gotHead, 'early bytes');
+});
+
+test('a handler that answers an upgrade request after a while: the bytes sent meanwhile are the next request', async (t) => {
+  const server = await startServer(t, {
+    handler: async (req, res) => {
+      if (req.header('upgrade') !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      res.end(`plain ${req.target}`);
+    },
+  });
+  const c = new RawClient(server.port);
+  t.after(() => c.destroy());
+  c.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  c.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+  const rs = await c.responses(['GET', 'GET']);
+  assert.deepEqual(rs.map((r) => r.body.toString()), ['plain /ws', 'plain /second']);
+});
+
+test('res.switchProtocols refuses a request that asked for no upgrade', async (t) => {
+  let error: unknown = null;
+  const server = await startServer(t, {
+    handler: (_req, res) => {
+      try {
+        res.switchProtocols({ Upgrade: 'websocket' });
+      } catch (err) {
+        error = err;
+      }
+      void res.end('still http');
+    },
+  });
+  const c = new RawClient(server.port);
+  t.after(() => c.destroy());
+  c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  const [r] = await c.responses(['GET']);
+  assert.equal(r!.body.toString(), 'still http');
+  assert.ok(error instanceof ServerError && error.code === 'HF_SERVER_NOT_UPGRADABLE', String(error));
 });
