@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -234,4 +235,40 @@ test('proxy: behind a held tunnel on a single-slot upstream, others get 503 at t
   // The tunnel itself is untouched.
   ws.send('after');
   assert.equal((await nextMessage(ws)).toString(), 'after');
+});
+
+test('proxy: backpressure — a client sending faster than the upstream reads is paused, and every byte arrives', async (t) => {
+  let upstreamSocket: net.Socket | null = null;
+  const upstream = await rawBackend(t, (s) => {
+    s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x-count\r\nConnection: Upgrade\r\n\r\n');
+    // The upstream reads nothing for now.
+    s.pause();
+    upstreamSocket = s;
+  });
+  // The proxy's own downstream socket, to see whether it stopped reading.
+  const proxySockets: net.Socket[] = [];
+  const onCreated = (m: unknown): void => void proxySockets.push((m as { socket: net.Socket }).socket);
+  diagnostics.subscribe('holdfast:server:connection:created', onCreated);
+  t.after(() => diagnostics.unsubscribe('holdfast:server:connection:created', onCreated));
+  const proxy = await startProxy(t, { upstreams: [upstream], upgradeProtocols: ['x-count'] });
+  const c = new RawClient(proxy.server.port);
+  t.after(() => c.destroy());
+  c.write(UPGRADE_HEAD('/', 'x-count'));
+  assert.ok(await c.waitFor((d) => d.includes('\r\n\r\n')));
+  const total = 32 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0;
+  const writing = (async () => {
+    while (written < total) {
+      written += chunk.length;
+      if (!c.socket.write(chunk)) await once(c.socket, 'drain');
+    }
+  })();
+  // Without backpressure the proxy would read all 32 MB into memory while the upstream reads nothing.
+  assert.ok(await until(() => proxySockets[0]?.isPaused() === true, 20_000), 'the proxy never stopped reading the client');
+  let received = 0;
+  upstreamSocket!.on('data', (d: Buffer) => { received += d.length; });
+  upstreamSocket!.resume();
+  await writing;
+  assert.ok(await until(() => received === total, 20_000), `upstream received ${received} of ${total}`);
 });
