@@ -17,8 +17,8 @@
 import type { AddressInfo } from 'node:net';
 import { ClientError, type AgentOptions, type ClientResponse, type UpgradeResult } from '../client/index.ts';
 import {
-  HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, requestedUpgrade, upgradeGranted,
-  splitList, isToken, type Authority,
+  HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, requestedUpgrade,
+  upgradeGranted, splitList, isToken, type Authority,
 } from '../wire/index.ts';
 import { Tunnel, type TunnelOptions, type TunnelRecord } from './tunnel.ts';
 import {
@@ -218,11 +218,16 @@ export class ReverseProxy {
     this.via = options.via ?? 'holdfast';
     this.preserveHost = booleanOption('preserveHost', options.preserveHost ?? true);
     this.onError = options.onError ?? (() => {});
-    const protocols = options.upgradeProtocols ?? ['websocket'];
-    if (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string' && isToken(p))) {
-      throw new InvalidOptionError('upgradeProtocols', 'a list of protocol tokens, e.g. ["websocket"]');
+    const raw: unknown = options.upgradeProtocols ?? ['websocket'];
+    const items: readonly unknown[] = Array.isArray(raw) ? raw : [raw];
+    const protocols = new Set<string>();
+    for (const p of items) {
+      if (!Array.isArray(raw) || typeof p !== 'string' || !isToken(p)) {
+        throw new InvalidOptionError('upgradeProtocols', 'a list of protocol tokens, e.g. ["websocket"]');
+      }
+      protocols.add(p.toLowerCase());
     }
-    this.upgradeProtocols = new Set(protocols.map((p) => p.toLowerCase()));
+    this.upgradeProtocols = protocols;
     this.tunnelOptions = { idleTimeout: durationOption('timeouts.tunnelIdle', t.tunnelIdle ?? 60_000, true), closeTimeout: 5_000 };
     this.onTunnel = options.onTunnel ?? null;
     const c = options.cache ?? null;
@@ -349,7 +354,7 @@ export class ReverseProxy {
    */
   private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined): Promise<Forwarded> {
     const tried = new Set<Upstream>();
-    let lastError: unknown = null;
+    let lastError: ClientError | null = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
       let lease: Lease;
       try {
@@ -535,13 +540,14 @@ export class ReverseProxy {
       return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream');
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
-    if (body instanceof ReadAhead && res.request.method !== 'HEAD' && (trailers()?.size ?? 0) === 0) {
+    const noBody = responseHasNoBody(req.method, status);
+    if (body instanceof ReadAhead && !noBody && (trailers()?.size ?? 0) === 0) {
       // A small response is usually complete by now: one write for head and body.
       const whole = body.takeWhole();
       if (whole !== null) body = whole;
     }
     if (body instanceof Uint8Array) {
-      await res.end(req.method === 'HEAD' ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
+      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
       return;
     }
     let wrote = false;

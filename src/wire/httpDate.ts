@@ -7,6 +7,7 @@
  * not used: it takes `2024` or `0` as dates and rolls `32 Jan` over into February, so
  * `If-Modified-Since: 2024` would answer 304 where RFC 9110 §13.1.3 says to ignore the field.
  */
+import { trimOws } from './chars.ts';
 
 const DAY_NAMES = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const DAY_NAMES_LONG = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
@@ -44,7 +45,7 @@ export function parseHttpDate(value: string | undefined, now: number = Date.now(
   if (m !== null) {
     if (!DAY_NAMES.includes(m[1]!)) return undefined;
     // asctime's day is `2DIGIT / ( SP DIGIT )`: " 6" or "06".
-    return toEpoch(Number(m[7]), m[2]!, Number(m[3]!.trimStart()), m[4]!, m[5]!, m[6]!);
+    return toEpoch(Number(m[7]), m[2]!, Number(trimOws(m[3]!)), m[4]!, m[5]!, m[6]!);
   }
   return undefined;
 }

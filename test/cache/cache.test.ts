@@ -11,6 +11,7 @@ import { decodeEntry } from '../../src/internals.ts';
 import type { CacheStore, CacheOptions } from '../../src/cache/index.ts';
 import { fakeClock, get, header, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
+import { sleep, until } from '../support.ts';
 
 async function setup(handler: (req: import('node:http').IncomingMessage, res: ServerResponse, n: number) => void, options: Partial<CacheOptions> = {}) {
   const clock = fakeClock();
@@ -474,11 +475,6 @@ async function gatedOrigin() {
   return { origin, release };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  assert.ok(cond(), 'condition not reached');
-}
-
 test('collapsing within a process: concurrent misses for one key make one origin request', async () => {
   const { origin, release } = await gatedOrigin();
   const cache = createCache({ store: new MemoryStore(), collapse: 'process' });
@@ -534,7 +530,8 @@ async function collapseAcrossInstances(options: Partial<CacheOptions>, holdMs: n
     await until(() => origin.requests.length === 1);
     const second = b.handle(get(`${origin.url}/k`), next);
     await until(() => b.stats.collapsed === 1);
-    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    // Holding the lease for a while is the subject: the waiter must not take it over meanwhile.
+    if (holdMs > 0) await sleep(holdMs);
     assert.equal(origin.requests.length, 1, 'the waiter did not take over a lease whose holder is alive');
     release();
     assert.equal(await text(await first), 'body 0');

@@ -12,7 +12,8 @@ import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { startProxy, startOrigin, rawExchange, until } from './helpers.ts';
+import { startProxy, startOrigin, rawExchange } from './helpers.ts';
+import { until } from '../support.ts';
 import { RawClient } from '../server/helpers.ts';
 import type { TunnelRecord } from '../../src/proxy/index.ts';
 
@@ -98,7 +99,7 @@ test('proxy: a WebSocket is tunnelled (text, binary, close codes) and counted', 
   ws.send('close:4001');
   const [code] = (await once(ws, 'close')) as [number];
   assert.equal(code, 4001);
-  assert.ok(await until(() => records.length === 1));
+  await until(() => records.length === 1, { what: 'the tunnel record' });
   const r = records[0]!;
   assert.equal(r.protocol, 'websocket');
   assert.equal(r.target, '/chat');
@@ -147,7 +148,7 @@ test('proxy: an idle tunnel is closed at its timeout', async (t) => {
   ws.send('still alive');
   assert.equal((await nextMessage(ws)).toString(), 'still alive');
   await once(ws, 'close');
-  assert.ok(await until(() => proxy.stats.tunnels.idleTimeouts === 1));
+  await until(() => proxy.stats.tunnels.idleTimeouts === 1, { what: 'the idle timeout counted' });
   assert.equal(proxy.stats.tunnels.active, 0);
 });
 
@@ -219,7 +220,7 @@ test('proxy: a tunnel holds one upstream slot for its life (upstreamConcurrency 
   const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1 });
   const ws = await open(t, `${proxy.url.replace('http', 'ws')}/held`);
   const waiting = rawExchange(proxy.server.port, 'GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 10_000);
-  assert.ok(await until(() => proxy.queued === 1));
+  await until(() => proxy.queued === 1, { what: 'the plain request queued behind the tunnel' });
   ws.close(1000);
   const { data } = await waiting;
   assert.match(data, /^HTTP\/1\.1 426 /);
@@ -265,10 +266,10 @@ test('proxy: backpressure — a client sending faster than the upstream reads is
     }
   })();
   // Without backpressure the proxy would read all 32 MB into memory while the upstream reads nothing.
-  assert.ok(await until(() => proxySockets[0]?.isPaused() === true, 20_000), 'the proxy never stopped reading the client');
+  await until(() => proxySockets[0]?.isPaused() === true, { timeoutMs: 20_000, what: 'the proxy to stop reading the client' });
   let received = 0;
   upstreamSocket!.on('data', (d: Buffer) => { received += d.length; });
   upstreamSocket!.resume();
   await writing;
-  assert.ok(await until(() => received === total, 20_000), `upstream received ${received} of ${total}`);
+  await until(() => received === total, { timeoutMs: 20_000, what: () => `all bytes upstream (${received} of ${total})` });
 });

@@ -210,7 +210,7 @@ test('a handler that answers an upgrade request after a while: the bytes sent me
   const server = await startServer(t, {
     handler: async (req, res) => {
       if (req.header('upgrade') !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      res.end(`plain ${req.target}`);
+      await res.end(`plain ${req.target}`);
     },
   });
   const c = new RawClient(server.port);

@@ -15,7 +15,7 @@ import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { decodeEntry, encodeEntry } from '../entryCodec.ts';
 import { CorruptEntryError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
-import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
+import { amountOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
@@ -102,13 +102,13 @@ export class RedisStore implements CacheStore {
     // Errors surface through the failing command; a listener keeps them from being "unhandled".
     client.on('error', () => {});
     await client.connect();
-    return new RedisStore(client as unknown as Connection, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
+    return new RedisStore(client, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
   }
 
   async get(key: string): Promise<StoredEntry[]> {
     this.#check();
     const hashKey = this.#hashKey(key);
-    const reply = (await this.#conn.sendCommand(['HGETALL', hashKey], { typeMapping: this.#bufferMapping })) as unknown;
+    const reply = (await this.#conn.sendCommand(['HGETALL', hashKey], { typeMapping: this.#bufferMapping }));
     const pairs = flattenPairs(reply);
     const now = Date.now();
     const out: StoredEntry[] = [];
