@@ -4,6 +4,7 @@
  */
 import { createProxy, type ForwardedStyle, type UpstreamKeepAlive } from '../proxy/index.ts';
 import { SqliteStore, RedisStore, type CacheStore } from '../cache/index.ts';
+import { isToken, parseTokenList } from '../wire/index.ts';
 import { UsageError, choiceFlag, integerFlag, nonEmptyFlag, parseCommandLine, usageFailure } from './args.ts';
 
 const USAGE = `Usage: holdfast proxy --upstream URL [--upstream URL ...] [options]
@@ -23,6 +24,8 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --body-timeout MS          upstream body idle timeout (default 60000)
   --queue-timeout MS         longest wait for a free upstream slot (default 60000)
   --tunnel-idle-timeout MS   close a WebSocket (upgrade) tunnel idle this long (default 60000; 0 = never)
+  --upgrade-protocols LIST   protocols clients may upgrade to, comma-separated (default websocket;
+                             empty: none)
   --max-fails N              consecutive failures that mark a backend down (default 1)
   --fail-timeout MS          how long a down backend is skipped (default 10000)
   --forwarded STYLE          x-forwarded | forwarded | both | none (default both)
@@ -44,6 +47,7 @@ interface Parsed {
   body: number | undefined;
   queue: number | undefined;
   tunnelIdle: number | undefined;
+  upgradeProtocols: string[] | undefined;
   maxFails: number | undefined;
   failTimeout: number | undefined;
   forwarded: ForwardedStyle | undefined;
@@ -79,6 +83,7 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
       'body-timeout': { type: 'string' },
       'queue-timeout': { type: 'string' },
       'tunnel-idle-timeout': { type: 'string' },
+      'upgrade-protocols': { type: 'string' },
       'max-fails': { type: 'string' },
       'fail-timeout': { type: 'string' },
       forwarded: { type: 'string' },
@@ -105,11 +110,19 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
     body: integerFlag('body-timeout', values['body-timeout'], 1),
     queue: integerFlag('queue-timeout', values['queue-timeout'], 0),
     tunnelIdle: integerFlag('tunnel-idle-timeout', values['tunnel-idle-timeout'], 0),
+    upgradeProtocols: values['upgrade-protocols'] === undefined ? undefined : upgradeProtocolsFlag(values['upgrade-protocols']),
     maxFails: integerFlag('max-fails', values['max-fails'], 1),
     failTimeout: integerFlag('fail-timeout', values['fail-timeout'], 0),
     forwarded: choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES),
     preserveHost: values['no-preserve-host'] !== true,
   };
+}
+
+/** `--upgrade-protocols websocket,x-foo` (empty: none). */
+function upgradeProtocolsFlag(v: string): string[] {
+  const list = parseTokenList(v);
+  for (const p of list) if (!isToken(p)) throw new UsageError(`invalid protocol ${JSON.stringify(p)} in --upgrade-protocols`);
+  return list;
 }
 
 /** Opens the store named by `--cache`: a Redis URL or a SQLite directory. */
@@ -152,6 +165,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       bufferRequests: p.bufferRequests,
       bufferResponses: p.bufferResponses,
       timeouts: { connect: p.connect, headers: p.headers, body: p.body, queue: p.queue, tunnelIdle: p.tunnelIdle },
+      upgradeProtocols: p.upgradeProtocols,
       health: { maxFails: p.maxFails, failTimeout: p.failTimeout },
       forwarded: p.forwarded,
       preserveHost: p.preserveHost,

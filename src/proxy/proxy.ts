@@ -181,6 +181,7 @@ export class ReverseProxy {
   private readonly upgradeProtocols: ReadonlySet<string>;
   private readonly tunnelOptions: TunnelOptions;
   private readonly onTunnel: ((record: TunnelRecord) => void) | null;
+  private readonly tunnels = new Set<Tunnel>();
 
   constructor(options: ReverseProxyOptions) {
     if (options === undefined || !Array.isArray(options.upstreams) || options.upstreams.length === 0) {
@@ -268,8 +269,16 @@ export class ReverseProxy {
    * passed in `cache` belongs to the caller and is not closed.
    */
   async close(options: CloseOptions = {}): Promise<void> {
+    // Tunnels are busy connections: they may finish within the timeout, else they are closed at
+    // it. Armed before the server's own deadline (same delay, so it fires first) for the record
+    // to say `shutdown` rather than which socket happened to go first.
+    const deadline = setTimeout(() => {
+      for (const t of this.tunnels) t.destroy();
+    }, options.timeout ?? 10_000);
+    deadline.unref();
     const serverClosed = this.server.close(options);
     await serverClosed;
+    clearTimeout(deadline);
     this.balancer.close();
     await Promise.all(this.list.map((u) => u.agent.destroy()));
     if (this.cache !== null) await this.cache.idle();
@@ -486,7 +495,8 @@ export class ReverseProxy {
     tunnels.opened++;
     tunnels.active++;
     const protocol = upgradeGranted(101, upstreamRes.headers, protocols) ?? protocols[0]!;
-    new Tunnel(switched.socket, switched.head, upstreamSocket, upstreamHead, this.tunnelOptions, (t, reason, durationMs) => {
+    const tunnel = new Tunnel(switched.socket, switched.head, upstreamSocket, upstreamHead, this.tunnelOptions, (t, reason, durationMs) => {
+      this.tunnels.delete(t);
       lease.release();
       tunnels.active--;
       tunnels.bytesFromClient += t.bytesFromClient;
@@ -497,6 +507,7 @@ export class ReverseProxy {
         bytesFromClient: t.bytesFromClient, bytesFromUpstream: t.bytesFromUpstream, durationMs, reason,
       });
     });
+    if (tunnel.active) this.tunnels.add(tunnel);
   }
 
   /** Whether a failed attempt may be repeated on another upstream. */

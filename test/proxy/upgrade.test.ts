@@ -15,7 +15,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { startProxy, startOrigin, rawExchange } from './helpers.ts';
 import { until } from '../support.ts';
 import { RawClient } from '../server/helpers.ts';
-import type { TunnelRecord } from '../../src/proxy/index.ts';
+import { createProxy, type TunnelRecord } from '../../src/proxy/index.ts';
 
 /** A `ws` echo server (on node:http, an independent peer); closed after the test. */
 async function wsBackend(t: import('node:test').TestContext): Promise<{ url: string; wss: WebSocketServer }> {
@@ -272,4 +272,16 @@ test('proxy: backpressure — a client sending faster than the upstream reads is
   upstreamSocket!.resume();
   await writing;
   await until(() => received === total, { timeoutMs: 20_000, what: () => `all bytes upstream (${received} of ${total})` });
+});
+
+test('proxy: close() ends a tunnel still open at its deadline, and the record says shutdown', async (t) => {
+  const backend = await wsBackend(t);
+  const records: TunnelRecord[] = [];
+  const proxy = createProxy({ upstreams: [backend.url], onTunnel: (r) => records.push(r) });
+  await proxy.listen(0, '127.0.0.1');
+  const ws = await open(t, `${proxy.url.replace('http', 'ws')}/`);
+  const closed = once(ws, 'close');
+  await proxy.close({ timeout: 100 });
+  await closed;
+  assert.deepEqual(records.map((r) => r.reason), ['shutdown']);
 });

@@ -138,3 +138,12 @@ test('holdfast proxy CLI: --tunnel-idle-timeout closes an idle tunnel', async (t
   // The proxy closed the TCP connection without a close frame: the client sees 1006.
   assert.equal(code, 1006);
 });
+
+test('holdfast proxy CLI: --upgrade-protocols with an invalid token is a usage error', async () => {
+  const child = spawn(process.execPath, [CLI, '--upstream', 'http://127.0.0.1:1', '--upgrade-protocols', 'web socket'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 2);
+  assert.match(err, /--upgrade-protocols/);
+});
