@@ -8,6 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -284,4 +289,24 @@ test('proxy: close() ends a tunnel still open at its deadline, and the record sa
   await proxy.close({ timeout: 100 });
   await closed;
   assert.deepEqual(records.map((r) => r.reason), ['shutdown']);
+});
+
+test('proxy: a WebSocket to an https upstream (wss behind the proxy)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hf-wss-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`tls: ${d.toString()}`)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise<void>((resolve) => {
+    for (const c of wss.clients) c.terminate();
+    server.close(() => resolve());
+  }));
+  const port = (server.address() as AddressInfo).port;
+  const proxy = await startProxy(t, { upstreams: [`https://127.0.0.1:${port}`], agent: { tls: { rejectUnauthorized: false } } });
+  const ws = await open(t, `${proxy.url.replace('http', 'ws')}/`);
+  ws.send('hello');
+  assert.equal((await nextMessage(ws)).toString(), 'tls: hello');
 });
