@@ -18,7 +18,7 @@ Options:
   --subjects IDS          subjects to run, comma-separated (see --list)
   --repeat N              multiply every scenario's rounds by N (default 1); the one-round
                           scenarios (slow-headers, preconnect, slowloris, graceful-shutdown,
-                          request-at-idle-timeout) then play N rounds
+                          request-at-idle-timeout, upgrade-held) then play N rounds
   --concurrency N         cells run at once (default 3)
   --extra-subjects FILE   add your own subjects: an ES module exporting \`subjects\` (or a
                           default export), an array of lab ClientSubject / ServerSubject

@@ -24,6 +24,7 @@ import {
 } from './proxyConfig.ts';
 import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
 import { createAdminServer } from '../proxy/admin.ts';
+import { isToken, parseTokenList } from '../wire/index.ts';
 import { renderPrometheus } from '../proxy/metrics.ts';
 
 const USAGE = `Usage: holdfast proxy --upstream URL [--upstream URL ...] [options]
@@ -56,6 +57,9 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --headers-timeout MS       upstream response head timeout (default 60000)
   --body-timeout MS          upstream body idle timeout (default 60000)
   --queue-timeout MS         longest wait for a free upstream slot (default 60000)
+  --tunnel-idle-timeout MS   close a WebSocket (upgrade) tunnel idle this long (default 60000; 0 = never)
+  --upgrade-protocols LIST   protocols clients may upgrade to, comma-separated (default websocket;
+                             empty: none)
   --max-fails N              consecutive failures that mark a backend down (default 1)
   --fail-timeout MS          how long a down backend is skipped (default 10000)
   --forwarded STYLE          x-forwarded | forwarded | both | none (default both)
@@ -88,6 +92,8 @@ const OPTIONS = {
   'headers-timeout': { type: 'string' },
   'body-timeout': { type: 'string' },
   'queue-timeout': { type: 'string' },
+  'tunnel-idle-timeout': { type: 'string' },
+  'upgrade-protocols': { type: 'string' },
   'max-fails': { type: 'string' },
   'fail-timeout': { type: 'string' },
   forwarded: { type: 'string' },
@@ -110,6 +116,8 @@ const ROUTE_FLAGS = [
   'headers-timeout',
   'body-timeout',
   'queue-timeout',
+  'tunnel-idle-timeout',
+  'upgrade-protocols',
   'max-fails',
   'fail-timeout',
   'forwarded',
@@ -122,6 +130,13 @@ function hostPortFlag(flag: string, v: string | undefined): { host: string; port
   return parseHostPort(s) ?? (() => {
     throw new UsageError(`invalid --${flag} ${JSON.stringify(s)} (expected HOST:PORT)`);
   })();
+}
+
+/** `--upgrade-protocols websocket,x-foo` (empty: none). */
+function upgradeProtocolsFlag(v: string): string[] {
+  const list = parseTokenList(v);
+  for (const p of list) if (!isToken(p)) throw new UsageError(`invalid protocol ${JSON.stringify(p)} in --upgrade-protocols`);
+  return list;
 }
 
 /**
@@ -162,6 +177,8 @@ export function resolvePlan(argv: string[]): ProxyPlan | 'help' {
     route.headers = integerFlag('headers-timeout', values['headers-timeout'], 1);
     route.body = integerFlag('body-timeout', values['body-timeout'], 1);
     route.queue = integerFlag('queue-timeout', values['queue-timeout'], 0);
+    route.tunnelIdle = integerFlag('tunnel-idle-timeout', values['tunnel-idle-timeout'], 0);
+    if (values['upgrade-protocols'] !== undefined) route.upgradeProtocols = upgradeProtocolsFlag(values['upgrade-protocols']);
     route.maxFails = integerFlag('max-fails', values['max-fails'], 1);
     route.failTimeout = integerFlag('fail-timeout', values['fail-timeout'], 0);
     route.forwarded = choiceFlag('forwarded', values.forwarded, FORWARDED_STYLES);

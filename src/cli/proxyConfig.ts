@@ -51,6 +51,10 @@ export interface RoutePlan {
   headers: number | undefined;
   body: number | undefined;
   queue: number | undefined;
+  /** Idle limit of a WebSocket (upgrade) tunnel, ms; 0: never. */
+  tunnelIdle: number | undefined;
+  /** Protocols clients may upgrade to; undefined: the proxy's default (websocket). */
+  upgradeProtocols: string[] | undefined;
   maxFails: number | undefined;
   failTimeout: number | undefined;
   forwarded: ForwardedStyle | undefined;
@@ -205,6 +209,8 @@ export function defaultRoute(upstreams: string[]): RoutePlan {
     headers: undefined,
     body: undefined,
     queue: undefined,
+    tunnelIdle: undefined,
+    upgradeProtocols: undefined,
     maxFails: undefined,
     failTimeout: undefined,
     forwarded: undefined,
@@ -302,11 +308,12 @@ export function loadConfigFile(file: string): ProxyPlan {
     route.bufferResponses = r.integer(g('bufferResponses'), `${p}.bufferResponses`, 1);
     const tNode = g('timeouts');
     if (tNode !== undefined) {
-      const t = r.object(tNode, `${p}.timeouts`, ['connect', 'headers', 'body', 'queue']);
+      const t = r.object(tNode, `${p}.timeouts`, ['connect', 'headers', 'body', 'queue', 'tunnelIdle']);
       route.connect = r.integer(t.entries.get('connect'), `${p}.timeouts.connect`, 1);
       route.headers = r.integer(t.entries.get('headers'), `${p}.timeouts.headers`, 1);
       route.body = r.integer(t.entries.get('body'), `${p}.timeouts.body`, 1);
       route.queue = r.integer(t.entries.get('queue'), `${p}.timeouts.queue`, 0);
+      route.tunnelIdle = r.integer(t.entries.get('tunnelIdle'), `${p}.timeouts.tunnelIdle`, 0);
     }
     route.maxFails = r.integer(g('maxFails'), `${p}.maxFails`, 1);
     route.failTimeout = r.integer(g('failTimeout'), `${p}.failTimeout`, 0);

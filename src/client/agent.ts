@@ -2,12 +2,13 @@
  * The Agent: one `Pool` per origin, the retry rules, timeouts and abort handling around each
  * exchange, and the interceptor chain that `request()` and `fetch()` share.
  */
-import { HeaderList, hasToken, serializeRequestHead, trimOws, type HeaderInit } from '../wire/index.ts';
+import { HeaderList, hasToken, parseTokenList, serializeRequestHead, trimOws, upgradeGranted, type HeaderInit } from '../wire/index.ts';
+import type { Socket } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import type { ClientTlsOptions } from '../transport/connect.ts';
 import { pollTurn } from '../transport/liveness.ts';
 import { Pool, type CheckoutHandle } from './pool.ts';
-import type { ClientConnection, OutgoingRequest, ExchangeTimeouts } from './connection.ts';
+import { takeSwitchedSocket, type ClientConnection, type OutgoingRequest, type ExchangeTimeouts } from './connection.ts';
 import { OutgoingBody, type RequestBodyInit } from './outgoingBody.ts';
 import type { ClientResponse } from './response.ts';
 import { compose, type Dispatch, type DispatchRequest, type Interceptor, type Timeouts } from './dispatch.ts';
@@ -16,6 +17,7 @@ import {
   ClientError,
   InvalidRequestError,
   PoolClosedError,
+  ResponseParseError,
   StaleConnectionError,
   TimeoutError,
 } from './errors.ts';
@@ -119,6 +121,29 @@ export interface RequestOptions {
    */
   target?: string;
 }
+
+/** Options of `Agent.upgrade()`. */
+export interface UpgradeOptions {
+  /** The protocol to switch to, as the `Upgrade` field says it (`websocket`). Several: comma-separated, preferred first. */
+  protocol: string;
+  /** Further fields (`Sec-WebSocket-Key`, `Origin`...). `Connection` and `Upgrade` are set by the agent. */
+  headers?: HeaderInit | Headers;
+  /** Default `GET`. */
+  method?: string;
+  /** The request-target to send instead of the URL's path (see `RequestOptions.target`). */
+  target?: string;
+  /** Connect and response-head timeouts (the body timeouts apply to a refusal's body). */
+  timeouts?: Timeouts;
+}
+
+/**
+ * What `Agent.upgrade()` resolves with: the `101` and the socket now speaking the new protocol
+ * (with `head`, bytes that arrived right after the 101), or the server's refusal — any other
+ * response, with its body to read as usual.
+ */
+export type UpgradeResult =
+  | { readonly upgraded: true; readonly response: ClientResponse; readonly socket: Socket; readonly head: Buffer }
+  | { readonly upgraded: false; readonly response: ClientResponse };
 
 /** Parsed request target, cached per URL string. */
 interface Target {
@@ -247,6 +272,59 @@ export class Agent {
       return Promise.reject(err instanceof ClientError ? err : new InvalidRequestError((err as Error).message, err));
     }
     return this.dispatch(req);
+  }
+
+  /**
+   * Asks the server to switch protocols (RFC 9110 §7.8) on a fresh connection, so holdfast can be
+   * the transport under a WebSocket or other client. Never retried, never cached, and interceptors
+   * do not see it. A `101` whose `Upgrade` names no protocol that was asked for rejects with
+   * `ResponseParseError` (the socket is destroyed: its bytes are neither protocol's).
+   *
+   * ```ts
+   * const r = await agent.upgrade('http://127.0.0.1:8080/live', {
+   *   protocol: 'websocket',
+   *   headers: { 'sec-websocket-key': key, 'sec-websocket-version': '13' },
+   * });
+   * if (r.upgraded) speakWebSocket(r.socket, r.head); // frames from here on
+   * else console.log(r.response.status, await r.response.body.text());
+   * ```
+   */
+  async upgrade(url: string | URL, options: UpgradeOptions): Promise<UpgradeResult> {
+    const protocol = options?.protocol;
+    if (typeof protocol !== 'string' || protocol === '') throw new InvalidRequestError('upgrade() needs a protocol');
+    let req: DispatchRequest;
+    let t: Target;
+    let outgoing: OutgoingRequest;
+    try {
+      req = this.toDispatchRequest(url, { method: options.method, headers: options.headers, target: options.target, timeouts: options.timeouts });
+      // A copy: the caller's list is not ours to change.
+      const headers = req.headers.clone();
+      headers.set('connection', 'upgrade');
+      headers.set('upgrade', protocol);
+      req = { ...req, headers };
+      t = this.target(req.url);
+      outgoing = { ...this.buildOutgoing(req, t), upgrade: true };
+    } catch (err) {
+      throw err instanceof ClientError ? err : new InvalidRequestError((err as Error).message, err);
+    }
+    const pool = this.poolFor(t);
+    const to = req.timeouts;
+    const timeouts: ExchangeTimeouts = to === undefined ? this.defaultTimeouts : {
+      headers: to.headers ?? this.opts.headersTimeout,
+      body: to.body ?? this.opts.bodyTimeout,
+      expectContinue: to.expectContinue ?? this.opts.expectContinueTimeout,
+    };
+    // Fresh: a pooled connection may be closing under us, and an upgrade is never repeated.
+    const conn = await this.acquire(pool, true, to?.connect ?? this.opts.connectTimeout, null);
+    const response = await conn.exchange(outgoing, timeouts);
+    if (response.status !== 101) return { upgraded: false, response };
+    const switched = takeSwitchedSocket(response);
+    const asked = parseTokenList(protocol).map((p) => p.split('/')[0] ?? p);
+    if (switched === null || upgradeGranted(101, response.headers, asked) === null) {
+      switched?.socket.destroy();
+      throw new ResponseParseError(`the server switched to ${JSON.stringify(response.headers.get('upgrade') ?? '')}, not to ${JSON.stringify(protocol)}`, 'headers', null);
+    }
+    return { upgraded: true, response, socket: switched.socket, head: switched.head };
   }
 
   /** WHATWG `fetch` over this agent; returns the global `Response`. */

@@ -15,6 +15,9 @@
  * - `busy`: one exchange in flight. Requests are never pipelined.
  * - `closing`: the socket is being destroyed; `closed` once its `close` event fired (a socket
  *   that closes by itself goes to `closed` from any state).
+ * - A `101 Switching Protocols` answering a request sent as an upgrade (`OutgoingRequest.upgrade`)
+ *   takes `busy` straight to `closed` (reason `upgraded`): the socket, with the bytes read past the
+ *   101, belongs to the caller from then on, and the pool no longer counts it.
  *
  * While `busy`, the exchange has a writing and a reading state (hyper's `Writing` and
  * `Reading`), each moving one way:
@@ -121,7 +124,8 @@ export type CloseReason =
   | 'aborted'
   | 'close-idle'
   | 'pool-closed'
-  | 'destroyed';
+  | 'destroyed'
+  | 'upgraded';
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
@@ -163,6 +167,14 @@ export interface OutgoingRequest {
   url: string;
   /** Told of each interim (1xx) response before the final one; null: nobody listens. */
   onInformational?: ((status: number, headers: HeaderList) => void) | null;
+  /** The request asks for a protocol upgrade: a 101 hands the socket to the caller. */
+  upgrade?: boolean;
+}
+
+/** The socket of a connection that switched protocols, with the bytes read after the 101. */
+export interface SwitchedSocket {
+  readonly socket: Socket;
+  readonly head: Buffer;
 }
 
 let nextConnectionId = 1;
@@ -261,6 +273,14 @@ export class ClientConnection implements BodySource {
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAt = 0;
   private readonly onDeadlineTimer = (): void => this.checkDeadline();
+  /** A 101 answering an upgrade request, handed over once the parser has kept what followed it. */
+  private switching: ClientResponse | null = null;
+  private readonly onSocketData = (chunk: Buffer): void => this.onData(chunk);
+  private readonly onSocketEnd = (): void => this.onEnd();
+  private readonly onSocketError = (err: Error): void => {
+    this.lastError = err;
+  };
+  private readonly onSocketClose = (): void => this.onClose();
 
   constructor(origin: string, owner: ConnectionOwner, settings: ConnectionSettings) {
     this.origin = origin;
@@ -314,12 +334,10 @@ export class ClientConnection implements BodySource {
     assert(this.sock === null, 'client connection: a socket is attached already');
     this.sock = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', (err: Error) => {
-      this.lastError = err;
-    });
-    socket.on('close', () => this.onClose());
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
     if (this.lifecycle === 'connecting') this.enter('reserved');
   }
 
@@ -563,6 +581,10 @@ export class ClientConnection implements BodySource {
       this.onParseError(err);
       return;
     }
+    if (this.switching !== null) {
+      this.handOver(ex, this.switching);
+      return;
+    }
     // Bytes after the end of the response, in the same read, that do not yet form a head: the
     // server sent something nobody asked for. Reusing the connection would read them as the
     // next response.
@@ -717,8 +739,14 @@ export class ClientConnection implements BodySource {
       }
       ex.reading = 'held';
     }
+    if (head.status === 101 && ex.req.upgrade === true) {
+      // The socket goes to the caller once this read is parsed: what follows the 101 in it is
+      // the new protocol's, and the parser holds it until then.
+      this.switching = new ClientResponse({ status: 101, statusText: head.reason, headers: head.headers, body: null, url: ex.req.url });
+      return;
+    }
     if (head.status === 101) {
-      // Protocol upgrades are not supported by this client: hand over the head, retire.
+      // An upgrade nobody asked for: hand over the head, retire (the bytes after it are not HTTP).
       const res = new ClientResponse({ status: 101, statusText: head.reason, headers: head.headers, body: null, url: ex.req.url });
       this.ex = null;
       ex.resolve(res);
@@ -734,6 +762,34 @@ export class ClientConnection implements BodySource {
       this.armDeadline(ex, ex.timeouts.body);
     }
     if (ex.reading === 'head') this.deliverHead(ex, res);
+  }
+
+  /**
+   * `busy` → `closed` (reason `upgraded`): the socket leaves this connection and the pool, with no
+   * listener, timer or pause of ours left on it, and the bytes read after the 101 as `head`.
+   */
+  private handOver(ex: Exchange, res: ClientResponse): void {
+    assert(this.lifecycle === 'busy' && this.ex === ex, 'client connection: switching protocols outside an exchange');
+    const socket = this.sock!;
+    this.switching = null;
+    this.ex = null;
+    this.clearDeadlineTimer();
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    socket.removeListener('data', this.onSocketData);
+    socket.removeListener('end', this.onSocketEnd);
+    // The error listener stays (it only records): an error before the new owner listens must not
+    // become an uncaught exception.
+    socket.removeListener('close', this.onSocketClose);
+    const head = this.parser.upgradeBuffer ?? Buffer.alloc(0);
+    this.parser.upgradeBuffer = null;
+    this.closedFor = 'upgraded';
+    this.enter('closed');
+    if (connectionClosedChannel.hasSubscribers) {
+      connectionClosedChannel.publish({ connectionId: this.id, origin: this.origin, reason: 'upgraded', requestCount: this.exchanges, error: null });
+    }
+    this.owner.closed(this, 'upgraded');
+    switchedSockets.set(res, { socket, head });
+    ex.resolve(res);
   }
 
   /** Hands the response head to the caller: `head`/`held` → `body`, `held-done` → `done`. */
@@ -964,6 +1020,16 @@ export class ClientConnection implements BodySource {
   setOwner(owner: ConnectionOwner): void {
     this.owner = owner;
   }
+}
+
+/** The sockets of 101 responses, until their upgrade caller takes them (see `takeSwitchedSocket`). */
+const switchedSockets = new WeakMap<ClientResponse, SwitchedSocket>();
+
+/** The socket a 101 response handed over (once: a second call returns null). */
+export function takeSwitchedSocket(res: ClientResponse): SwitchedSocket | null {
+  const s = switchedSockets.get(res) ?? null;
+  switchedSockets.delete(res);
+  return s;
 }
 
 function waitDrain(socket: Socket): Promise<void> {

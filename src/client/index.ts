@@ -10,7 +10,7 @@
 import { Agent, type RequestOptions } from './agent.ts';
 import type { ClientResponse } from './response.ts';
 
-export { Agent, type AgentOptions, type AgentCache, type RequestOptions } from './agent.ts';
+export { Agent, type AgentOptions, type AgentCache, type RequestOptions, type UpgradeOptions, type UpgradeResult } from './agent.ts';
 export type { CloseReason } from './connection.ts';
 export { ClientResponse, type ClientResponseInit, type ResponseCacheOutcome } from './response.ts';
 export { ResponseBody } from './responseBody.ts';

@@ -9,7 +9,10 @@
  * await proxy.listen(8080, '127.0.0.1');
  * ```
  */
-export { ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyTimeouts, type ReverseProxyStats } from './proxy.ts';
+export {
+  ReverseProxy, createProxy, type ReverseProxyOptions, type ReverseProxyTimeouts, type ReverseProxyStats, type ReverseProxyTunnelStats,
+} from './proxy.ts';
+export type { TunnelRecord, TunnelCloseReason } from './tunnel.ts';
 export { ProxyError, type ProxyErrorCode } from './errors.ts';
 export type { ForwardedStyle } from './forwarded.ts';
 export type { UpstreamKeepAlive, UpstreamStatus, HealthOptions } from './upstream.ts';

@@ -15,8 +15,12 @@
  * length, chunked otherwise), so the two connections can never disagree on where a message ends.
  */
 import type { AddressInfo } from 'node:net';
-import { ClientError, type AgentOptions, type ClientResponse } from '../client/index.ts';
-import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, type Authority } from '../wire/index.ts';
+import { ClientError, type AgentOptions, type ClientResponse, type UpgradeResult } from '../client/index.ts';
+import {
+  HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, requestedUpgrade,
+  upgradeGranted, splitList, isToken, type Authority,
+} from '../wire/index.ts';
+import { Tunnel, type TunnelOptions, type TunnelRecord } from './tunnel.ts';
 import {
   createServer,
   type CloseOptions,
@@ -48,6 +52,11 @@ export interface ReverseProxyTimeouts {
   body?: number;
   /** Longest wait for a free upstream slot (default 60 000; 0 = unbounded). */
   queue?: number;
+  /**
+   * A tunnel (WebSocket...) with no byte either way for this long is closed (default 60 000, as
+   * nginx's `proxy_read_timeout`; 0 = never). Keep it above the protocol's own ping interval.
+   */
+  tunnelIdle?: number;
 }
 
 /** Options of `createProxy`. */
@@ -84,9 +93,17 @@ export interface ReverseProxyOptions {
   /** Send the client's Host upstream (default true, as Go's ReverseProxy); else the upstream's own. */
   preserveHost?: boolean;
   /** Options of the downstream server (timeouts, limits, TLS). */
-  server?: Omit<ServerOptions, 'handler' | 'fetch'>;
+  server?: Omit<ServerOptions, 'handler' | 'fetch' | 'upgrade'>;
   /** Extra options of each upstream `Agent` (liveness check, TLS, keep-alive margins...). */
   agent?: Omit<AgentOptions, 'connections' | 'connectTimeout' | 'headersTimeout' | 'bodyTimeout' | 'interceptors'>;
+  /**
+   * Protocols a client may upgrade to through the proxy (`Upgrade` tokens, case-insensitive,
+   * without versions). Default `['websocket']`; `[]` passes no upgrade (the `Upgrade` field is
+   * then dropped as hop-by-hop, and the request is an ordinary one).
+   */
+  upgradeProtocols?: readonly string[];
+  /** Told about each tunnel when it has closed (bytes each way, duration): for access logs and metrics. */
+  onTunnel?: (record: TunnelRecord) => void;
   /**
    * Told about failures the proxy answered for (upstream errors, cache errors), with the request
    * id of the request concerned when there is one. Default: silent.
@@ -105,6 +122,22 @@ export interface ReverseProxyStats {
   truncated: number;
   /** Cache outcomes by name. */
   cache: Partial<Record<CacheOutcome, number>>;
+  /** Protocol upgrades (see `ReverseProxyTunnelStats`). */
+  tunnels: ReverseProxyTunnelStats;
+}
+
+/** Counters of upgrades and the tunnels they opened. Bytes count closed tunnels only. */
+export interface ReverseProxyTunnelStats {
+  /** Upgrades the upstream accepted (tunnels opened). */
+  opened: number;
+  /** Upgrade requests the upstream answered with its own (non-101) response. */
+  refused: number;
+  /** Tunnels open now; each holds one upstream concurrency slot. */
+  active: number;
+  /** Tunnels closed for their idle timeout. */
+  idleTimeouts: number;
+  bytesFromClient: number;
+  bytesFromUpstream: number;
 }
 
 const DEFAULT_BUFFER = 1024 * 1024;
@@ -130,7 +163,10 @@ export class ReverseProxy {
   readonly server: Server;
   /** The cache in the middle, or null. */
   readonly cache: Cache | null;
-  readonly stats: ReverseProxyStats = { requests: 0, upstreamErrors: 0, failovers: 0, truncated: 0, cache: {} };
+  readonly stats: ReverseProxyStats = {
+    requests: 0, upstreamErrors: 0, failovers: 0, truncated: 0, cache: {},
+    tunnels: { opened: 0, refused: 0, active: 0, idleTimeouts: 0, bytesFromClient: 0, bytesFromUpstream: 0 },
+  };
   private readonly balancer: Balancer;
   private readonly list: Upstream[];
   private readonly bufferRequests: number;
@@ -140,6 +176,10 @@ export class ReverseProxy {
   private readonly preserveHost: boolean;
   private readonly onError: (err: unknown, context: string, requestId?: string) => void;
   private readonly healthCheck: ActiveHealthCheck | null;
+  private readonly upgradeProtocols: ReadonlySet<string>;
+  private readonly tunnelOptions: TunnelOptions;
+  private readonly onTunnel: ((record: TunnelRecord) => void) | null;
+  private readonly tunnels = new Set<Tunnel>();
 
   constructor(options: ReverseProxyOptions) {
     if (options === undefined || !Array.isArray(options.upstreams) || options.upstreams.length === 0) {
@@ -177,6 +217,18 @@ export class ReverseProxy {
     this.via = options.via ?? 'holdfast';
     this.preserveHost = booleanOption('preserveHost', options.preserveHost ?? true);
     this.onError = options.onError ?? (() => {});
+    const raw: unknown = options.upgradeProtocols ?? ['websocket'];
+    const items: readonly unknown[] = Array.isArray(raw) ? raw : [raw];
+    const protocols = new Set<string>();
+    for (const p of items) {
+      if (!Array.isArray(raw) || typeof p !== 'string' || !isToken(p)) {
+        throw new InvalidOptionError('upgradeProtocols', 'a list of protocol tokens, e.g. ["websocket"]');
+      }
+      protocols.add(p.toLowerCase());
+    }
+    this.upgradeProtocols = protocols;
+    this.tunnelOptions = { idleTimeout: durationOption('timeouts.tunnelIdle', t.tunnelIdle ?? 60_000, true), closeTimeout: 5_000 };
+    this.onTunnel = options.onTunnel ?? null;
     const c = options.cache ?? null;
     if (c === null) this.cache = null;
     else if (c instanceof Cache) {
@@ -218,8 +270,16 @@ export class ReverseProxy {
    * passed in `cache` belongs to the caller and is not closed.
    */
   async close(options: CloseOptions = {}): Promise<void> {
+    // Tunnels are busy connections: they may finish within the timeout, else they are closed at
+    // it. Armed before the server's own deadline (same delay, so it fires first) for the record
+    // to say `shutdown` rather than which socket happened to go first.
+    const deadline = setTimeout(() => {
+      for (const t of this.tunnels) t.destroy();
+    }, options.timeout ?? 10_000);
+    deadline.unref();
     const serverClosed = this.server.close(options);
     await serverClosed;
+    clearTimeout(deadline);
     await this.healthCheck?.stop();
     this.balancer.close();
     await Promise.all(this.list.map((u) => u.agent.destroy()));
@@ -245,6 +305,8 @@ export class ReverseProxy {
       return this.answerError(res, err, 'target', exchange);
     }
     const headers = stripHopByHop(req.headers);
+    // Upgrade is hop-by-hop; an allowed one is asked for again, on a connection of its own.
+    const upgrade = this.upgradeProtocols.size === 0 ? [] : requestedUpgrade(req.headers, req.versionMinor, req.framing).filter((p) => this.upgradeProtocols.has(p));
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
     // In origin-form the Host line (the parser allows one) is already the one to send.
@@ -253,6 +315,7 @@ export class ReverseProxy {
     if (!this.preserveHost) headers.delete('host');
     addForwarded(headers, { remoteAddress: req.remoteAddress, proto: req.secure ? 'https' : 'http', host, versionMinor: req.versionMinor }, this.forwardedStyle);
     appendVia(headers, req.versionMinor, this.via);
+    if (upgrade.length > 0) return this.upgrade(req, res, target.pathAndQuery, headers, upgrade, exchange);
 
     // A failing upload (client gone, malformed chunked body, over maxBodySize) throws here, before
     // anything was sent upstream; the server answers it (400/413) when it still can.
@@ -395,6 +458,80 @@ export class ReverseProxy {
     throw lastError ?? new ProxyError('HF_PROXY_NO_UPSTREAM', 'no upstream could be tried', 502);
   }
 
+  /**
+   * An upgrade request (RFC 9110 §7.8): asked again upstream on a fresh connection, holding one
+   * upstream slot for the tunnel's whole life (so with `upstreamConcurrency: 1` an open WebSocket
+   * makes every other request to that upstream wait). Never cached (it is not a cacheable
+   * exchange), never retried nor failed over (the client may have meant the one upstream it
+   * reached, and a tunnel cannot be replayed). A refusal is relayed as the upstream's response,
+   * after which the client's connection carries HTTP again.
+   */
+  private async upgrade(req: ServerRequest, res: ResponseWriter, pathAndQuery: string, headers: HeaderList, protocols: string[], exchange: ProxyExchange): Promise<void> {
+    // The client's own tokens (with versions, `websocket/13`) among those allowed, in its order.
+    const asked = splitList(req.headers.get('upgrade') ?? '').filter((t) => protocols.includes((t.split('/')[0] ?? t).toLowerCase()));
+    let lease: Lease;
+    try {
+      lease = await this.balancer.acquire(new Set(), req.signal);
+    } catch (err) {
+      return this.answerError(res, err, 'upstream', exchange);
+    }
+    const u = lease.upstream;
+    let result: UpgradeResult;
+    try {
+      result = await u.agent.upgrade(u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
+        protocol: asked.join(', '),
+        method: req.method,
+        headers,
+        target: u.prefix + pathAndQuery,
+      });
+    } catch (err) {
+      lease.release();
+      if (err instanceof ClientError && isUpstreamFailure(err)) u.recordFailure();
+      return this.answerError(res, err, 'upstream', exchange);
+    }
+    u.recordSuccess();
+    const upstreamRes = result.response;
+    if (!result.upgraded) {
+      this.stats.tunnels.refused++;
+      const out = stripHopByHop(upstreamRes.headers);
+      const length = upstreamRes.headers.has('transfer-encoding') ? undefined : safeContentLength(upstreamRes.headers);
+      if (length !== undefined) out.set('content-length', String(length));
+      const body = new ReadAhead(upstreamRes.body, this.bufferResponses, () => lease.release());
+      return this.respond(req, res, upstreamRes.status, upstreamRes.statusText, out, body, null, () => upstreamRes.trailers, true, exchange);
+    }
+    const { socket: upstreamSocket, head: upstreamHead } = result;
+    const out = stripHopByHop(upstreamRes.headers);
+    out.set('upgrade', upstreamRes.headers.get('upgrade')!);
+    appendVia(out, 1, this.via);
+    let switched;
+    try {
+      switched = res.switchProtocols(out);
+    } catch (err) {
+      // The client went away while the upstream agreed.
+      upstreamSocket.destroy();
+      lease.release();
+      this.onError(err, 'downstream');
+      return;
+    }
+    const tunnels = this.stats.tunnels;
+    tunnels.opened++;
+    tunnels.active++;
+    const protocol = upgradeGranted(101, upstreamRes.headers, protocols) ?? protocols[0]!;
+    const tunnel = new Tunnel(switched.socket, switched.head, upstreamSocket, upstreamHead, this.tunnelOptions, (t, reason, durationMs) => {
+      this.tunnels.delete(t);
+      lease.release();
+      tunnels.active--;
+      tunnels.bytesFromClient += t.bytesFromClient;
+      tunnels.bytesFromUpstream += t.bytesFromUpstream;
+      if (reason === 'idle-timeout') tunnels.idleTimeouts++;
+      this.onTunnel?.({
+        protocol, upstream: u.url, target: req.target, remoteAddress: req.remoteAddress,
+        bytesFromClient: t.bytesFromClient, bytesFromUpstream: t.bytesFromUpstream, durationMs, reason,
+      });
+    });
+    if (tunnel.active) this.tunnels.add(tunnel);
+  }
+
   /** Whether a failed attempt may be repeated on another upstream. */
   private mayTryAnother(err: ClientError, method: string, body: PreparedBody | null): boolean {
     if (this.list.length < 2) return false;
@@ -499,6 +636,15 @@ export class ReverseProxy {
     const message = `${text}\n`;
     exchange.bytes = Buffer.byteLength(message);
     await res.end(message).catch(() => {});
+  }
+}
+
+/** The Content-Length the client's strict parser accepted, or undefined. */
+function safeContentLength(headers: HeaderList): number | undefined {
+  try {
+    return parseContentLength(headers);
+  } catch {
+    return undefined;
   }
 }
 

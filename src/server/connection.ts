@@ -4,6 +4,8 @@
  *   new ──first byte──> reading-head ──head──> handling ──response done──> idle ──first byte──> reading-head ...
  *    │                      │                     │                          │
  *    └──header timeout──────┴─────────────────────┴── close decided ─────────┴──idle timeout──> lingering ──> closed
+ *                                                 │
+ *                                                 └──upgrade hook took the socket──> upgraded ──socket closed──> closed
  *
  * Each connection runs on its own events and timers: nothing here waits on another connection,
  * so a browser's silent preconnect costs one socket and one timer, never a stalled server.
@@ -11,21 +13,22 @@
  * `lingeringClose`, so no close ever discards the tail of a response.
  */
 import type { Socket } from 'node:net';
-import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentHttpDate } from '../wire/index.ts';
+import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentHttpDate, requestedUpgrade } from '../wire/index.ts';
 import type { RequestHead } from '../wire/index.ts';
 import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
 import { IncomingBody, type BodySource } from './incomingBody.ts';
 import { ServerRequest } from './serverRequest.ts';
-import { ResponseWriter, type ResponseSink } from './responseWriter.ts';
+import { ResponseWriter, type ResponseSink, type SwitchedConnection } from './responseWriter.ts';
 import type { ResolvedOptions, StreamingHandler } from './options.ts';
+import { upgradeRequest } from './upgrade.ts';
 import {
   serverConnectionClosedChannel, serverConnectionCreatedChannel, serverRequestEndChannel, serverRequestStartChannel,
   type ServerCloseReason,
 } from './diagnostics.ts';
 
 /** Where a connection is in its life. */
-export type ServerConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'closed';
+export type ServerConnectionState = 'new' | 'reading-head' | 'handling' | 'idle' | 'lingering' | 'upgraded' | 'closed';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -44,8 +47,11 @@ class Exchange {
   autoStatus = 0;
   /** Body bytes received when the response completed (start of the post-response drain). */
   drainFrom = -1;
-  constructor(req: ServerRequest) {
+  /** The protocols the request asks to upgrade to (empty: none); the parser holds what follows it. */
+  readonly upgrade: string[];
+  constructor(req: ServerRequest, upgrade: string[]) {
     this.req = req;
+    this.upgrade = upgrade;
   }
 }
 
@@ -117,7 +123,7 @@ export class Connection implements ResponseSink, BodySource {
   // ---- socket events ------------------------------------------------------------------
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.inputClosed) return;
+    if (this.inputClosed || this.state === 'upgraded') return;
     const state = this.state;
     if (state === 'new' || state === 'idle') {
       // A later request gets its own header timeout from its first byte.
@@ -270,7 +276,7 @@ export class Connection implements ResponseSink, BodySource {
    * remaining bytes can no longer be told apart from a next request.
    */
   private receiveTimedOut(err: ServerError): void {
-    if (this.state === 'lingering' || this.state === 'closed') return;
+    if (this.state === 'lingering' || this.state === 'closed' || this.state === 'upgraded') return;
     const ex = this.parsing;
     if (ex === null) {
       if (this.state === 'reading-head' && this.queue.length === 0) {
@@ -305,7 +311,7 @@ export class Connection implements ResponseSink, BodySource {
     const empty = head.framing.kind === 'none';
     const body = new IncomingBody(this, empty);
     const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
-    const ex = new Exchange(req);
+    const ex = new Exchange(req, head.method === 'CONNECT' ? [] : requestedUpgrade(head.headers, head.versionMinor, head.framing));
     if (head.method === 'CONNECT') {
       ex.autoStatus = 501;
       this.closeAfterResponse = true;
@@ -393,7 +399,7 @@ export class Connection implements ResponseSink, BodySource {
 
   private pumpOnce(): void {
     for (;;) {
-      if (this.state === 'lingering' || this.state === 'closed') return;
+      if (this.state === 'lingering' || this.state === 'closed' || this.state === 'upgraded') return;
       const ex = this.queue[0];
       if (ex === undefined) break;
       if (ex.res === null) {
@@ -425,6 +431,7 @@ export class Connection implements ResponseSink, BodySource {
         break;
       }
       this.queue.shift();
+      if (ex.upgrade.length > 0) this.resumeAfterDeclinedUpgrade();
     }
     if (this.queue.length === 0) {
       if (this.pendingError !== null) {
@@ -453,6 +460,9 @@ export class Connection implements ResponseSink, BodySource {
 
   private dispatch(ex: Exchange): void {
     this.state = 'handling';
+    // Declined by the hook (or no hook): the handler answers, and may still switch protocols
+    // itself (`res.switchProtocols`, as a proxy does once its upstream agreed).
+    if (ex.upgrade.length > 0 && ex.autoStatus === 0 && this.tryUpgrade(ex)) return;
     const res = new ResponseWriter(this, ex.req);
     ex.res = res;
     if (ex.autoStatus !== 0) {
@@ -472,6 +482,78 @@ export class Connection implements ResponseSink, BodySource {
     } else {
       this.handlerDone(ex);
     }
+  }
+
+  /**
+   * Offers the upgrade request `ex` (first in the queue: everything before it is answered) to the
+   * upgrade hook. Returns whether the hook took the socket; if it did, this connection only waits
+   * for the socket's close.
+   */
+  private tryUpgrade(ex: Exchange): boolean {
+    const hook = this.opts.upgrade;
+    // During shutdown the request is answered with `Connection: close` instead: a new long-lived
+    // connection would only be destroyed at the deadline.
+    if (hook === null || this.host.closing || this.peerEnded) return false;
+    const socket = this.socket;
+    this.detachForUpgrade();
+    const head = this.parser.upgradeBuffer ?? Buffer.alloc(0);
+    this.parser.upgradeBuffer = null;
+    let taken: boolean;
+    try {
+      taken = hook(upgradeRequest(ex.req, socket, ex.upgrade), socket, head) !== false;
+    } catch (err) {
+      this.opts.onError(err, ex.req);
+      socket.destroy();
+      return true;
+    }
+    if (!taken) {
+      this.parser.upgradeBuffer = head.length > 0 ? head : null;
+      this.reattachAfterDeclinedUpgrade();
+      return false;
+    }
+    this.queue.shift();
+    this.served++;
+    return true;
+  }
+
+  /** Leaves the HTTP lifecycle: no timer, no reader, no pause of ours stays on the socket. */
+  private detachForUpgrade(): void {
+    this.state = 'upgraded';
+    this.closeReason = 'upgraded';
+    this.clearTimer();
+    this.clearBodyTimers();
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
+    this.socket.removeListener('drain', this.onDrain);
+    // As node:http does before its 'upgrade' event: neither flowing nor paused, so the new owner's
+    // 'data' listener starts the flow (a socket we paused would stay silent).
+    this.paused = false;
+    (this.socket as { readableFlowing: boolean | null }).readableFlowing = null;
+  }
+
+  /**
+   * The upgrade request was answered without switching: the bytes the parser held are the next
+   * request(s), never the other protocol (a client that sent them early guessed wrong, and reading
+   * them as HTTP is what every later hop will do too).
+   */
+  private resumeAfterDeclinedUpgrade(): void {
+    const held = this.parser.releaseUpgrade();
+    if (held === null || this.inputClosed) return;
+    try {
+      this.parser.execute(held);
+    } catch (err) {
+      this.onParseError(err);
+    }
+  }
+
+  private reattachAfterDeclinedUpgrade(): void {
+    this.state = 'handling';
+    this.closeReason = null;
+    this.socket.on('data', this.onData);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('drain', this.onDrain);
+    this.socket.pause();
+    this.paused = true;
   }
 
   private writeAutoResponse(res: ResponseWriter, status: number): void {
@@ -514,8 +596,10 @@ export class Connection implements ResponseSink, BodySource {
 
   /** Pauses reading while a pipelined request waits or a body's buffer is full. */
   private updateFlow(): void {
-    if (this.state === 'lingering' || this.state === 'closed') return;
-    let pause = this.inputClosed || this.queue.length > 1;
+    // An upgraded socket's flow is its new owner's.
+    if (this.state === 'lingering' || this.state === 'closed' || this.state === 'upgraded') return;
+    // While the parser holds the bytes after an upgrade request, reading on would only grow them.
+    let pause = this.inputClosed || this.queue.length > 1 || this.parser.upgraded;
     const ex = this.parsing;
     if (!pause && ex !== null) {
       const body = ex.req.body;
@@ -539,7 +623,7 @@ export class Connection implements ResponseSink, BodySource {
   // ---- closing ------------------------------------------------------------------------
 
   private sendErrorAndLinger(status: number, reason: ServerCloseReason, error: WireError | null = null): void {
-    if (this.state === 'lingering' || this.state === 'closed') return;
+    if (this.state === 'lingering' || this.state === 'closed' || this.state === 'upgraded') return;
     this.closeError = error;
     const text = `${status} ${reasonPhrase(status)}\n`;
     const head = serializeResponseHead({
@@ -552,7 +636,7 @@ export class Connection implements ResponseSink, BodySource {
 
   /** Every close: flush, half-close, read and discard until the client's FIN (bounded), destroy. */
   private startLinger(reason: ServerCloseReason): void {
-    if (this.state === 'lingering' || this.state === 'closed') return;
+    if (this.state === 'lingering' || this.state === 'closed' || this.state === 'upgraded') return;
     this.state = 'lingering';
     this.closeReason = reason;
     this.lost = true;
@@ -605,6 +689,22 @@ export class Connection implements ResponseSink, BodySource {
     return new Promise<void>((resolve, reject) => {
       this.drainWaiters.push({ resolve, reject });
     });
+  }
+
+  switchProtocols(res: ResponseWriter, head: string): SwitchedConnection {
+    const ex = this.queue[0];
+    if (ex === undefined || ex.res !== res || ex.upgrade.length === 0 || !this.parser.upgraded || this.lost) {
+      throw new ServerError('HF_SERVER_NOT_UPGRADABLE', 'only a request that asked for an upgrade (HTTP/1.1, Connection: upgrade, no body) can switch protocols');
+    }
+    this.socket.write(head, 'latin1');
+    this.detachForUpgrade();
+    const bytes = this.parser.upgradeBuffer ?? Buffer.alloc(0);
+    this.parser.upgradeBuffer = null;
+    // Nothing of the HTTP side may write to the socket any more.
+    this.lost = true;
+    this.queue.shift();
+    this.served++;
+    return { socket: this.socket, head: bytes };
   }
 
   decideKeepAlive(req: ServerRequest, responseAllows: boolean): boolean {

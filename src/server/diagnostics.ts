@@ -29,6 +29,7 @@ import diagnostics from 'node:diagnostics_channel';
  * - `peer-closed`: the client ended its side (FIN) and everything it asked for was answered.
  * - `shutdown`: graceful shutdown closed the connection.
  * - `response-aborted`: the response could not be completed; closing shows the client it is truncated.
+ * - `upgraded`: the upgrade hook took the socket; it closed when its new owner closed it.
  * - `socket-closed`: the socket closed before the server decided anything (a reset, or a forced close).
  */
 export type ServerCloseReason =
@@ -42,6 +43,7 @@ export type ServerCloseReason =
   | 'peer-closed'
   | 'shutdown'
   | 'response-aborted'
+  | 'upgraded'
   | 'socket-closed';
 
 export const serverConnectionCreatedChannel = diagnostics.channel('holdfast:server:connection:created');

@@ -19,7 +19,8 @@ export type ServerErrorCode =
   | 'HF_SERVER_INVALID_RESPONSE'
   | 'HF_SERVER_NOT_LISTENING'
   | 'HF_SERVER_ALREADY_LISTENING'
-  | 'HF_SERVER_REUSEPORT_UNSUPPORTED';
+  | 'HF_SERVER_REUSEPORT_UNSUPPORTED'
+  | 'HF_SERVER_NOT_UPGRADABLE';
 
 /** Base class of all errors raised by `holdfast/server`. */
 export class ServerError extends HoldfastError {

@@ -6,9 +6,10 @@ export { Server, createServer, serve, type ListenOptions, type CloseOptions, typ
 export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
 export { ServerRequest } from './serverRequest.ts';
 export { IncomingBody } from './incomingBody.ts';
-export { ResponseWriter, type ResponseHeaders, type BodyChunk } from './responseWriter.ts';
+export { ResponseWriter, type ResponseHeaders, type BodyChunk, type SwitchedConnection } from './responseWriter.ts';
 export { ServerError, type ServerErrorCode } from './errors.ts';
 export type { ServerConnectionState } from './connection.ts';
+export type { UpgradeHook, UpgradeRequest } from './upgrade.ts';
 export type { ServerCloseReason } from './diagnostics.ts';
 export type { LingerOptions } from '../transport/lingeringClose.ts';
 export { serveStatic, type StaticOptions } from './serveStatic.ts';

@@ -6,6 +6,7 @@ import type { ParserLimits } from '../wire/index.ts';
 import type { LingerOptions } from '../transport/lingeringClose.ts';
 import type { ServerRequest } from './serverRequest.ts';
 import type { ResponseWriter } from './responseWriter.ts';
+import type { UpgradeHook } from './upgrade.ts';
 
 /**
  * The streaming handler: the request head and a body stream in, a response writer out. The
@@ -73,6 +74,11 @@ export interface ServerOptions {
   linger?: Partial<LingerOptions>;
   /** Parser limits (request-line 414, head size and field count 431). */
   limits?: Partial<ParserLimits>;
+  /**
+   * Takes over connections whose request asks for a protocol upgrade (WebSocket...): see
+   * `UpgradeHook`. Without it, such requests are answered by the handler like any other.
+   */
+  upgrade?: UpgradeHook;
   /** Called with errors a handler threw or the server met; default writes to stderr. */
   onError?: (err: unknown, req: ServerRequest | null) => void;
 }
@@ -96,5 +102,6 @@ export interface ResolvedOptions {
   readonly linger: LingerOptions;
   readonly limits: Partial<ParserLimits>;
   readonly keepAliveValue: string;
+  readonly upgrade: UpgradeHook | null;
   readonly onError: (err: unknown, req: ServerRequest | null) => void;
 }

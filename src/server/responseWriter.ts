@@ -13,6 +13,7 @@ import { currentHttpDate } from '../wire/httpDate.ts';
 import type { HeaderInit } from '../wire/index.ts';
 import { ServerError } from './errors.ts';
 import type { ServerRequest } from './serverRequest.ts';
+import type { Socket } from 'node:net';
 
 /** What a writer needs from its connection. */
 export interface ResponseSink {
@@ -34,6 +35,14 @@ export interface ResponseSink {
   readonly lost: boolean;
   /** The socket's buffer is above its high-water mark. */
   readonly needDrain: boolean;
+  /** Writes the serialized 101 `head` and hands the socket over (throws when the request asked for no upgrade). */
+  switchProtocols(res: ResponseWriter, head: string): SwitchedConnection;
+}
+
+/** The socket of a connection that switched protocols, with the bytes read after the request head. */
+export interface SwitchedConnection {
+  readonly socket: Socket;
+  readonly head: Buffer;
 }
 
 /** Body chunk types the writer accepts. */
@@ -354,6 +363,30 @@ export class ResponseWriter {
     this.done = true;
     this.sink.responseEnded(this);
     return RESOLVED;
+  }
+
+  /**
+   * Answers the request with `101 Switching Protocols` and hands over the connection: for a
+   * request that asked for an upgrade (HTTP/1.1, `Connection: upgrade`, no body), before anything
+   * else of the response was sent. `headers` must include `Upgrade` (the protocol switched to);
+   * `Connection: Upgrade` is added. Returns the socket and the bytes already read after the
+   * request head; the server forgets the connection except to count it until it closes (see
+   * `UpgradeHook` for what that means for shutdown). Throws `ServerError` otherwise.
+   */
+  switchProtocols(headers: ResponseHeaders): SwitchedConnection {
+    if (this.sentHead || this.done) throw new ServerError('HF_SERVER_HEAD_SENT', 'the response head was already sent');
+    const list = new HeaderList(headers as HeaderInit);
+    if (!list.has('upgrade')) throw new ServerError('HF_SERVER_INVALID_RESPONSE', 'a 101 response must say which protocol it switches to (Upgrade)');
+    let head = serializeStatusLine(101);
+    for (const [name, value] of list) {
+      if (name.toLowerCase() !== 'connection') head += serializeFieldLine(name, value);
+    }
+    head += `Connection: Upgrade${CRLF}${CRLF}`;
+    const switched = this.sink.switchProtocols(this, head);
+    this.status = 101;
+    this.sentHead = true;
+    this.done = true;
+    return switched;
   }
 
   /**

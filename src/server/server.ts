@@ -13,6 +13,7 @@ import { fetchToStreaming } from './fetchAdapter.ts';
 import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
+import type { UpgradeHook } from './upgrade.ts';
 import {
   InvalidOptionError, MAX_TIMER_MS, amountOption as amount, booleanOption, durationOption as duration, invalidOption as invalid,
 } from '../wire/optionValidation.ts';
@@ -43,11 +44,18 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
     linger,
     limits: options.limits ?? {},
     keepAliveValue: `timeout=${advertised}`,
+    upgrade: upgradeHook(options.upgrade),
     onError: options.onError ?? ((err: unknown, req: ServerRequest | null) => {
       const where = req === null ? '' : ` (${req.method} ${req.target})`;
       process.stderr.write(`holdfast server: handler error${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }),
   };
+}
+
+function upgradeHook(hook: unknown): UpgradeHook | null {
+  if (hook === undefined) return null;
+  if (typeof hook !== 'function') throw invalid('upgrade', hook, 'a function');
+  return hook as UpgradeHook;
 }
 
 /** Options of `Server.listen`. */

@@ -12,6 +12,7 @@ export {
   parseEntityTag, parseEntityTagList, strongMatch, weakMatch, ifNoneMatchPasses, ifMatchPasses, type EntityTag,
 } from './etag.ts';
 export { stripHopByHop, isHopByHop, connectionNominated, type HopByHopUse } from './hopByHop.ts';
+export { requestedUpgrade, upgradeGranted } from './upgrade.ts';
 export { isToken, isTarget, isStrictTarget, trimOws, isOws } from './chars.ts';
 export { parseAuthority, parseAbsoluteTarget, formatAuthority, requestUrl, type Authority, type AbsoluteTarget } from './authority.ts';
 export {

@@ -15,6 +15,7 @@ import { isToken, isTarget, invalidFieldValueAt, targetForm, trimOws } from './c
 import { parseAuthority, parseAbsoluteTarget, type Authority } from './authority.ts';
 import { parseFieldLine, scanFieldLines, fillKeys } from './lines.ts';
 import { requestFraming, responseFraming, NO_BODY, type BodyFraming } from './framing.ts';
+import { requestedUpgrade } from './upgrade.ts';
 
 const CR = 0x0d;
 
@@ -488,6 +489,10 @@ abstract class MessageParser<H> {
     this.state = ST_UPGRADED;
   }
 
+  protected leaveUpgraded(): void {
+    this.state = ST_HEAD;
+  }
+
   private complete(trailers: HeaderList | null): void {
     this.state = ST_HEAD;
     this.handlers.onComplete(trailers);
@@ -581,7 +586,26 @@ export class RequestParser extends MessageParser<RequestHead> {
       this.enterUpgraded();
       return;
     }
+    if (requestedUpgrade(headers, versionMinor, framing).length > 0) {
+      // What follows is either the new protocol or the next request: only the server's answer
+      // to this one can say which, so nothing after it is parsed until then (`releaseUpgrade`).
+      this.enterUpgraded();
+      return;
+    }
     this.beginBody(framing);
+  }
+
+  /**
+   * After a request that asked for an upgrade (see `requestedUpgrade`), the parser holds every later
+   * byte in `upgradeBuffer`. The server declined the upgrade: returns to HTTP and hands back the
+   * held bytes, to be fed to `execute` as the next request(s).
+   */
+  releaseUpgrade(): Buffer | null {
+    if (!this.upgraded) return null;
+    const held = this.upgradeBuffer;
+    this.upgradeBuffer = null;
+    this.leaveUpgraded();
+    return held;
   }
 }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarios, holdfastRequestClient, holdfastServer, type Scenario, type ScenarioOutcome } from '../../src/lab/index.ts';
 
-const ONE_ROUND = ['slow-headers', 'preconnect', 'slowloris', 'graceful-shutdown', 'request-at-idle-timeout'];
+const ONE_ROUND = ['slow-headers', 'preconnect', 'slowloris', 'graceful-shutdown', 'request-at-idle-timeout', 'upgrade-held'];
 const ctx = { repeat: 2, signal: new AbortController().signal };
 
 function play(scenario: Scenario): Promise<ScenarioOutcome> {

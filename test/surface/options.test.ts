@@ -44,6 +44,7 @@ test('Server: the same error, naming the option', () => {
   refuses('maxBodySize', () => createServer({ handler: () => {}, maxBodySize: -1 }));
   refuses('lightResponse', () => createServer({ handler: () => {}, lightResponse: 1 as unknown as boolean }));
   refuses('handler', () => createServer({}));
+  refuses('upgrade', () => createServer({ handler: () => {}, upgrade: 'ws' as never }));
 });
 
 test('Cache and stores: the same error, naming the option', () => {
@@ -63,6 +64,9 @@ test('ReverseProxy: the same error, naming the option', () => {
   refuses('upstreamConcurrency', () => createProxy({ upstreams, upstreamConcurrency: 0 }));
   refuses('timeouts.headers', () => createProxy({ upstreams, timeouts: { headers: -5 } }));
   refuses('forwarded', () => createProxy({ upstreams, forwarded: 'all' as never }));
+  refuses('upgradeProtocols', () => createProxy({ upstreams, upgradeProtocols: ['web socket'] }));
+  refuses('upgradeProtocols', () => createProxy({ upstreams, upgradeProtocols: 'websocket' as never }));
+  refuses('timeouts.tunnelIdle', () => createProxy({ upstreams, timeouts: { tunnelIdle: -1 } }));
   refuses('cache', () => createProxy({ upstreams, cache: createCache({ store, mode: 'private' }) }));
   // The server options inside are checked by the server, with the same error.
   refuses('headersTimeout', () => createProxy({ upstreams, server: { headersTimeout: Infinity } }));

@@ -14,6 +14,7 @@ import { pipelined } from './pipelined.ts';
 import { idleTimeoutRequest } from './idle-timeout-request.ts';
 import { slowloris } from './slowloris.ts';
 import { gracefulShutdown } from './graceful-shutdown.ts';
+import { upgradeWhileOthersWait } from './upgrade-held.ts';
 
 export const clientScenarios: readonly ClientScenario[] = [
   idleCloseFin, idleCloseRst, keepaliveSweep, serverRestart, unsolicited408,
@@ -21,7 +22,7 @@ export const clientScenarios: readonly ClientScenario[] = [
 ];
 
 export const serverScenarios: readonly ServerScenario[] = [
-  preconnect, earlyAnswer, closeSlowReader, pipelined, idleTimeoutRequest, slowloris, gracefulShutdown,
+  preconnect, earlyAnswer, closeSlowReader, pipelined, idleTimeoutRequest, slowloris, gracefulShutdown, upgradeWhileOthersWait,
 ];
 
 export const scenarios: readonly Scenario[] = [...clientScenarios, ...serverScenarios];

@@ -3,7 +3,7 @@
  * set to the lab's idle timeout (the advertised value; the real close comes `keepAliveGrace`
  * later); graceful shutdown is `server.close()`.
  */
-import { serve } from '../../server/index.ts';
+import { serve, type UpgradeHook } from '../../server/index.ts';
 import type { RunningServer, ServerSubject } from '../types.ts';
 import { filler, sleep } from '../util.ts';
 import { EARLY_BODY_LENGTH, route } from './server-app.ts';
@@ -23,6 +23,15 @@ async function app(request: Request): Promise<Response> {
   }
 }
 
+/** `/upgrade` with `Upgrade: x-lab-echo`: a tunnel that echoes every byte (the upgrade-held scenario). */
+const echoUpgrade: UpgradeHook = (req, socket, head) => {
+  if (req.url !== '/upgrade' || !req.protocols.includes('x-lab-echo')) return false;
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x-lab-echo\r\nConnection: Upgrade\r\n\r\n');
+  if (head.length > 0) socket.write(head);
+  socket.pipe(socket);
+  return true;
+};
+
 export const holdfastServer: ServerSubject = {
   role: 'server',
   id: 'holdfast-server',
@@ -30,7 +39,7 @@ export const holdfastServer: ServerSubject = {
   family: 'holdfast',
   available: async () => true,
   async start(options): Promise<RunningServer> {
-    const server = await serve({ fetch: app, port: 0, hostname: '127.0.0.1', keepAliveTimeout: options.idleTimeoutMs, onError: () => undefined });
+    const server = await serve({ fetch: app, upgrade: echoUpgrade, port: 0, hostname: '127.0.0.1', keepAliveTimeout: options.idleTimeoutMs, onError: () => undefined });
     return {
       host: '127.0.0.1',
       port: server.port,

@@ -3,6 +3,7 @@
  * at a time (others wait in line), parses one request per read (pipelined requests after the first
  * are lost), closes idle connections after the idle timeout without a Keep-Alive hint, and every
  * close is immediate — `destroy()` right after writing, no lingering, no drain, no graceful shutdown.
+ * An upgraded connection (`/upgrade`, `Upgrade: x-lab-echo`) echoes bytes and keeps the one slot.
  */
 import net from 'node:net';
 import type { RunningServer, ServerSubject } from '../types.ts';
@@ -48,6 +49,13 @@ export const naiveServer: ServerSubject = {
         if (!text.includes('\r\n\r\n')) return;
         const [method = 'GET', target = '/'] = text.split(' ', 2);
         const close = /\r\nconnection:\s*close/i.test(text.slice(0, text.indexOf('\r\n\r\n')));
+        if (target === '/upgrade' && /\r\nupgrade:\s*x-lab-echo/i.test(text)) {
+          // Naive: the upgraded connection keeps the one slot for as long as it is open.
+          socket.removeAllListeners('data');
+          socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x-lab-echo\r\nConnection: Upgrade\r\n\r\n');
+          socket.pipe(socket);
+          return;
+        }
         const r = route(method, target);
         const send = (status: number, body: Buffer, closeNow: boolean): void => {
           socket.write(response(status, body, closeNow));
