@@ -21,6 +21,8 @@ import { startProxy, startOrigin, rawExchange } from './helpers.ts';
 import { until } from '../support.ts';
 import { RawClient } from '../server/helpers.ts';
 import { createProxy, type TunnelRecord } from '../../src/proxy/index.ts';
+import { ProxyFront } from '../../src/proxy/front.ts';
+import { RouteTable, type ProxyRoute } from '../../src/proxy/routes.ts';
 
 /** A `ws` echo server (on node:http, an independent peer); closed after the test. */
 async function wsBackend(t: import('node:test').TestContext): Promise<{ url: string; wss: WebSocketServer }> {
@@ -52,6 +54,8 @@ function nextMessage(ws: WebSocket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     ws.once('message', (data) => resolve(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])));
     ws.once('error', reject);
+    // A tunnel cut under the socket must fail the wait, not hang it.
+    ws.once('close', (code: number) => reject(new Error(`closed (${code}) before a message`)));
   });
 }
 
@@ -309,4 +313,22 @@ test('proxy: a WebSocket to an https upstream (wss behind the proxy)', async (t)
   const ws = await open(t, `${proxy.url.replace('http', 'ws')}/`);
   ws.send('hello');
   assert.equal((await nextMessage(ws)).toString(), 'tls: hello');
+});
+
+test('front door: a WebSocket tunnel outlives a reload of the routes (the old route retires, the tunnel stays)', async (t) => {
+  const backend = await wsBackend(t);
+  const route = (name: string): ProxyRoute => ({ name, host: null, pathPrefix: '/', proxy: createProxy({ upstreams: [backend.url] }) });
+  const front = new ProxyFront({ routes: new RouteTable([route('before')]) });
+  const address = await front.server.listen(0, '127.0.0.1');
+  t.after(() => front.close({ timeout: 0 }));
+  const ws = await open(t, `ws://127.0.0.1:${address.port}/live`);
+  ws.send('one');
+  assert.equal((await nextMessage(ws)).toString(), 'one');
+  // The reload resolves once the old routes' requests are done and their proxies closed.
+  await front.replaceRoutes(new RouteTable([route('after')]));
+  ws.send('two');
+  assert.equal((await nextMessage(ws)).toString(), 'two', 'the tunnel opened before the reload still carries messages');
+  const fresh = await open(t, `ws://127.0.0.1:${address.port}/live`);
+  fresh.send('three');
+  assert.equal((await nextMessage(fresh)).toString(), 'three');
 });
