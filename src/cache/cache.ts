@@ -32,7 +32,9 @@ import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
-import { Unexpected304Error } from './errors.ts';
+import { StoreUnavailableError, StoreTimeoutError, Unexpected304Error } from './errors.ts';
+import { StoreGuard } from './storeGuard.ts';
+import type { BreakerState, StoreGuardOptions } from './storeGuard.ts';
 import { InvalidOptionError, amountOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import type { Interceptor } from '../client/dispatch.ts';
 import { cacheInterceptor } from './clientInterceptor.ts';
@@ -60,8 +62,19 @@ export interface CacheOptions {
   heuristics?: Partial<HeuristicOptions>;
   /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
-  /** Told about errors the cache absorbs (store failures, background revalidation failures). */
+  /**
+   * Told about errors the cache absorbs (store failures, background revalidation failures).
+   * Store failures are told only while the store's circuit breaker is closed: once it opens,
+   * its `onStateChange` speaks for the outage.
+   */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Bounds on store operations and the store's circuit breaker ({@link StoreGuard}): each
+   * operation waits at most `timeoutMs` (default 500), and after `failureThreshold` (5)
+   * consecutive failures the store is skipped for `coolDownMs` (2000), then probed. `false`
+   * calls the store unguarded. A store that is already a `StoreGuard` is used as it is.
+   */
+  storeGuard?: StoreGuardOptions | false;
 }
 
 /** Counters, for tests and monitoring. */
@@ -81,7 +94,14 @@ export interface CacheStats {
   revalidatedDisplaced: number;
   /** Requests that waited for another request's flight or lease. */
   collapsed: number;
+  /** Store operations that failed or timed out (the request went on as if nothing were cached). */
   storeErrors: number;
+  /** Of those, operations that did not settle within the store timeout. */
+  storeTimeouts: number;
+  /** Store operations not tried because the store's circuit breaker was open. */
+  storeSkipped: number;
+  /** The store's circuit breaker: `closed` (in use), `open` (skipped), `half-open` (being probed); null when unguarded. */
+  storeState: BreakerState | null;
 }
 
 interface Ctx {
@@ -102,7 +122,9 @@ const MAX_COLLAPSE_ROUNDS = 3;
 export class Cache {
   readonly mode: CacheMode;
   readonly store: CacheStore;
-  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0 };
+  /** The guard between this cache and its store (timeouts, circuit breaker), or null when unguarded. */
+  readonly storeGuard: StoreGuard | null;
+  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0, storeTimeouts: 0, storeSkipped: 0, storeState: null };
   readonly #collapse: 'store' | 'process' | false;
   readonly #leaseTtlMs: number;
   readonly #leaseWaitMs: number;
@@ -111,6 +133,8 @@ export class Cache {
   readonly #heuristics: HeuristicOptions;
   readonly #now: () => number;
   readonly #onError: (error: unknown, context: string) => void;
+  /** The store as this cache calls it: through the guard when there is one. */
+  readonly #store: CacheStore;
   readonly #owner = `${process.pid}:${randomUUID()}`;
   readonly #flights = new Flights();
   readonly #background = new Map<string, Promise<void>>();
@@ -132,6 +156,21 @@ export class Cache {
     this.#heuristics = { ...DEFAULT_HEURISTICS, ...options.heuristics };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    const guard = options.storeGuard;
+    if (options.store instanceof StoreGuard) this.storeGuard = options.store;
+    else if (guard === false) this.storeGuard = null;
+    else {
+      const onStateChange = guard?.onStateChange;
+      this.storeGuard = new StoreGuard(options.store, {
+        ...guard,
+        onStateChange: (change) => {
+          this.stats.storeState = change.to;
+          onStateChange?.(change);
+        },
+      });
+    }
+    this.stats.storeState = this.storeGuard?.state ?? null;
+    this.#store = this.storeGuard ?? options.store;
   }
 
   /**
@@ -197,7 +236,7 @@ export class Cache {
     } catch {
       keys = [];
     }
-    for (const k of keys) await this.#storeOp('delete', () => this.store.delete(k));
+    for (const k of keys) await this.#storeOp('delete', () => this.#store.delete(k));
     this.stats.bypassed++;
     return { ...response, cacheOutcome: 'bypass' };
   }
@@ -252,11 +291,11 @@ export class Cache {
       let stored = true; // waiting on a lease: let in-process waiters look again too
       try {
         if (this.#collapse === 'store') {
-          leased = await this.#storeOp('lease', () => this.store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
+          leased = await this.#storeOp('lease', () => this.#store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
           if (!leased) {
             // Another process is fetching this key: wait for its lease (bounded), then look again.
             this.stats.collapsed++;
-            leased = await this.#storeOp('lease', () => awaitLease(this.store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true);
+            leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true);
             continue;
           }
         }
@@ -270,7 +309,7 @@ export class Cache {
           stopRenewing?.();
         }
       } finally {
-        if (leased) await this.#storeOp('lease', () => this.store.releaseLease(leaseName, this.#owner));
+        if (leased) await this.#storeOp('lease', () => this.#store.releaseLease(leaseName, this.#owner));
         finish(stored);
       }
     }
@@ -383,7 +422,7 @@ export class Cache {
       expires: 0,
     };
     entry.expires = this.#expires(entry);
-    await this.#storeOp('put', () => this.store.put(entry));
+    await this.#storeOp('put', () => this.#store.put(entry));
     const answer = this.#answer(entry, 'miss', false);
     this.#stored.add(answer);
     return answer;
@@ -399,7 +438,7 @@ export class Cache {
     const work = (async () => {
       let leased = true;
       if (this.#collapse === 'store') {
-        leased = await this.#storeOp('lease', () => this.store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
+        leased = await this.#storeOp('lease', () => this.#store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
         if (!leased) return; // another process is revalidating it
       }
       const stopRenewing = this.#collapse === 'store' ? this.#keepLease(name) : null;
@@ -408,7 +447,7 @@ export class Cache {
         await cancel(response.body);
       } finally {
         stopRenewing?.();
-        if (this.#collapse === 'store') await this.#storeOp('lease', () => this.store.releaseLease(name, this.#owner));
+        if (this.#collapse === 'store') await this.#storeOp('lease', () => this.#store.releaseLease(name, this.#owner));
       }
     })()
       .catch((err: unknown) => this.#onError(err, 'stale-while-revalidate'))
@@ -474,11 +513,11 @@ export class Cache {
    */
   async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<boolean> {
     // A failing store is counted in storeErrors, not as a displacement we cannot know about.
-    const stillStored = await this.#storeOp('freshen', () => this.store.freshen(fresh), true);
+    const stillStored = await this.#storeOp('freshen', () => this.#store.freshen(fresh), true);
     for (const other of entries) {
       if (other.id === held.id || !sharesStrongValidator(other, notModified)) continue;
       const o = this.#freshened(other, notModified, fresh.requestTime, fresh.responseTime);
-      await this.#storeOp('freshen', () => this.store.freshen(o), false);
+      await this.#storeOp('freshen', () => this.#store.freshen(o), false);
     }
     return stillStored;
   }
@@ -520,7 +559,7 @@ export class Cache {
   }
 
   async #get(key: string): Promise<StoredEntry[]> {
-    return this.#storeOp('get', () => this.store.get(key), []);
+    return this.#storeOp('get', () => this.#store.get(key), []);
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
@@ -534,13 +573,19 @@ export class Cache {
   }
 
   #storeError(err: unknown, context: string): void {
+    if (err instanceof StoreUnavailableError) {
+      this.stats.storeSkipped++;
+      return;
+    }
     this.stats.storeErrors++;
-    this.#onError(err, `store ${context}`);
+    if (err instanceof StoreTimeoutError) this.stats.storeTimeouts++;
+    // During an outage the breaker's state changes carry the message: one line, not one per request.
+    if (this.storeGuard === null || this.storeGuard.state === 'closed') this.#onError(err, `store ${context}`);
   }
 
   /** Renew the held lease `name` while its holder works (see `keepLease`); returns the stopper. */
   #keepLease(name: string): () => void {
-    return keepLease(this.store, name, this.#owner, this.#leaseTtlMs, (err) => this.#storeError(err, 'lease'));
+    return keepLease(this.#store, name, this.#owner, this.#leaseTtlMs, (err) => this.#storeError(err, 'lease'));
   }
 }
 

@@ -42,3 +42,20 @@ export class RedisClientMissingError extends CacheError {
     super('HF_CACHE_REDIS_CLIENT_MISSING', 'the Redis store needs the optional peer dependency @redis/client (npm install @redis/client)', { cause });
   }
 }
+
+/** A cache store operation did not settle within the store timeout; the request went on without the cache. */
+export class StoreTimeoutError extends CacheError {
+  constructor(operation: string, timeoutMs: number) {
+    super('HF_CACHE_STORE_TIMEOUT', `cache store ${operation} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * The store's circuit breaker is open (the store failed repeatedly): the operation was not tried.
+ * `cause` is the failure that opened the breaker.
+ */
+export class StoreUnavailableError extends CacheError {
+  constructor(operation: string, cause: unknown) {
+    super('HF_CACHE_STORE_UNAVAILABLE', `cache store ${operation} skipped: the store is failing (circuit breaker open)`, { cause });
+  }
+}

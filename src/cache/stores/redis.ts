@@ -10,17 +10,38 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { decodeEntry, encodeEntry } from '../entryCodec.ts';
 import { CorruptEntryError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
-import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
+import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
-  /** `redis://host:port[/db]`. Default `redis://127.0.0.1:6379`. */
+  /**
+   * `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS. Default
+   * `redis://127.0.0.1:6379`. Credentials in the URL win over `username` / `password`.
+   */
   url?: string;
+  /** ACL user name (Redis 6+), when not in the URL. */
+  username?: string;
+  /** Password (`AUTH`), when not in the URL; keep it out of command lines, e.g. read it from the environment. */
+  password?: string;
+  /** TLS options for `rediss://` (a private CA, a client certificate, `servername`...). */
+  tls?: Omit<ConnectionOptions, 'host' | 'port'>;
+  /**
+   * Longest wait for one command's reply, ms; a later reply is discarded in order (the
+   * connection stays in step). Default 500. Keep it at most the cache's store timeout.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Longest wait for a TCP/TLS connection, ms. Default 1000. `connect()` gives up after three
+   * attempts; once connected, a lost connection is retried in the background for ever (backoff up
+   * to 2 s) while commands fail at once instead of queueing.
+   */
+  connectTimeoutMs?: number;
   /** Key prefix, so several caches can share one Redis. Default `hf:cache:`. */
   prefix?: string;
   /** Called when a corrupt entry is found and removed. */
@@ -98,10 +119,34 @@ export class RedisStore implements CacheStore {
     } catch (cause) {
       throw new RedisClientMissingError(cause);
     }
-    const client = mod.createClient({ url: options.url ?? 'redis://127.0.0.1:6379', disableClientInfo: true });
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    const tls = /^rediss:/i.test(url);
+    if (!tls && options.tls !== undefined) throw new InvalidOptionError('tls', 'TLS options need a rediss:// URL');
+    const commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs ?? 500);
+    const connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
+    let connected = false;
+    const client = mod.createClient({
+      url,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      disableClientInfo: true,
+      // Commands sent while the connection is down fail at once: queued, they would wait for a
+      // Redis that may not come back, and the cache would stall every request with them.
+      disableOfflineQueue: true,
+      commandOptions: { timeout: commandTimeoutMs },
+      socket: {
+        ...(tls ? { ...options.tls, tls: true as const } : {}),
+        connectTimeout: connectTimeoutMs,
+        keepAlive: true,
+        // Before the first connection, give up soon (a wrong address is an error at start-up);
+        // after it, keep trying in the background, so the cache resumes when Redis returns.
+        reconnectStrategy: (retries: number, cause: Error) => (!connected && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
+      },
+    });
     // Errors surface through the failing command; a listener keeps them from being "unhandled".
     client.on('error', () => {});
     await client.connect();
+    connected = true;
     return new RedisStore(client as unknown as Connection, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
   }
 
@@ -171,10 +216,17 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // close() waits for replies still due; from a black-holed Redis they never come.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), 1000);
+    });
     try {
-      await this.#conn.close();
+      if ((await Promise.race([this.#conn.close(), late])) === 'late') this.#conn.destroy();
     } catch {
       this.#conn.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
