@@ -112,6 +112,11 @@ interface Ctx {
   head: boolean;
   reqCC: Directives;
   next: Next;
+  /**
+   * A store operation of this request failed or timed out: the rest of the request goes without
+   * the store, so a store that stops answering costs a request one store timeout, not one per call.
+   */
+  storeFailed: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -196,6 +201,7 @@ export class Cache {
       head: method === 'HEAD',
       reqCC: parseRequestDirectives(request.headers),
       next,
+      storeFailed: false,
     };
     const response = await this.#lookupOrFetch(ctx);
     return this.#finish(ctx, response);
@@ -248,7 +254,7 @@ export class Cache {
 
   async #lookupOrFetch(ctx: Ctx): Promise<CacheResponse> {
     for (let round = 0; ; round++) {
-      const entries = await this.#get(ctx.key);
+      const entries = await this.#get(ctx.key, ctx);
       const selected = selectVariant(entries, ctx.request.headers);
       if (selected !== undefined) {
         const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
@@ -291,16 +297,16 @@ export class Cache {
       let stored = true; // waiting on a lease: let in-process waiters look again too
       try {
         if (this.#collapse === 'store') {
-          leased = await this.#storeOp('lease', () => this.#store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
+          leased = await this.#storeOp('lease', () => this.#store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true, ctx);
           if (!leased) {
             // Another process is fetching this key: wait for its lease (bounded), then look again.
             this.stats.collapsed++;
-            leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true);
+            leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true, ctx);
             continue;
           }
         }
         stored = false;
-        const stopRenewing = leased ? this.#keepLease(leaseName) : null;
+        const stopRenewing = leased && !ctx.storeFailed ? this.#keepLease(leaseName) : null;
         try {
           const response = await this.#fromOrigin(ctx, selected, entries);
           stored = this.#stored.has(response);
@@ -309,7 +315,12 @@ export class Cache {
           stopRenewing?.();
         }
       } finally {
-        if (leased) await this.#storeOp('lease', () => this.#store.releaseLease(leaseName, this.#owner));
+        if (leased) {
+          const release = this.#storeOp('lease', () => this.#store.releaseLease(leaseName, this.#owner));
+          // Released even when the store failed meanwhile (a lease left to expire would hold other
+          // processes back for its TTL), but then not waited for: the answer is ready.
+          if (!ctx.storeFailed) await release;
+        }
         finish(stored);
       }
     }
@@ -341,7 +352,7 @@ export class Cache {
       await drain(response.body);
       if (notModifiedMatches(held, response.headers)) {
         const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
-        if (!(await this.#persistFreshened(held, fresh, response.headers, entries))) this.stats.revalidatedDisplaced++;
+        if (!(await this.#persistFreshened(held, fresh, response.headers, entries, ctx))) this.stats.revalidatedDisplaced++;
         this.stats.revalidated++;
         const answer = this.#answer(fresh, 'revalidated', false);
         this.#stored.add(answer);
@@ -422,7 +433,7 @@ export class Cache {
       expires: 0,
     };
     entry.expires = this.#expires(entry);
-    await this.#storeOp('put', () => this.#store.put(entry));
+    await this.#storeOp('put', () => this.#store.put(entry), undefined, ctx);
     const answer = this.#answer(entry, 'miss', false);
     this.#stored.add(answer);
     return answer;
@@ -511,13 +522,13 @@ export class Cache {
    * it meanwhile, theirs stays. §4.3.4: other stored responses with the same strong validator are
    * freshened too. Resolves whether the held response itself was still in the store.
    */
-  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<boolean> {
+  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[], ctx: Ctx): Promise<boolean> {
     // A failing store is counted in storeErrors, not as a displacement we cannot know about.
-    const stillStored = await this.#storeOp('freshen', () => this.#store.freshen(fresh), true);
+    const stillStored = await this.#storeOp('freshen', () => this.#store.freshen(fresh), true, ctx);
     for (const other of entries) {
       if (other.id === held.id || !sharesStrongValidator(other, notModified)) continue;
       const o = this.#freshened(other, notModified, fresh.requestTime, fresh.responseTime);
-      await this.#storeOp('freshen', () => this.#store.freshen(o), false);
+      await this.#storeOp('freshen', () => this.#store.freshen(o), false, ctx);
     }
     return stillStored;
   }
@@ -558,15 +569,17 @@ export class Cache {
     return response;
   }
 
-  async #get(key: string): Promise<StoredEntry[]> {
-    return this.#storeOp('get', () => this.#store.get(key), []);
+  async #get(key: string, ctx: Ctx): Promise<StoredEntry[]> {
+    return this.#storeOp('get', () => this.#store.get(key), [], ctx);
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
-  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T): Promise<T> {
+  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T, ctx?: Ctx): Promise<T> {
+    if (ctx?.storeFailed === true) return fallback as T;
     try {
       return await op();
     } catch (err) {
+      if (ctx !== undefined) ctx.storeFailed = true;
       this.#storeError(err, context);
       return fallback as T;
     }

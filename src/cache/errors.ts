@@ -59,3 +59,27 @@ export class StoreUnavailableError extends CacheError {
     super('HF_CACHE_STORE_UNAVAILABLE', `cache store ${operation} skipped: the store is failing (circuit breaker open)`, { cause });
   }
 }
+
+/** A store's connection is down or was lost; the message says why (the last connection error). */
+export class StoreConnectionError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HF_CACHE_STORE_CONNECTION', message, options);
+  }
+}
+
+/**
+ * An error's message fit for a log line. Some errors carry none: a refused connection to a
+ * name with several addresses is an `AggregateError` with an empty message, its reasons inside;
+ * a client's timeout may be a bare `TimeoutError`.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  let message = err.message;
+  if (message === '' && err instanceof AggregateError) {
+    message = [...new Set(err.errors.map((e) => describeError(e)))].join('; ');
+  }
+  if (message === '' && err.cause !== undefined) message = describeError(err.cause);
+  if (message === '') message = err.name !== 'Error' ? err.name : err.constructor.name;
+  return typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
+}

@@ -21,7 +21,7 @@
  */
 import type { CacheStore } from './store.ts';
 import type { StoredEntry } from './types.ts';
-import { StoreTimeoutError, StoreUnavailableError } from './errors.ts';
+import { StoreTimeoutError, StoreUnavailableError, describeError } from './errors.ts';
 import { amountOption, durationOption } from '../wire/optionValidation.ts';
 
 /** The circuit breaker's state. */
@@ -220,22 +220,6 @@ export class StoreGuard implements CacheStore {
       // A throwing observer must not turn a store failure into a request failure.
     }
   }
-}
-
-/**
- * An error's message fit for a log line. Some errors carry none: a refused connection to a
- * name with several addresses is an `AggregateError` with an empty message, its reasons inside.
- */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  let message = err.message;
-  if (message === '' && err instanceof AggregateError) {
-    message = [...new Set(err.errors.map((e) => describeError(e)))].join('; ');
-  }
-  if (message === '' && err.cause !== undefined) message = describeError(err.cause);
-  if (message === '') message = err.name;
-  return typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
 }
 
 /**

@@ -32,10 +32,11 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `port`: a given port (a restart where clients expect it), tried once; default a free one. */
+export async function startRedis(options: { port?: number } = {}): Promise<RedisServer> {
   if (REDIS_SERVER === undefined) throw new Error('redis-server not installed');
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
+    const port = options.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'hf-redis-'));
     const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
     let exited = false;

@@ -15,7 +15,7 @@ import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { decodeEntry, encodeEntry } from '../entryCodec.ts';
-import { CorruptEntryError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
+import { CorruptEntryError, RedisClientMissingError, StoreClosedError, StoreConnectionError, StoreTimeoutError, describeError } from '../errors.ts';
 import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link RedisStore.connect}. */
@@ -51,8 +51,25 @@ export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
 /** The subset of a Redis connection this store uses. */
 interface Connection {
   sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown>;
+  connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
+}
+
+/** How the store makes connections and reads the client's errors (from `@redis/client`). */
+interface Link {
+  /** A new connection, not yet connecting; `initial`: give up soon instead of retrying for ever. */
+  open(initial: boolean): Connection;
+  /** The client's command timeout error class. */
+  isTimeout(err: unknown): boolean;
+  /** A reply error from Redis itself (the connection is fine). */
+  isReply(err: unknown): boolean;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** `host:port` for messages. */
+  where: string;
+  /** The last connection error, cleared when a connection is ready. */
+  lastError: unknown;
 }
 
 /** Set the variant, then extend the key's TTL to cover it (never shorten it for other variants). */
@@ -90,6 +107,9 @@ const UNLEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`;
 
+/** The reply did not come in time. */
+const LATE = Symbol('late');
+
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
 const NL = 0x0a;
 
@@ -97,13 +117,17 @@ const NL = 0x0a;
 export class RedisStore implements CacheStore {
   readonly prefix: string;
   readonly maxEntryBytes: number;
-  readonly #conn: Connection;
+  #conn: Connection;
+  readonly #link: Link;
+  /** When commands started failing for want of a ready connection (0: they do not). */
+  #offlineSince = 0;
   readonly #bufferMapping: Record<number, unknown>;
   readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
   #closed = false;
 
-  private constructor(conn: Connection, bufferMapping: Record<number, unknown>, options: RedisStoreOptions) {
+  private constructor(conn: Connection, link: Link, bufferMapping: Record<number, unknown>, options: RedisStoreOptions) {
     this.#conn = conn;
+    this.#link = link;
     this.#bufferMapping = bufferMapping;
     this.prefix = options.prefix ?? 'hf:cache:';
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
@@ -124,36 +148,66 @@ export class RedisStore implements CacheStore {
     if (!tls && options.tls !== undefined) throw new InvalidOptionError('tls', 'TLS options need a rediss:// URL');
     const commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs ?? 500);
     const connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
-    let connected = false;
-    const client = mod.createClient({
-      url,
-      ...(options.username !== undefined ? { username: options.username } : {}),
-      ...(options.password !== undefined ? { password: options.password } : {}),
-      disableClientInfo: true,
-      // Commands sent while the connection is down fail at once: queued, they would wait for a
-      // Redis that may not come back, and the cache would stall every request with them.
-      disableOfflineQueue: true,
-      commandOptions: { timeout: commandTimeoutMs },
-      socket: {
-        ...(tls ? { ...options.tls, tls: true as const } : {}),
-        connectTimeout: connectTimeoutMs,
-        keepAlive: true,
-        // Before the first connection, give up soon (a wrong address is an error at start-up);
-        // after it, keep trying in the background, so the cache resumes when Redis returns.
-        reconnectStrategy: (retries: number, cause: Error) => (!connected && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
+    const where = safeWhere(url);
+    const link: Link = {
+      open: (initial) => {
+        const client = mod.createClient({
+          url,
+          ...(options.username !== undefined ? { username: options.username } : {}),
+          ...(options.password !== undefined ? { password: options.password } : {}),
+          disableClientInfo: true,
+          // Commands sent while the connection is down fail at once: queued, they would wait for
+          // a Redis that may not come back, and the cache would stall every request with them.
+          disableOfflineQueue: true,
+          commandOptions: { timeout: commandTimeoutMs },
+          socket: {
+            ...(tls ? { ...options.tls, tls: true as const } : {}),
+            connectTimeout: connectTimeoutMs,
+            keepAlive: true,
+            // At start-up, give up soon (a wrong address is an error then); later, keep trying
+            // in the background, so the cache resumes by itself when Redis returns.
+            reconnectStrategy: (retries: number, cause: Error) => (initial && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
+          },
+        });
+        // Errors surface through the failing command; the listener keeps the last one for its
+        // message (a bare "client is offline" tells an operator nothing).
+        client.on('error', (err: unknown) => {
+          link.lastError = err;
+        });
+        client.on('ready', () => {
+          link.lastError = undefined;
+          initial = false;
+        });
+        return client as unknown as Connection;
       },
-    });
-    // Errors surface through the failing command; a listener keeps them from being "unhandled".
-    client.on('error', () => {});
-    await client.connect();
-    connected = true;
-    return new RedisStore(client as unknown as Connection, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
+      isTimeout: (err) => err instanceof mod.TimeoutError,
+      isReply: (err) => err instanceof mod.ErrorReply,
+      commandTimeoutMs,
+      connectTimeoutMs,
+      where,
+      lastError: undefined,
+    };
+    const conn = link.open(true);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The client bounds the TCP/TLS connect, not the handshake after it.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no ready connection within ${3 * connectTimeoutMs} ms`)), 3 * connectTimeoutMs);
+      });
+      await Promise.race([conn.connect(), late]);
+    } catch (err) {
+      conn.destroy();
+      throw new StoreConnectionError(`cannot connect to Redis at ${where}: ${describeError(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    return new RedisStore(conn, link, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
   }
 
   async get(key: string): Promise<StoredEntry[]> {
     this.#check();
     const hashKey = this.#hashKey(key);
-    const reply = (await this.#conn.sendCommand(['HGETALL', hashKey], { typeMapping: this.#bufferMapping })) as unknown;
+    const reply = (await this.#send(['HGETALL', hashKey], { typeMapping: this.#bufferMapping })) as unknown;
     const pairs = flattenPairs(reply);
     const now = Date.now();
     const out: StoredEntry[] = [];
@@ -184,7 +238,7 @@ export class RedisStore implements CacheStore {
     this.#check();
     const value = this.#value(entry);
     if (value.length > this.maxEntryBytes) {
-      await this.#conn.sendCommand(['HDEL', this.#hashKey(entry.key), entry.variant]);
+      await this.#send(['HDEL', this.#hashKey(entry.key), entry.variant]);
       return;
     }
     await this.#eval(PUT, [this.#hashKey(entry.key)], [entry.variant, value, String(this.#ttl(entry))]);
@@ -200,7 +254,7 @@ export class RedisStore implements CacheStore {
 
   async delete(key: string): Promise<void> {
     this.#check();
-    await this.#conn.sendCommand(['DEL', this.#hashKey(key)]);
+    await this.#send(['DEL', this.#hashKey(key)]);
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -251,14 +305,75 @@ export class RedisStore implements CacheStore {
     return `${this.prefix}l:${name}`;
   }
 
+  /**
+   * One command. A command that timed out leaves the connection in an unknown state (its reply
+   * may still come, or, if the network dropped it, never): the connection is replaced, so that
+   * no later command can be handed an earlier command's reply.
+   */
+  async #send(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown> {
+    const conn = this.#conn;
+    const command = String(args[0]);
+    // The client's own command timeout covers only the wait to be written; a written command
+    // waits for its reply for ever. This one covers the reply.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof LATE>((resolve) => {
+      timer = setTimeout(() => resolve(LATE), this.#link.commandTimeoutMs);
+    });
+    const sent = conn.sendCommand(args, options);
+    // Once the race is lost, the command is rejected when its connection is destroyed: expected.
+    sent.catch(() => {});
+    try {
+      const reply = await Promise.race([sent, late]);
+      if (reply !== LATE) {
+        this.#offlineSince = 0;
+        return reply;
+      }
+    } catch (err) {
+      if (this.#link.isReply(err) || this.#closed) throw err;
+      if (!this.#link.isTimeout(err)) {
+        this.#stuckConnection(conn);
+        const why = this.#link.lastError === undefined ? '' : ` (${describeError(this.#link.lastError)})`;
+        throw new StoreConnectionError(`redis ${command} at ${this.#link.where}: ${describeError(err)}${why}`, { cause: err });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#replace(conn);
+    throw new StoreTimeoutError(`redis ${command}`, this.#link.commandTimeoutMs);
+  }
+
+  /**
+   * A connection that stays not ready is replaced: its handshake may have been swallowed (the
+   * client bounds neither that nor a written command's reply), and it would never become ready.
+   */
+  #stuckConnection(conn: Connection): void {
+    const now = Date.now();
+    if (this.#offlineSince === 0) this.#offlineSince = now;
+    else if (now - this.#offlineSince > 3 * this.#link.connectTimeoutMs) {
+      this.#offlineSince = 0;
+      this.#replace(conn);
+    }
+  }
+
+  #replace(conn: Connection): void {
+    if (this.#closed || conn !== this.#conn) return;
+    const next = this.#link.open(false);
+    this.#conn = next;
+    conn.destroy();
+    // In the background: until it is ready, commands fail at once (no offline queue).
+    next.connect().catch(() => {});
+  }
+
   /** EVALSHA, loading the script on first use (NOSCRIPT). */
   async #eval(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
     const sha = sha1(script);
     try {
-      return await this.#conn.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
+      return await this.#send(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
     } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return this.#conn.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]);
+      if (!(err instanceof StoreConnectionError || err instanceof StoreTimeoutError) && String((err as Error).message).includes('NOSCRIPT')) {
+        return this.#send(['EVAL', script, String(keys.length), ...keys, ...args]);
+      }
+      throw err;
     }
   }
 
@@ -279,4 +394,14 @@ function flattenPairs(reply: unknown): Array<[Buffer, Buffer]> {
     for (const [k, v] of Object.entries(reply)) out.push([Buffer.from(k, 'utf8'), toBuf(v)]);
   }
   return out;
+}
+
+/** `host:port` of a Redis URL, without credentials (for messages). */
+function safeWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.host === '' ? url.replace(/\/\/[^@/]*@/, '//') : u.host;
+  } catch {
+    return '(invalid URL)';
+  }
 }

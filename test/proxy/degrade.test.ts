@@ -1,0 +1,157 @@
+/**
+ * Degrade, never stall: the proxy's shared cache in Redis, with holdfast's FaultProxy between the
+ * cache and a real redis-server. Whatever Redis does (answers late, swallows everything, resets
+ * connections, dies and comes back), every request through the proxy is answered; a request pays
+ * at most one store timeout, none while the circuit breaker is open, and cache hits resume once
+ * Redis does.
+ *
+ * "At most one store timeout per request, then none" is checked by counting, not by the clock:
+ * the cache counts operations that timed out, the breaker counts its probes.
+ */
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisStore, createCache, type BreakerStateChange, type Cache } from '../../src/cache/index.ts';
+import { FaultProxy } from '../../src/lab/fault-proxy.ts';
+import { directRequest, startOrigin, startProxy, until } from './helpers.ts';
+import { REDIS_SERVER, startRedis, type RedisServer } from '../cache/redisServer.ts';
+
+const STORE_TIMEOUT_MS = 200;
+const THRESHOLD = 3;
+const COOL_DOWN_MS = 250;
+/** What a client in the issue gave up after: a request that takes longer is a stalled front door. */
+const CLIENT_TIMEOUT_MS = 5000;
+/** Requests in flight at once during a fault. */
+const PARALLEL = 5;
+
+interface Rig {
+  redis: RedisServer;
+  fault: FaultProxy;
+  cache: Cache;
+  proxyUrl: string;
+  changes: BreakerStateChange[];
+  errors: string[];
+  originHits(): number;
+}
+
+async function rig(t: TestContext): Promise<Rig> {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const fault = await FaultProxy.start({ upstream: { host: '127.0.0.1', port: redis.port } });
+  t.after(() => fault.close());
+  const store = await RedisStore.connect({ url: `redis://127.0.0.1:${fault.port}`, prefix: RedisStore.uniquePrefix(), commandTimeoutMs: STORE_TIMEOUT_MS, connectTimeoutMs: 500 });
+  t.after(() => store.close());
+  const changes: BreakerStateChange[] = [];
+  const errors: string[] = [];
+  const cache = createCache({
+    store,
+    mode: 'shared',
+    storeGuard: { timeoutMs: STORE_TIMEOUT_MS, failureThreshold: THRESHOLD, coolDownMs: COOL_DOWN_MS, onStateChange: (c) => changes.push(c) },
+    onError: (err) => errors.push(String((err as Error).message)),
+  });
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' });
+    res.end(`body of ${req.url}`);
+  });
+  const proxy = await startProxy(t, { upstreams: [origin.url], cache });
+  return { redis, fault, cache, proxyUrl: proxy.url, changes, errors, originHits: () => origin.seen.length };
+}
+
+/** `count` requests (in bursts of `parallel`) to distinct and repeated paths; every one must be answered right. */
+async function load(r: Rig, label: string, count: number, parallel: number): Promise<void> {
+  for (let i = 0; i < count; i += parallel) {
+    const batch = Array.from({ length: Math.min(parallel, count - i) }, (_, j) => `/${label}/${(i + j) % 7}`);
+    const answers = await Promise.all(batch.map((path) => directRequest(`${r.proxyUrl}${path}`, { timeoutMs: CLIENT_TIMEOUT_MS }).then((res) => ({ path, res }))));
+    for (const { path, res } of answers) {
+      assert.equal(res.status, 200, `${path}: ${res.status}`);
+      assert.equal(res.body.toString(), `body of ${path}`);
+    }
+  }
+}
+
+async function hitAgain(r: Rig, path: string): Promise<boolean> {
+  return until(async () => {
+    const res = await directRequest(`${r.proxyUrl}${path}`, { timeoutMs: CLIENT_TIMEOUT_MS });
+    return String(res.headers['cache-status']).includes('hit');
+  }, 10_000);
+}
+
+/** The breaker opened during the fault and closed after it, and the penalty was bounded. */
+function assertDegradedAndRecovered(r: Rig, label: string, requests: number): void {
+  const opened = r.changes.filter((c) => c.to === 'open').length;
+  assert.ok(r.changes.some((c) => c.from === 'closed' && c.to === 'open'), `${label}: the breaker opened: ${JSON.stringify(r.changes.map((c) => c.to))}`);
+  assert.equal(r.changes.at(-1)?.to, 'closed', `${label}: the breaker closed again`);
+  assert.equal(r.cache.stats.storeState, 'closed');
+  // Each request pays at most one timed-out store call: the requests in flight when the store
+  // stopped answering (at most PARALLEL) each pay one, and the breaker opens; once open, only
+  // the probes (one per re-opening) may time out. Without the per-request bound or the breaker,
+  // every request of the load would pay several.
+  assert.ok(r.cache.stats.storeTimeouts <= Math.max(THRESHOLD, PARALLEL) + opened, `${label}: ${r.cache.stats.storeTimeouts} timeouts, ${opened} openings`);
+  assert.ok(r.cache.stats.storeSkipped > 0, `${label}: requests went on without the store while it was open`);
+  assert.ok(r.cache.stats.storeErrors < requests, `${label}: ${r.cache.stats.storeErrors} store errors for ${requests} requests`);
+}
+
+const skip = REDIS_SERVER === undefined ? 'redis-server not installed' : false;
+
+test('redis answering later than the store timeout (latency toxic): answered, breaker opens, then hits again', { skip }, async (t) => {
+  const r = await rig(t);
+  await load(r, 'warm', 7, 7);
+  assert.ok(await hitAgain(r, '/warm/0'));
+  r.fault.addToxic({ type: 'latency', stream: 'downstream', attributes: { latency: STORE_TIMEOUT_MS * 4 } });
+  await load(r, 'slow', 30, PARALLEL);
+  r.fault.removeToxic('latency_downstream');
+  assert.ok(await hitAgain(r, '/warm/1'), 'hits again after Redis answers in time');
+  assertDegradedAndRecovered(r, 'latency', 30);
+});
+
+test('redis black-holed (timeout toxic swallows every byte): answered, then hits again on a fresh connection', { skip }, async (t) => {
+  const r = await rig(t);
+  await load(r, 'warm', 7, 7);
+  r.fault.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
+  await load(r, 'hole', 30, PARALLEL);
+  r.fault.removeToxic('timeout_upstream');
+  // The commands swallowed never get replies: only a new connection can be trusted again.
+  assert.ok(await hitAgain(r, '/warm/2'), `hits again after the black hole ends ${JSON.stringify(r.cache.stats)} ${JSON.stringify(r.changes.map((c) => [c.to, String(c.error)]))}`);
+  assertDegradedAndRecovered(r, 'black hole', 30);
+});
+
+test('redis connections reset (reset_peer): answered, then hits again', { skip }, async (t) => {
+  const r = await rig(t);
+  await load(r, 'warm', 7, 7);
+  r.fault.addToxic({ type: 'reset_peer', stream: 'upstream', attributes: { timeout: 0 } });
+  await load(r, 'reset', 30, PARALLEL);
+  r.fault.removeToxic('reset_peer_upstream');
+  assert.ok(await hitAgain(r, '/warm/3'), 'hits again after the resets stop');
+  assertDegradedAndRecovered(r, 'reset_peer', 30);
+  assert.ok(r.errors.length <= THRESHOLD + 5, `store errors are told while the breaker is closed only: ${r.errors.length}`);
+  assert.ok(r.errors.every((m) => m !== ''), 'every error told has a message');
+});
+
+test('redis killed and restarted under load: every request answered, hits again', { skip }, async (t) => {
+  const r = await rig(t);
+  await load(r, 'warm', 7, 7);
+  const running = load(r, 'kill', 60, PARALLEL);
+  await r.redis.stop();
+  await until(() => r.cache.stats.storeState === 'open', 5000);
+  // A new redis-server on the same port (the FaultProxy still points there); its cache is empty.
+  const again = await startRedisOn(r.redis.port);
+  t.after(() => again.stop());
+  await running;
+  await load(r, 'after', 7, 7);
+  assert.ok(await hitAgain(r, '/after/0'), 'hits again once Redis is back');
+  assertDegradedAndRecovered(r, 'kill/restart', 74);
+  const opening = r.changes.find((c) => c.to === 'open');
+  assert.notEqual(String((opening?.error as Error | undefined)?.message ?? ''), '', 'the opening carries the store error');
+});
+
+/** A redis-server on a given port (the one the FaultProxy forwards to), retried while the port frees. */
+async function startRedisOn(port: number): Promise<RedisServer> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await startRedis({ port });
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`could not restart redis-server on port ${port}`);
+}
