@@ -294,19 +294,23 @@ export class Cache {
       const finish = this.#flights.start(ctx.key);
       const leaseName = `fetch ${ctx.key}`;
       let leased = false;
+      /** A lease really taken in the store (not the fallback of a store that failed). */
+      let held = false;
       let stored = true; // waiting on a lease: let in-process waiters look again too
       try {
         if (this.#collapse === 'store') {
           leased = await this.#storeOp('lease', () => this.#store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true, ctx);
+          held = leased && !ctx.storeFailed;
           if (!leased) {
             // Another process is fetching this key: wait for its lease (bounded), then look again.
             this.stats.collapsed++;
             leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true, ctx);
+            held = leased && !ctx.storeFailed;
             continue;
           }
         }
         stored = false;
-        const stopRenewing = leased && !ctx.storeFailed ? this.#keepLease(leaseName) : null;
+        const stopRenewing = held ? this.#keepLease(leaseName) : null;
         try {
           const response = await this.#fromOrigin(ctx, selected, entries);
           stored = this.#stored.has(response);
@@ -315,7 +319,7 @@ export class Cache {
           stopRenewing?.();
         }
       } finally {
-        if (leased) {
+        if (held) {
           const release = this.#storeOp('lease', () => this.#store.releaseLease(leaseName, this.#owner));
           // Released even when the store failed meanwhile (a lease left to expire would hold other
           // processes back for its TTL), but then not waited for: the answer is ready.

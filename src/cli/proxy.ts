@@ -3,7 +3,7 @@
  * down gracefully: in-flight requests finish, then upstream connections and the cache store close.
  */
 import { createProxy, type ForwardedStyle, type UpstreamKeepAlive } from '../proxy/index.ts';
-import { SqliteStore, RedisStore, type CacheStore } from '../cache/index.ts';
+import { SqliteStore, RedisStore, breakerLog, createCache, describeError, type CacheStore } from '../cache/index.ts';
 import { UsageError, choiceFlag, integerFlag, nonEmptyFlag, parseCommandLine, usageFailure } from './args.ts';
 
 const USAGE = `Usage: holdfast proxy --upstream URL [--upstream URL ...] [options]
@@ -13,6 +13,11 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --listen HOST:PORT         address to listen on (default 127.0.0.1:8080; port 0 picks one)
   --upstream URL             a backend (repeat for round-robin with passive health)
   --cache DIR|redis://...    shared RFC 9111 cache: a SQLite directory or a Redis URL
+                             (redis://, rediss:// for TLS; credentials in the URL or in
+                             HOLDFAST_REDIS_USERNAME / HOLDFAST_REDIS_PASSWORD)
+  --cache-timeout MS         longest wait for one cache store operation (default 500);
+                             after 5 failures in a row the cache is skipped for
+  --cache-cool-down MS       this long (default 2000), then tried again
   --upstream-concurrency N   requests in flight per backend (1 serialises a single-threaded one)
   --upstream-keep-alive M    always | while-queued | never (default: while-queued with a
                              concurrency limit, else always)
@@ -34,6 +39,8 @@ interface Parsed {
   port: number;
   upstreams: string[];
   cache: string | null;
+  cacheTimeout: number | undefined;
+  cacheCoolDown: number | undefined;
   concurrency: number | undefined;
   keepAlive: UpstreamKeepAlive | undefined;
   bufferRequests: number | undefined;
@@ -68,6 +75,8 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
       listen: { type: 'string' },
       upstream: { type: 'string', multiple: true },
       cache: { type: 'string' },
+      'cache-timeout': { type: 'string' },
+      'cache-cool-down': { type: 'string' },
       'upstream-concurrency': { type: 'string' },
       'upstream-keep-alive': { type: 'string' },
       'buffer-requests': { type: 'string' },
@@ -93,6 +102,8 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
     port,
     upstreams,
     cache: nonEmptyFlag('cache', values.cache) ?? null,
+    cacheTimeout: integerFlag('cache-timeout', values['cache-timeout'], 1),
+    cacheCoolDown: integerFlag('cache-cool-down', values['cache-cool-down'], 0),
     concurrency: integerFlag('upstream-concurrency', values['upstream-concurrency'], 1),
     keepAlive: choiceFlag('upstream-keep-alive', values['upstream-keep-alive'], KEEP_ALIVE_MODES),
     bufferRequests: integerFlag('buffer-requests', values['buffer-requests'], 0),
@@ -108,10 +119,27 @@ function parseProxyArgs(argv: string[]): Parsed | 'help' {
   };
 }
 
-/** Opens the store named by `--cache`: a Redis URL or a SQLite directory. */
-async function openStore(spec: string): Promise<CacheStore> {
-  if (/^rediss?:\/\//i.test(spec)) return RedisStore.connect({ url: spec });
-  return new SqliteStore({ directory: spec });
+/**
+ * Opens the store named by `--cache`: a Redis URL or a SQLite directory. A store's own waits
+ * (Redis's reply timeout, SQLite's busy timeout) are the cache timeout, so that the guard's
+ * timeout is never the only bound.
+ */
+async function openStore(spec: string, timeoutMs: number): Promise<CacheStore> {
+  if (/^rediss?:\/\//i.test(spec)) {
+    const env = process.env;
+    return RedisStore.connect({
+      url: spec,
+      commandTimeoutMs: timeoutMs,
+      ...(env.HOLDFAST_REDIS_USERNAME ? { username: env.HOLDFAST_REDIS_USERNAME } : {}),
+      ...(env.HOLDFAST_REDIS_PASSWORD ? { password: env.HOLDFAST_REDIS_PASSWORD } : {}),
+    });
+  }
+  return new SqliteStore({ directory: spec, busyTimeoutMs: timeoutMs });
+}
+
+/** One log line on stderr. */
+function log(line: string): void {
+  process.stderr.write(`holdfast proxy: ${line}\n`);
 }
 
 /**
@@ -132,17 +160,27 @@ export async function runProxy(argv: string[]): Promise<number> {
   let store: CacheStore | null = null;
   if (p.cache !== null) {
     try {
-      store = await openStore(p.cache);
+      store = await openStore(p.cache, p.cacheTimeout ?? 500);
     } catch (err) {
-      process.stderr.write(`holdfast proxy: cannot open cache ${p.cache}: ${(err as Error).message}\n`);
+      log(`cannot open cache ${p.cache}: ${describeError(err)}`);
       return 1;
     }
   }
+  const onError = (err: unknown, context: string): void => log(`${context}: ${describeError(err)}`);
   let proxy;
   try {
+    const cache =
+      store === null
+        ? null
+        : createCache({
+            store,
+            mode: 'shared',
+            storeGuard: { timeoutMs: p.cacheTimeout ?? 500, coolDownMs: p.cacheCoolDown ?? 2000, onStateChange: breakerLog(log) },
+            onError: (err, context) => onError(err, `cache ${context}`),
+          });
     proxy = createProxy({
       upstreams: p.upstreams,
-      cache: store,
+      cache,
       upstreamConcurrency: p.concurrency,
       upstreamKeepAlive: p.keepAlive,
       bufferRequests: p.bufferRequests,
@@ -151,10 +189,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       health: { maxFails: p.maxFails, failTimeout: p.failTimeout },
       forwarded: p.forwarded,
       preserveHost: p.preserveHost,
-      onError: (err, context) => {
-        const e = err as { code?: unknown; message?: unknown };
-        process.stderr.write(`holdfast proxy: ${context}: ${typeof e?.code === 'string' ? `${e.code} ` : ''}${String(e?.message ?? err)}\n`);
-      },
+      onError,
     });
     await proxy.listen(p.port, p.host);
   } catch (err) {
