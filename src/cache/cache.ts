@@ -32,7 +32,7 @@ import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
-import { StoreUnavailableError, StoreTimeoutError, Unexpected304Error } from './errors.ts';
+import { StoreUnavailableError, StoreTimeoutError, Unexpected304Error, describeError } from './errors.ts';
 import { StoreGuard } from './storeGuard.ts';
 import type { BreakerState, StoreGuardOptions } from './storeGuard.ts';
 import { InvalidOptionError, amountOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
@@ -122,6 +122,8 @@ interface Ctx {
 const EMPTY = new Uint8Array(0);
 /** Lookups per request when collapsing (each wait is for another flight; then go upstream anyway). */
 const MAX_COLLAPSE_ROUNDS = 3;
+/** A store failure with the same message is told to `onError` at most this often, ms. */
+const STORE_ERROR_REPEAT_MS = 10_000;
 
 /** An RFC 9111 HTTP cache in front of a `next` hop. Create with {@link createCache}. */
 export class Cache {
@@ -140,6 +142,8 @@ export class Cache {
   readonly #onError: (error: unknown, context: string) => void;
   /** The store as this cache calls it: through the guard when there is one. */
   readonly #store: CacheStore;
+  /** When each store failure (context and message) was last told to `onError`. */
+  readonly #toldAt = new Map<string, number>();
   readonly #owner = `${process.pid}:${randomUUID()}`;
   readonly #flights = new Flights();
   readonly #background = new Map<string, Promise<void>>();
@@ -596,8 +600,21 @@ export class Cache {
     }
     this.stats.storeErrors++;
     if (err instanceof StoreTimeoutError) this.stats.storeTimeouts++;
-    // During an outage the breaker's state changes carry the message: one line, not one per request.
-    if (this.storeGuard === null || this.storeGuard.state === 'closed') this.#onError(err, `store ${context}`);
+    if (this.storeGuard === null) {
+      this.#onError(err, `store ${context}`);
+      return;
+    }
+    // During an outage the breaker's state changes carry the message: one line, not one per
+    // request. Before it opens (or when only some operations fail, e.g. writes to a full disk),
+    // the same failure is told once per STORE_ERROR_REPEAT_MS.
+    if (this.storeGuard.state !== 'closed') return;
+    const what = `${context}\n${describeError(err)}`;
+    const now = Date.now();
+    const last = this.#toldAt.get(what);
+    if (last !== undefined && now - last < STORE_ERROR_REPEAT_MS) return;
+    if (this.#toldAt.size >= 64) this.#toldAt.clear();
+    this.#toldAt.set(what, now);
+    this.#onError(err, `store ${context}`);
   }
 
   /** Renew the held lease `name` while its holder works (see `keepLease`); returns the stopper. */

@@ -33,7 +33,7 @@ export interface BreakerStateChange {
   to: BreakerState;
   /** The failure that caused an opening (`to: 'open'`), else undefined. */
   error: unknown;
-  /** Consecutive failures counted when the change happened. */
+  /** Failures among the recent operations when the change happened. */
   failures: number;
 }
 
@@ -41,7 +41,11 @@ export interface BreakerStateChange {
 export interface StoreGuardOptions {
   /** Longest wait for one store operation, ms. Default 500. */
   timeoutMs?: number;
-  /** Consecutive failures (errors or timeouts) that open the breaker. Default 5. */
+  /**
+   * Failures (errors or timeouts) among the last `2 × failureThreshold` operations that open the
+   * breaker. Default 5. Counted over a window, not in a row: a store whose reads work and whose
+   * writes all fail (a full disk) fails every other operation.
+   */
   failureThreshold?: number;
   /** How long the breaker stays open before one call probes the store again, ms. Default 2000. */
   coolDownMs?: number;
@@ -80,6 +84,8 @@ export class StoreGuard implements CacheStore {
   readonly #onStateChange: (change: BreakerStateChange) => void;
   readonly #now: () => number;
   #state: BreakerState = 'closed';
+  /** Outcomes of the last `2 × failureThreshold` operations (true: failed), oldest first. */
+  #recent: boolean[] = [];
   #failures = 0;
   #openedAt = 0;
   #lastFailure: unknown = undefined;
@@ -193,7 +199,7 @@ export class StoreGuard implements CacheStore {
 
   #failed(err: unknown, probe: boolean): void {
     this.#counts.errors++;
-    this.#failures++;
+    this.#record(true);
     this.#lastFailure = err;
     if (probe || (this.#state === 'closed' && this.#failures >= this.failureThreshold)) {
       this.#openedAt = this.#now();
@@ -205,8 +211,17 @@ export class StoreGuard implements CacheStore {
   #succeeded(probe: boolean): void {
     // A success that started before the breaker opened says nothing about the store now.
     if (this.#state === 'open') return;
-    this.#failures = 0;
-    if (probe) this.#transition('closed', undefined);
+    if (probe) {
+      this.#recent = [];
+      this.#failures = 0;
+      this.#transition('closed', undefined);
+    } else this.#record(false);
+  }
+
+  #record(failed: boolean): void {
+    this.#recent.push(failed);
+    if (failed) this.#failures++;
+    if (this.#recent.length > 2 * this.failureThreshold && this.#recent.shift() === true) this.#failures--;
   }
 
   /** The only writer of `#state`. */
@@ -224,9 +239,10 @@ export class StoreGuard implements CacheStore {
 
 /**
  * An `onStateChange` that writes one line per state change worth an operator's attention:
- * every opening and closing, with the failure's message. While the store stays down, the probe
- * every cool-down fails again; those re-openings are logged only when the message changes or
- * once per `intervalMs` (default 60 000), with how many were left out.
+ * an opening, with the failure's message, and the closing after it. While the store stays down
+ * (each probe fails and the breaker re-opens) or flaps (a full disk: reads work, writes fail),
+ * an opening with the same message as the last one logged is left out for `intervalMs`
+ * (default 60 000), and so is the closing after it; the next line logged says how many were.
  */
 export function breakerLog(write: (line: string) => void, options: { intervalMs?: number; now?: () => number } = {}): (change: BreakerStateChange) => void {
   const intervalMs = options.intervalMs ?? 60_000;
@@ -234,24 +250,31 @@ export function breakerLog(write: (line: string) => void, options: { intervalMs?
   let lastMessage = '';
   let lastAt = -Infinity;
   let quiet = 0;
+  /** Whether the current outage's opening was logged (so its end is too). */
+  let logged = false;
+  const left = (): string => (quiet > 0 ? ` (${quiet} more state changes not logged)` : '');
   return (change) => {
     if (change.to === 'half-open') return;
     if (change.to === 'closed') {
-      write(`cache store recovered: circuit breaker closed${quiet > 0 ? ` (${quiet} failed probes not logged)` : ''}`);
+      if (!logged) return;
+      write(`cache store recovered: circuit breaker closed${left()}`);
       quiet = 0;
-      lastMessage = '';
+      logged = false;
       return;
     }
     const message = describeError(change.error);
-    const reopened = change.from === 'half-open';
-    if (reopened && message === lastMessage && now() - lastAt < intervalMs) {
+    if (message === lastMessage && now() - lastAt < intervalMs) {
       quiet++;
       return;
     }
+    const reopened = change.from === 'half-open' && logged;
+    const line = reopened
+      ? `cache store still failing, cache bypassed: ${message}${left()}`
+      : `cache store failing, cache bypassed (circuit breaker open after ${change.failures} failures): ${message}${left()}`;
     lastMessage = message;
     lastAt = now();
-    const suffix = quiet > 0 ? ` (${quiet} failed probes not logged)` : '';
     quiet = 0;
-    write(reopened ? `cache store still failing, cache bypassed: ${message}${suffix}` : `cache store failing, cache bypassed (circuit breaker open after ${change.failures} failures): ${message}`);
+    logged = true;
+    write(line);
   };
 }

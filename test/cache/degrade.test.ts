@@ -1,0 +1,76 @@
+/**
+ * A SQLite cache whose disk fails: full (a file-size limit on a child process), or a directory
+ * removed under a running cache. Requests are answered all the same, the breaker shows the
+ * store's own error, and a removed directory is recreated so that the cache works again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HeaderList, SqliteStore, createCache, type BreakerStateChange, type CacheResponse } from '../../src/cache/index.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
+
+function temp(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hf-degrade-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('sqlite, disk full (RLIMIT_FSIZE): every request answered, the process lives, the breaker opens with SQLite\'s error', { skip: BASH === undefined ? 'bash not installed' : false }, async (t) => {
+  const dir = join(temp(t), 'cache');
+  const COUNT = 60;
+  // 256 KiB per file: room for the schema and a few 16 KiB entries, then every write fails.
+  const child = spawn(BASH!, ['-c', `ulimit -f 256 && exec "$0" "$1" "$2" "$3"`, process.execPath, join(here, 'fixtures', 'fullDiskWorker.ts'), dir, String(COUNT)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, `worker exited ${code}: ${err}`);
+  const r = JSON.parse(out) as { answered: number; served: number; stats: { storeErrors: number; storeState: string }; changes: Array<{ to: string; error: string }> };
+  assert.equal(r.answered, COUNT);
+  assert.ok(r.served > 0, 'entries written before the disk filled are still served');
+  assert.ok(r.stats.storeErrors > 0, JSON.stringify(r.stats));
+  const opened = r.changes.find((c) => c.to === 'open');
+  assert.ok(opened !== undefined, JSON.stringify(r.changes));
+  assert.match(opened.error, /full|disk|I\/O|too large/i);
+});
+
+test('sqlite, cache directory removed under a running cache: answered throughout, the directory comes back and entries land in it', async (t) => {
+  const dir = join(temp(t), 'cache');
+  const store = new SqliteStore({ directory: dir });
+  t.after(() => store.close());
+  const changes: BreakerStateChange[] = [];
+  const cache = createCache({ store, mode: 'shared', storeGuard: { onStateChange: (c) => changes.push(c) } });
+  let origin = 0;
+  const get = (path: string): Promise<CacheResponse> =>
+    cache.handle({ method: 'GET', url: `http://origin.test${path}`, headers: new HeaderList() }, async () => {
+      origin++;
+      return { status: 200, statusText: 'OK', headers: new HeaderList([['cache-control', 'max-age=600'], ['content-length', '2']]), body: new TextEncoder().encode('ok') };
+    });
+  assert.equal((await get('/a')).cacheOutcome, 'miss');
+  assert.equal((await get('/a')).cacheOutcome, 'hit');
+  rmSync(dir, { recursive: true, force: true });
+  // Requests go on; within the store's presence check the database is made again where it belongs.
+  let back = false;
+  for (let i = 0; i < 400 && !back; i++) {
+    const r = await get(`/during/${i}`);
+    assert.equal(r.status, 200);
+    back = existsSync(join(dir, 'cache.sqlite'));
+    if (!back) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(back, 'the cache directory and database were recreated');
+  assert.equal((await get('/b')).cacheOutcome, 'miss');
+  // Another process opening the directory sees what this one stores now (not an unlinked file).
+  const other = new SqliteStore({ directory: dir });
+  t.after(() => other.close());
+  assert.equal((await other.get('http://origin.test/b')).length, 1);
+  assert.equal((await get('/b')).cacheOutcome, 'hit');
+  assert.equal(cache.stats.storeState, 'closed');
+  assert.ok(origin > 2);
+});
