@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisStore, createCache, type BreakerStateChange, type Cache } from '../../src/cache/index.ts';
+import { MemoryStore, RedisStore, createCache, type BreakerStateChange, type Cache } from '../../src/cache/index.ts';
 import { FaultProxy } from '../../src/lab/fault-proxy.ts';
-import { directRequest, startOrigin, startProxy, until } from './helpers.ts';
+import { blackHole, directRequest, startOrigin, startProxy, until } from './helpers.ts';
 import { REDIS_SERVER, startRedis, type RedisServer } from '../cache/redisServer.ts';
 
 const STORE_TIMEOUT_MS = 200;
@@ -154,4 +154,62 @@ async function startRedisOn(port: number): Promise<RedisServer> {
     }
   }
   throw new Error(`could not restart redis-server on port ${port}`);
+}
+
+// ---- upstream faults, with and without the cache and collapsing ---------------------------------
+
+const UPSTREAM_TIMEOUT_MS = 300;
+const BODY = 'b'.repeat(64 * 1024);
+type CacheMode = 'none' | 'cache' | 'cache+collapse';
+type UpstreamFault = 'black-holed connect' | 'trickled head' | 'cut mid-body';
+
+/** A burst of requests for one URL through a proxy whose upstream misbehaves in one phase. */
+async function upstreamFault(t: TestContext, fault: UpstreamFault, mode: CacheMode): Promise<void> {
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600', 'content-length': String(BODY.length) });
+    res.end(BODY);
+  });
+  let upstream: string;
+  let faults: FaultProxy | null = null;
+  if (fault === 'black-holed connect') upstream = `http://127.0.0.1:${await blackHole(t)}`;
+  else {
+    faults = await FaultProxy.start({ upstream: { host: '127.0.0.1', port: origin.port } });
+    t.after(() => faults!.close());
+    upstream = faults.url;
+    if (fault === 'trickled head') faults.addToxic({ type: 'slicer', stream: 'downstream', attributes: { average_size: 1, size_variation: 0, delay: 100_000 } });
+    else faults.addToxic({ type: 'limit_data', stream: 'downstream', attributes: { bytes: 8 * 1024 } });
+  }
+  const cache = mode === 'none' ? null : createCache({ store: new MemoryStore(), mode: 'shared', collapse: mode === 'cache+collapse' ? 'store' : false });
+  const proxy = await startProxy(t, {
+    upstreams: [upstream],
+    cache,
+    timeouts: { connect: UPSTREAM_TIMEOUT_MS, headers: UPSTREAM_TIMEOUT_MS, body: UPSTREAM_TIMEOUT_MS, queue: UPSTREAM_TIMEOUT_MS },
+    health: { maxFails: 1000 },
+  });
+  const label = `${fault}, ${mode}`;
+  const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => directRequest(`${proxy.url}/page`, { timeoutMs: CLIENT_TIMEOUT_MS })));
+  for (const o of outcomes) {
+    if (o.status === 'rejected') {
+      // Cut: the connection ended early. Never the client's own timeout (a stall).
+      assert.doesNotMatch(String((o.reason as Error).message), /no answer from/, `${label}: a request stalled`);
+      continue;
+    }
+    // Answered: an error status, or a response whose body is visibly short.
+    const ok = o.value.status === 200 && o.value.body.length === BODY.length;
+    assert.ok(!ok, `${label}: a whole response through a broken upstream?`);
+    assert.ok(o.value.status === 502 || o.value.status === 504 || o.value.body.length < BODY.length, `${label}: ${o.value.status}`);
+  }
+  if (faults !== null) {
+    // Nothing broken was stored: once the upstream is well, the whole body comes back.
+    faults.reset();
+    const after = await directRequest(`${proxy.url}/page`, { timeoutMs: CLIENT_TIMEOUT_MS });
+    assert.equal(after.status, 200, label);
+    assert.equal(after.body.length, BODY.length, label);
+  }
+}
+
+for (const fault of ['black-holed connect', 'trickled head', 'cut mid-body'] as const) {
+  test(`upstream ${fault}: every request of a burst answered or cut within the upstream timeouts, with no cache, a cache, and a collapsing cache`, async (t) => {
+    for (const mode of ['none', 'cache', 'cache+collapse'] as const) await t.test(mode, (tt) => upstreamFault(tt, fault, mode));
+  });
 }
