@@ -2,15 +2,18 @@
  * A SQLite cache whose disk fails: full (a file-size limit on a child process), or a directory
  * removed under a running cache. Requests are answered all the same, the breaker shows the
  * store's own error, and a removed directory is recreated so that the cache works again.
+ * And Redis as a fleet runs it: TLS with a private CA, credentials, clear errors at connect.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HeaderList, SqliteStore, createCache, type BreakerStateChange, type CacheResponse } from '../../src/cache/index.ts';
+import { HeaderList, RedisStore, SqliteStore, StoreConnectionError, createCache, type BreakerStateChange, type CacheResponse } from '../../src/cache/index.ts';
+import { freePort } from '../../src/lab/child.ts';
+import { REDIS_SERVER, startRedis } from './redisServer.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
@@ -73,4 +76,37 @@ test('sqlite, cache directory removed under a running cache: answered throughout
   assert.equal((await get('/b')).cacheOutcome, 'hit');
   assert.equal(cache.stats.storeState, 'closed');
   assert.ok(origin > 2);
+});
+
+const OPENSSL = ['/usr/bin/openssl', '/usr/local/bin/openssl'].find((p) => existsSync(p));
+
+test('redis over TLS (rediss://) with a private CA and a password: from the options or the URL; a wrong password is a clear error at connect', { skip: REDIS_SERVER === undefined || OPENSSL === undefined ? 'redis-server or openssl not installed' : false }, async (t) => {
+  const dir = temp(t);
+  const made = spawnSync(OPENSSL!, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  assert.equal(made.status, 0, made.stderr?.toString());
+  const tlsPort = await freePort();
+  const redis = await startRedis({
+    args: ['--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-ca-cert-file', join(dir, 'cert.pem'), '--tls-auth-clients', 'no', '--requirepass', 's3cret'],
+  });
+  t.after(() => redis.stop());
+  const ca = readFileSync(join(dir, 'cert.pem'));
+  const url = `rediss://127.0.0.1:${tlsPort}`;
+  const prefix = RedisStore.uniquePrefix();
+  const a = await RedisStore.connect({ url, password: 's3cret', tls: { ca }, prefix });
+  t.after(() => a.close());
+  const cache = createCache({ store: a, mode: 'shared' });
+  const next = async (): Promise<CacheResponse> => ({ status: 200, statusText: 'OK', headers: new HeaderList([['cache-control', 'max-age=60'], ['content-length', '2']]), body: new TextEncoder().encode('ok') });
+  assert.equal((await cache.handle({ method: 'GET', url: 'http://origin.test/tls', headers: new HeaderList() }, next)).cacheOutcome, 'miss');
+  assert.equal((await cache.handle({ method: 'GET', url: 'http://origin.test/tls', headers: new HeaderList() }, next)).cacheOutcome, 'hit');
+  // Credentials in the URL: another process sees the same entry.
+  const b = await RedisStore.connect({ url: `rediss://default:s3cret@127.0.0.1:${tlsPort}`, tls: { ca }, prefix });
+  t.after(() => b.close());
+  assert.equal((await b.get('http://origin.test/tls')).length, 1);
+  await assert.rejects(RedisStore.connect({ url, password: 'wrong', tls: { ca }, prefix }), (err: Error) => {
+    assert.ok(err instanceof StoreConnectionError);
+    assert.match(err.message, /cannot connect to Redis at 127\.0\.0\.1:\d+: .*(WRONGPASS|invalid|password)/i);
+    return true;
+  });
+  // Without the CA, the server's certificate is refused: a clear error, not a hang.
+  await assert.rejects(RedisStore.connect({ url, password: 's3cret', prefix }), /certificate/i);
 });
