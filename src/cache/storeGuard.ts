@@ -39,7 +39,7 @@ export interface BreakerStateChange {
 
 /** Options of {@link StoreGuard}. */
 export interface StoreGuardOptions {
-  /** Longest wait for one store operation, ms. Default 500. */
+  /** Longest wait for one store operation, ms (checked every quarter of it). Default 500. */
   timeoutMs?: number;
   /**
    * Failures (errors or timeouts) among the last `2 × failureThreshold` operations that open the
@@ -70,6 +70,12 @@ export interface StoreGuardStats {
   lastError: string;
 }
 
+/** A store call in flight. */
+interface PendingCall {
+  started: number;
+  expire(): void;
+}
+
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
 export const DEFAULT_FAILURE_THRESHOLD = 5;
 export const DEFAULT_COOL_DOWN_MS = 2000;
@@ -90,6 +96,8 @@ export class StoreGuard implements CacheStore {
   #openedAt = 0;
   #lastFailure: unknown = undefined;
   readonly #counts = { errors: 0, timeouts: 0, skipped: 0, opened: 0 };
+  readonly #pending = new Set<PendingCall>();
+  #sweeper: NodeJS.Timeout | null = null;
 
   constructor(inner: CacheStore, options: StoreGuardOptions = {}) {
     this.inner = inner;
@@ -135,6 +143,10 @@ export class StoreGuard implements CacheStore {
 
   /** Closes the guarded store (not bounded here: each store bounds its own close). */
   close(): Promise<void> {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+    for (const call of this.#pending) call.expire();
+    this.#pending.clear();
     return this.inner.close();
   }
 
@@ -164,37 +176,68 @@ export class StoreGuard implements CacheStore {
     return Promise.reject(new StoreUnavailableError(operation, this.#lastFailure));
   }
 
-  /** `op()`, or a {@link StoreTimeoutError} after `timeoutMs`; a late outcome of `op` is dropped. */
+  /**
+   * `op()`, or a {@link StoreTimeoutError} once `timeoutMs` has passed (checked every quarter of
+   * it); a late outcome of `op` is dropped. One sweeping timer for all calls in flight, not one
+   * timer per call: a hit in a memory store takes a few microseconds, and a timer per call
+   * would double that.
+   */
   #bounded<T>(operation: string, op: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        this.#counts.timeouts++;
-        reject(new StoreTimeoutError(operation, this.timeoutMs));
-      }, this.timeoutMs);
+      const call: PendingCall = {
+        started: performance.now(),
+        expire: () => {
+          if (settled) return;
+          settled = true;
+          this.#counts.timeouts++;
+          reject(new StoreTimeoutError(operation, this.timeoutMs));
+        },
+      };
       let pending: Promise<T>;
       try {
         pending = op();
       } catch (err) {
         pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
+      this.#pending.add(call);
+      this.#sweep();
       pending.then(
         (value) => {
-          clearTimeout(timer);
+          this.#pending.delete(call);
           if (settled) return;
           settled = true;
           resolve(value);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          this.#pending.delete(call);
           if (settled) return;
           settled = true;
           reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });
+  }
+
+  /** Arm the sweeping timer; it stops itself at the first tick that finds no call in flight. */
+  #sweep(): void {
+    if (this.#sweeper !== null) return;
+    this.#sweeper = setInterval(
+      () => {
+        if (this.#pending.size === 0) {
+          clearInterval(this.#sweeper!);
+          this.#sweeper = null;
+          return;
+        }
+        const now = performance.now();
+        for (const call of this.#pending) {
+          if (now - call.started < this.timeoutMs) continue;
+          this.#pending.delete(call);
+          call.expire();
+        }
+      },
+      Math.max(1, Math.floor(this.timeoutMs / 4)),
+    );
   }
 
   #failed(err: unknown, probe: boolean): void {
