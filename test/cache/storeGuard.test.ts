@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, StoreGuard, StoreTimeoutError, StoreUnavailableError, breakerLog, describeError, type BreakerStateChange, type CacheStore } from '../../src/cache/index.ts';
+import { HeaderList, MemoryStore, StoreGuard, createCache, StoreTimeoutError, StoreUnavailableError, breakerLog, describeError, type BreakerStateChange, type CacheStore } from '../../src/cache/index.ts';
 
 function flakyStore(): { store: CacheStore; calls: () => number; mode: { now: 'ok' | 'fail' | 'hang' } } {
   const inner = new MemoryStore();
@@ -120,4 +120,24 @@ test('describeError: never an empty message', () => {
   class TimeoutError extends Error {}
   assert.equal(describeError(new TimeoutError()), 'TimeoutError');
   assert.equal(describeError(Object.assign(new Error('boom'), { code: 'EX' })), 'EX boom');
+});
+
+test('a request waiting for another process\'s lease stops waiting when the store stops answering, and goes to the origin', { timeout: 20_000 }, async () => {
+  const f = flakyStore();
+  // Another process holds the fetch lease for a minute, and would wait out a minute-long lease wait.
+  assert.equal(await f.store.acquireLease('fetch http://origin.test/held', 'other-process', 60_000), true);
+  const cache = createCache({ store: f.store, mode: 'shared', leaseTtlMs: 60_000, leaseWaitMs: 60_000, storeGuard: { timeoutMs: 50, failureThreshold: 2, coolDownMs: 60_000 } });
+  let originCalls = 0;
+  const pending = cache.handle({ method: 'GET', url: 'http://origin.test/held', headers: new HeaderList() }, async () => {
+    originCalls++;
+    return { status: 200, statusText: 'OK', headers: new HeaderList([['cache-control', 'max-age=60'], ['content-length', '2']]), body: new TextEncoder().encode('ok') };
+  });
+  // Let it start waiting (it polls the lease), then the store stops answering.
+  for (let i = 0; i < 1000 && cache.stats.collapsed === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(cache.stats.collapsed, 1, 'the request is waiting for the lease');
+  f.mode.now = 'hang';
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.equal(originCalls, 1);
+  assert.ok(cache.stats.storeTimeouts >= 1);
 });
