@@ -110,3 +110,35 @@ test('redis over TLS (rediss://) with a private CA and a password: from the opti
   // Without the CA, the server's certificate is refused: a clear error, not a hang.
   await assert.rejects(RedisStore.connect({ url, password: 's3cret', prefix }), /certificate/i);
 });
+
+const REDIS_CLI = ['/usr/bin/redis-cli', '/usr/local/bin/redis-cli'].find((p) => existsSync(p));
+
+test('redis cluster (three real redis-server nodes): entries on every node, hits, leases', { skip: REDIS_SERVER === undefined || REDIS_CLI === undefined ? 'redis-server or redis-cli not installed' : false }, async (t) => {
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    const node = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] });
+    t.after(() => node.stop());
+    nodes.push(node);
+  }
+  const made = spawnSync(REDIS_CLI!, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+  assert.equal(made.status, 0, made.stdout?.toString() + made.stderr?.toString());
+  // Wait until every node agrees the cluster is up (bounded).
+  for (let i = 0; i < 100; i++) {
+    const states = nodes.map((n) => spawnSync(REDIS_CLI!, ['-p', String(n.port), 'cluster', 'info']).stdout.toString());
+    if (states.every((s) => s.includes('cluster_state:ok'))) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const store = await RedisStore.connect({ clusterNodes: [nodes[0]!.url], prefix: RedisStore.uniquePrefix() });
+  t.after(() => store.close());
+  const cache = createCache({ store, mode: 'shared' });
+  const next = async (): Promise<CacheResponse> => ({ status: 200, statusText: 'OK', headers: new HeaderList([['cache-control', 'max-age=60'], ['content-length', '2']]), body: new TextEncoder().encode('ok') });
+  const paths = Array.from({ length: 12 }, (_, i) => `/c/${i}`);
+  for (const p of paths) assert.equal((await cache.handle({ method: 'GET', url: `http://origin.test${p}`, headers: new HeaderList() }, next)).cacheOutcome, 'miss');
+  for (const p of paths) assert.equal((await cache.handle({ method: 'GET', url: `http://origin.test${p}`, headers: new HeaderList() }, next)).cacheOutcome, 'hit');
+  // The keys are spread over the nodes (each node holds some), so the routing is exercised.
+  const counts = nodes.map((n) => Number(spawnSync(REDIS_CLI!, ['-p', String(n.port), 'dbsize']).stdout.toString().trim()));
+  assert.ok(counts.filter((c) => c > 0).length >= 2, `keys per node: ${counts.join(', ')}`);
+  assert.equal(await store.acquireLease('l', 'a', 10_000), true);
+  assert.equal(await store.acquireLease('l', 'b', 10_000), false);
+  assert.equal(cache.stats.storeErrors, 0);
+});

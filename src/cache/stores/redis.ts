@@ -25,6 +25,11 @@ export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
    * `redis://127.0.0.1:6379`. Credentials in the URL win over `username` / `password`.
    */
   url?: string;
+  /**
+   * Redis Cluster: URLs of some of its nodes (the others are discovered); `url` is not used.
+   * Each script of this store touches one key, so every command goes to one slot's node.
+   */
+  clusterNodes?: string[];
   /** ACL user name (Redis 6+), when not in the URL. */
   username?: string;
   /** Password (`AUTH`), when not in the URL; keep it out of command lines, e.g. read it from the environment. */
@@ -144,15 +149,16 @@ export class RedisStore implements CacheStore {
       throw new RedisClientMissingError(cause);
     }
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    const tls = /^rediss:/i.test(url);
+    const tls = /^rediss:/i.test(options.clusterNodes?.[0] ?? url);
     if (!tls && options.tls !== undefined) throw new InvalidOptionError('tls', 'TLS options need a rediss:// URL');
     const commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs ?? 500);
     const connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
-    const where = safeWhere(url);
+    const where = options.clusterNodes === undefined ? safeWhere(url) : `cluster ${options.clusterNodes.map(safeWhere).join(',')}`;
+    const nodes = options.clusterNodes;
+    if (nodes !== undefined && (!Array.isArray(nodes) || nodes.length === 0)) throw new InvalidOptionError('clusterNodes', 'clusterNodes needs at least one node URL');
     const link: Link = {
       open: (initial) => {
-        const client = mod.createClient({
-          url,
+        const clientOptions = {
           ...(options.username !== undefined ? { username: options.username } : {}),
           ...(options.password !== undefined ? { password: options.password } : {}),
           disableClientInfo: true,
@@ -168,7 +174,8 @@ export class RedisStore implements CacheStore {
             // in the background, so the cache resumes by itself when Redis returns.
             reconnectStrategy: (retries: number, cause: Error) => (initial && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
           },
-        });
+        };
+        const client = nodes === undefined ? mod.createClient({ url, ...clientOptions }) : clusterConnection(mod, nodes, clientOptions);
         // Errors surface through the failing command; the listener keeps the last one for its
         // message (a bare "client is offline" tells an operator nothing).
         client.on('error', (err: unknown) => {
@@ -404,4 +411,28 @@ function safeWhere(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** The key a command of this store acts on (its slot picks the cluster node). */
+function firstKey(args: ReadonlyArray<string | Buffer>): string | Buffer | undefined {
+  const command = String(args[0]).toUpperCase();
+  // EVAL / EVALSHA script numkeys key ...; HGETALL / HDEL / DEL key ...
+  return command === 'EVAL' || command === 'EVALSHA' ? args[3] : args[1];
+}
+
+/** A Redis Cluster client seen as one connection: each command routed by its key. */
+function clusterConnection(mod: typeof import('@redis/client'), nodes: string[], defaults: Record<string, unknown>): Connection & { on(event: string, listener: (arg: unknown) => void): unknown } {
+  const cluster = mod.createCluster({ rootNodes: nodes.map((url) => ({ url })), defaults });
+  // The cluster client has no 'ready' event: a finished connect() is its readiness.
+  let onReady: ((arg: unknown) => void) | undefined;
+  return {
+    sendCommand: (args, options) => cluster.sendCommand(firstKey(args), false, [...args], options),
+    connect: async () => {
+      await cluster.connect();
+      onReady?.(undefined);
+    },
+    close: () => cluster.close(),
+    destroy: () => cluster.destroy(),
+    on: (event, listener) => (event === 'ready' ? (onReady = listener) : cluster.on(event, listener)),
+  };
 }
