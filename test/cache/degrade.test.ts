@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,4 +141,48 @@ test('redis cluster (three real redis-server nodes): entries on every node, hits
   assert.equal(await store.acquireLease('l', 'a', 10_000), true);
   assert.equal(await store.acquireLease('l', 'b', 10_000), false);
   assert.equal(cache.stats.storeErrors, 0);
+});
+
+test('redis sentinel: the store follows a failover; requests answered throughout, hits again on the new primary', { skip: REDIS_SERVER === undefined || REDIS_CLI === undefined ? 'redis-server or redis-cli not installed' : false }, async (t) => {
+  const primary = await startRedis();
+  t.after(() => primary.stop());
+  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  t.after(() => replica.stop());
+  // One sentinel, quorum 1, quick to declare the primary down.
+  const dir = temp(t);
+  const sentinelPort = await freePort();
+  writeFileSync(join(dir, 'sentinel.conf'), [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor main 127.0.0.1 ${primary.port} 1`, 'sentinel down-after-milliseconds main 500', 'sentinel failover-timeout main 5000', ''].join('\n'));
+  const sentinel = spawn(REDIS_SERVER!, [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' });
+  t.after(() => void sentinel.kill('SIGKILL'));
+  const cli = (port: number, ...args: string[]): string => spawnSync(REDIS_CLI!, ['-p', String(port), ...args]).stdout?.toString() ?? '';
+  let primaryPort = '';
+  for (let i = 0; i < 100 && !primaryPort.includes(String(primary.port)); i++) {
+    primaryPort = cli(sentinelPort, 'sentinel', 'get-master-addr-by-name', 'main');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.match(primaryPort, new RegExp(String(primary.port)));
+  const changes: BreakerStateChange[] = [];
+  const store = await RedisStore.connect({ sentinel: { name: 'main', nodes: [`127.0.0.1:${sentinelPort}`] }, prefix: RedisStore.uniquePrefix(), commandTimeoutMs: 300, connectTimeoutMs: 500 });
+  t.after(() => store.close());
+  const cache = createCache({ store, mode: 'shared', storeGuard: { timeoutMs: 300, failureThreshold: 3, coolDownMs: 200, onStateChange: (c) => changes.push(c) } });
+  const next = async (): Promise<CacheResponse> => ({ status: 200, statusText: 'OK', headers: new HeaderList([['cache-control', 'max-age=60'], ['content-length', '2']]), body: new TextEncoder().encode('ok') });
+  const get = (p: string): Promise<CacheResponse> => cache.handle({ method: 'GET', url: `http://origin.test${p}`, headers: new HeaderList() }, next);
+  assert.equal((await get('/s')).cacheOutcome, 'miss');
+  assert.equal((await get('/s')).cacheOutcome, 'hit');
+  await primary.stop();
+  // Until the sentinel promotes the replica: answered, from the origin.
+  let promoted = false;
+  for (let i = 0; i < 300 && !promoted; i++) {
+    assert.equal((await get(`/during/${i}`)).status, 200);
+    promoted = cli(sentinelPort, 'sentinel', 'get-master-addr-by-name', 'main').includes(String(replica.port));
+    if (!promoted) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(promoted, 'the sentinel promoted the replica');
+  let hit = false;
+  for (let i = 0; i < 200 && !hit; i++) {
+    await get('/after');
+    hit = (await get('/after')).cacheOutcome === 'hit';
+    if (!hit) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(hit, `hits again on the new primary; breaker: ${JSON.stringify(changes.map((c) => c.to))}`);
 });

@@ -30,6 +30,12 @@ export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
    * Each script of this store touches one key, so every command goes to one slot's node.
    */
   clusterNodes?: string[];
+  /**
+   * Redis Sentinel: the name of the monitored primary and some sentinels (`host:port`); the
+   * store talks to whichever node the sentinels say is the primary, and follows a failover.
+   * `url` is not used.
+   */
+  sentinel?: { name: string; nodes: string[] };
   /** ACL user name (Redis 6+), when not in the URL. */
   username?: string;
   /** Password (`AUTH`), when not in the URL; keep it out of command lines, e.g. read it from the environment. */
@@ -153,8 +159,17 @@ export class RedisStore implements CacheStore {
     if (!tls && options.tls !== undefined) throw new InvalidOptionError('tls', 'TLS options need a rediss:// URL');
     const commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs ?? 500);
     const connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
-    const where = options.clusterNodes === undefined ? safeWhere(url) : `cluster ${options.clusterNodes.map(safeWhere).join(',')}`;
+    const where =
+      options.sentinel !== undefined
+        ? `sentinel ${options.sentinel.name}@${options.sentinel.nodes.join(',')}`
+        : options.clusterNodes === undefined
+          ? safeWhere(url)
+          : `cluster ${options.clusterNodes.map(safeWhere).join(',')}`;
     const nodes = options.clusterNodes;
+    const sentinel = options.sentinel;
+    if (sentinel !== undefined && (typeof sentinel.name !== 'string' || !Array.isArray(sentinel.nodes) || sentinel.nodes.length === 0)) {
+      throw new InvalidOptionError('sentinel', 'sentinel needs { name, nodes: ["host:port", ...] }');
+    }
     if (nodes !== undefined && (!Array.isArray(nodes) || nodes.length === 0)) throw new InvalidOptionError('clusterNodes', 'clusterNodes needs at least one node URL');
     const link: Link = {
       open: (initial) => {
@@ -175,7 +190,12 @@ export class RedisStore implements CacheStore {
             reconnectStrategy: (retries: number, cause: Error) => (initial && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
           },
         };
-        const client = nodes === undefined ? mod.createClient({ url, ...clientOptions }) : clusterConnection(mod, nodes, clientOptions);
+        const client =
+          sentinel !== undefined
+            ? sentinelConnection(mod, sentinel, clientOptions)
+            : nodes === undefined
+              ? mod.createClient({ url, ...clientOptions })
+              : clusterConnection(mod, nodes, clientOptions);
         // Errors surface through the failing command; the listener keeps the last one for its
         // message (a bare "client is offline" tells an operator nothing).
         client.on('error', (err: unknown) => {
@@ -434,5 +454,26 @@ function clusterConnection(mod: typeof import('@redis/client'), nodes: string[],
     close: () => cluster.close(),
     destroy: () => cluster.destroy(),
     on: (event, listener) => (event === 'ready' ? (onReady = listener) : cluster.on(event, listener)),
+  };
+}
+
+/** A Sentinel-managed primary seen as one connection (the client follows failovers). */
+function sentinelConnection(mod: typeof import('@redis/client'), sentinel: { name: string; nodes: string[] }, nodeClientOptions: Record<string, unknown>): Connection & { on(event: string, listener: (arg: unknown) => void): unknown } {
+  const sentinelRootNodes = sentinel.nodes.map((n) => {
+    const m = /^(?:redis:\/\/)?\[?([^\]]+?)\]?:(\d+)\/?$/.exec(n);
+    if (m === null) throw new InvalidOptionError('sentinel.nodes', `expected host:port, got ${JSON.stringify(n)}`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+  const client = mod.createSentinel({ name: sentinel.name, sentinelRootNodes, nodeClientOptions });
+  let onReady: ((arg: unknown) => void) | undefined;
+  return {
+    sendCommand: (args, options) => client.sendCommand(false, [...args], options),
+    connect: async () => {
+      await client.connect();
+      onReady?.(undefined);
+    },
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+    on: (event, listener) => (event === 'ready' ? (onReady = listener) : client.on(event, listener)),
   };
 }
