@@ -71,7 +71,8 @@ export interface CacheOptions {
   /**
    * Bounds on store operations and the store's circuit breaker ({@link StoreGuard}): each
    * operation waits at most `timeoutMs` (default 500), and after `failureThreshold` (5)
-   * consecutive failures the store is skipped for `coolDownMs` (2000), then probed. `false`
+   * failures among the last 2 × that many operations the store is skipped for `coolDownMs`
+   * (2000), then probed. `false`
    * calls the store unguarded. A store that is already a `StoreGuard` is used as it is.
    */
   storeGuard?: StoreGuardOptions | false;
@@ -131,7 +132,7 @@ export class Cache {
   readonly store: CacheStore;
   /** The guard between this cache and its store (timeouts, circuit breaker), or null when unguarded. */
   readonly storeGuard: StoreGuard | null;
-  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0, storeTimeouts: 0, storeSkipped: 0, storeState: null };
+  readonly stats: CacheStats;
   readonly #collapse: 'store' | 'process' | false;
   readonly #leaseTtlMs: number;
   readonly #leaseWaitMs: number;
@@ -166,20 +167,13 @@ export class Cache {
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
     const guard = options.storeGuard;
-    if (options.store instanceof StoreGuard) this.storeGuard = options.store;
-    else if (guard === false) this.storeGuard = null;
-    else {
-      const onStateChange = guard?.onStateChange;
-      this.storeGuard = new StoreGuard(options.store, {
-        ...guard,
-        onStateChange: (change) => {
-          this.stats.storeState = change.to;
-          onStateChange?.(change);
-        },
-      });
-    }
-    this.stats.storeState = this.storeGuard?.state ?? null;
-    this.#store = this.storeGuard ?? options.store;
+    const storeGuard = options.store instanceof StoreGuard ? options.store : guard === false ? null : new StoreGuard(options.store, guard);
+    this.storeGuard = storeGuard;
+    this.#store = storeGuard ?? options.store;
+    const counters = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0, storeTimeouts: 0, storeSkipped: 0 };
+    // Read from the guard, so that it is right however the guard was made (by this cache, or
+    // passed in and shared).
+    this.stats = Object.defineProperty(counters, 'storeState', { enumerable: true, get: () => storeGuard?.state ?? null }) as CacheStats;
   }
 
   /**

@@ -16,7 +16,7 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
                              (redis://, rediss:// for TLS; credentials in the URL or in
                              HOLDFAST_REDIS_USERNAME / HOLDFAST_REDIS_PASSWORD)
   --cache-timeout MS         longest wait for one cache store operation (default 500);
-                             after 5 failures in a row the cache is skipped for
+                             when 5 of the last 10 fail, the cache is skipped for
   --cache-cool-down MS       this long (default 2000), then tried again
   --upstream-concurrency N   requests in flight per backend (1 serialises a single-threaded one)
   --upstream-keep-alive M    always | while-queued | never (default: while-queued with a
