@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Agent, request as undiciRequest, interceptors, cacheStores } from 'undici';
-import type { Dispatcher } from 'undici';
 import { createCache, HeaderList, MemoryStore, SqliteStore } from '../src/cache/index.ts';
 import type { CacheRequest, CacheResponse, CacheStore } from '../src/cache/index.ts';
 
@@ -62,7 +61,7 @@ function holdfast(name: string, makeStore: (dir: string) => CacheStore): Subject
       const next = async (req: CacheRequest): Promise<CacheResponse> => {
         const headers: Record<string, string> = {};
         for (const [n, v] of req.headers) headers[n] = v;
-        const r = await undiciRequest(req.url, { method: req.method as Dispatcher.HttpMethod, headers, dispatcher: agent });
+        const r = await undiciRequest(req.url, { method: req.method, headers, dispatcher: agent });
         const body = new Uint8Array(await r.body.arrayBuffer());
         const out: Array<[string, string]> = [];
         for (const [n, v] of Object.entries(r.headers)) {

@@ -21,98 +21,22 @@
  * Run alone: `npx node bench/client.ts` (or `npm run bench -- client`). About 90 s.
  * `HOLDFAST_BENCH_ROUNDS` and `HOLDFAST_BENCH_RUN_MS` override the defaults (3 and 500).
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { once } from 'node:events';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { request as undiciRequest, Pool as UndiciPool, Agent as UndiciAgent } from 'undici';
 import { Agent } from '../src/client/index.ts';
-
-const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
-const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 500);
-const WARMUP_MS = 100;
-/** Once per client at start, so that the first measured cell does not pay for JIT warm-up. */
-const INITIAL_WARMUP_MS = 300;
-
-const SERVER = `
-const http = require('node:http');
-const small = Buffer.from('hello, world');
-const big = Buffer.alloc(64 * 1024, 120);
-const s = http.createServer((req, res) => {
-  if (req.method === 'POST') {
-    let n = 0;
-    req.on('data', (c) => { n += c.length; });
-    req.on('end', () => { res.setHeader('content-length', String(String(n).length)); res.end(String(n)); });
-    return;
-  }
-  const body = req.url === '/big' ? big : small;
-  res.setHeader('content-length', body.length);
-  res.end(body);
-});
-s.keepAliveTimeout = 60000;
-s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
-`;
+import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, measureWith, median, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
 
 type Client = (path: string, post: boolean) => Promise<void>;
 
-interface Scenario { name: string; path: string; post: boolean }
-const SCENARIOS: Scenario[] = [
-  { name: 'GET small', path: '/small', post: false },
-  { name: 'GET 64 KiB', path: '/big', post: false },
-  { name: 'POST 1 KiB', path: '/post', post: true },
-];
-const POST_BODY = Buffer.alloc(1024, 97);
 const NO_TURN = 'holdfast request (no liveness turn)';
 
-/** One measured run. */
-interface Run { rps: number; cpuUs: number }
-
-/** Median of a cell's runs, with the spread. */
-interface Figure { rps: number; min: number; max: number; cpuUsPerReq: number }
-
-// A forced GC between runs (the flag is set at run time so the command stays `node bench/...`).
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-async function measure(client: Client, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
-  gc();
-  let count = 0;
-  let stop = false;
-  let counting = false;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      await client(s.path, s.post);
-      if (counting) count++;
-    }
-  };
-  const workers = Array.from({ length: concurrency }, worker);
-  await new Promise((r) => setTimeout(r, warmupMs));
-  counting = true;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, runMs));
-  counting = false;
-  const elapsed = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const n = count;
-  stop = true;
-  await Promise.all(workers);
-  return { rps: (n / elapsed) * 1000, cpuUs: n === 0 ? 0 : (cpu.user + cpu.system) / n };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+function measure(client: Client, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
+  return measureWith(() => client(s.path, s.post), concurrency, warmupMs, runMs);
 }
 
 export async function run(): Promise<object> {
-  const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { origin, child } = await startTarget();
   try {
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    const port = Number(line.toString().trim());
-    const origin = `http://127.0.0.1:${port}`;
 
     const hf = new Agent({ connections: 50 });
     const hfNoTurn = new Agent({ connections: 50, livenessCheck: false });
@@ -219,10 +143,6 @@ export async function run(): Promise<object> {
   } finally {
     child.kill();
   }
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 if (import.meta.main) {

@@ -17,51 +17,11 @@
  *
  * Run alone: `npm run bench -- fetch-register`. About 40 s.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { Agent, HoldfastDispatcher, installGlobalDispatcher, uninstallGlobalDispatcher } from '../src/client/index.ts';
+import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, measureWith, median, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
 
-const ROUNDS = Number(process.env['HOLDFAST_BENCH_ROUNDS'] ?? 3);
-const RUN_MS = Number(process.env['HOLDFAST_BENCH_RUN_MS'] ?? 500);
-const WARMUP_MS = 100;
-const INITIAL_WARMUP_MS = 300;
-
-const SERVER = `
-const http = require('node:http');
-const small = Buffer.from('hello, world');
-const big = Buffer.alloc(64 * 1024, 120);
-const s = http.createServer((req, res) => {
-  if (req.method === 'POST') {
-    let n = 0;
-    req.on('data', (c) => { n += c.length; });
-    req.on('end', () => { res.setHeader('content-length', String(String(n).length)); res.end(String(n)); });
-    return;
-  }
-  const body = req.url === '/big' ? big : small;
-  res.setHeader('content-length', body.length);
-  res.end(body);
-});
-s.keepAliveTimeout = 60000;
-s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
-`;
-
-interface Scenario { name: string; path: string; post: boolean }
-const SCENARIOS: Scenario[] = [
-  { name: 'GET small', path: '/small', post: false },
-  { name: 'GET 64 KiB', path: '/big', post: false },
-  { name: 'POST 1 KiB', path: '/post', post: true },
-];
-const POST_BODY = Buffer.alloc(1024, 97);
 const DEFAULT = 'global fetch (default dispatcher)';
 const REGISTERED = 'global fetch (holdfast/register)';
-
-interface Run { rps: number; cpuUs: number }
-interface Figure { rps: number; min: number; max: number; cpuUsPerReq: number }
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 function measure(origin: string, s: Scenario, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
   return measureWith(async () => {
@@ -70,49 +30,11 @@ function measure(origin: string, s: Scenario, concurrency: number, warmupMs: num
   }, concurrency, warmupMs, runMs);
 }
 
-async function measureWith(one: () => Promise<void>, concurrency: number, warmupMs: number, runMs: number): Promise<Run> {
-  gc();
-  let count = 0;
-  let stop = false;
-  let counting = false;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      await one();
-      if (counting) count++;
-    }
-  };
-  const workers = Array.from({ length: concurrency }, worker);
-  await new Promise((r) => setTimeout(r, warmupMs));
-  counting = true;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, runMs));
-  counting = false;
-  const elapsed = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const n = count;
-  stop = true;
-  await Promise.all(workers);
-  return { rps: (n / elapsed) * 1000, cpuUs: n === 0 ? 0 : (cpu.user + cpu.system) / n };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
 export async function run(): Promise<object> {
-  const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { origin, child } = await startTarget();
   // One agent for every holdfast run, as one `--import` gives one for the process.
   const agent = new Agent({ connections: 50 });
   try {
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    const origin = `http://127.0.0.1:${Number(line.toString().trim())}`;
     const runAs = async (name: string, s: Scenario, c: number, warmupMs: number, runMs: number): Promise<Run> => {
       if (name !== REGISTERED) return measure(origin, s, c, warmupMs, runMs);
       installGlobalDispatcher(agent);
@@ -154,7 +76,7 @@ export async function run(): Promise<object> {
         for (const [name, f] of Object.entries(row)) {
           process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
         }
-        for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+        for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
       }
     }
     // The dispatchers alone, with the request fetch would pass for a GET.
@@ -196,7 +118,7 @@ export async function run(): Promise<object> {
     for (const [name, f] of Object.entries(row)) {
       process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
     }
-    for (const [k, v] of Object.entries(ratios[key]!)) process.stdout.write(`  ${k} = ${v}\n`);
+    for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
     return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
   } finally {
     await agent.destroy();

@@ -140,7 +140,7 @@ function measure(runners: Runner[], ms = 250, rounds = 7): number[] {
         elapsed = Number(process.hrtime.bigint() - start) / 1e6;
       }
       best[k] = Math.max(best[k]!, (done / elapsed) * 1000);
-      batch[k] = Math.max(1000, Math.round(best[k]! / 100));
+      batch[k] = Math.max(1000, Math.round(best[k] / 100));
     });
   }
   return best;

@@ -62,7 +62,7 @@ function startChild(args: string[]): Promise<{ child: ChildProcess; port: number
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`child ${args.join(' ')} did not start`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
       if (m !== null) {

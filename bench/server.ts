@@ -31,7 +31,7 @@ async function startTarget(kind: string): Promise<{ child: ChildProcess; port: n
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${kind} did not start`)), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /PORT (\d+)/.exec(out);
       if (m !== null) {
@@ -111,8 +111,8 @@ export async function run(): Promise<object> {
     if (results[a] === undefined || results[b] === undefined) continue;
     const row: Record<string, number | null> = {};
     for (const route of ROUTES) {
-      const x = results[a]![route.name];
-      const y = results[b]![route.name];
+      const x = results[a][route.name];
+      const y = results[b][route.name];
       row[route.name] = x == null || y == null ? null : Math.round((x / y) * 100) / 100;
     }
     ratios[`${a} / ${b}`] = row;

@@ -18,8 +18,9 @@ import type { CacheMode, CacheRequest, CacheResponse, Next, StoredEntry } from '
 import { HeaderList } from '../wire/headers.ts';
 import { formatHttpDate } from '../wire/httpDate.ts';
 import { stripHopByHop } from '../wire/hopByHop.ts';
+import { isToken } from '../wire/chars.ts';
 import type { CacheStore } from './store.ts';
-import { parseCacheControl, parseRequestDirectives, deltaSeconds } from './cacheControl.ts';
+import { parseRequestDirectives, deltaSeconds } from './cacheControl.ts';
 import type { Directives } from './cacheControl.ts';
 import { DEFAULT_HEURISTICS, ageHeaderValue, currentAge, freshnessLifetime } from './freshness.ts';
 import type { HeuristicOptions } from './freshness.ts';
@@ -28,7 +29,12 @@ import { normalizedFieldValue, selectVariant, variantKey, varyFields } from './v
 import { CONDITIONAL_REQUEST_FIELDS, conditionalHeaders, hasValidator, mergeNotModified, notModifiedMatches, sharesStrongValidator } from './revalidation.ts';
 import { conditionsSayNotModified, hasCallerConditions, notModifiedFor } from './conditions.ts';
 import { invalidationKeys } from './invalidation.ts';
-import { ERROR_STATUSES, decideReuse, staleIfErrorAllows } from './reuse.ts';
+import { ERROR_STATUSES, decideReuse, staleForbidden, staleIfErrorAllows } from './reuse.ts';
+import { CDN_CACHE_CONTROL, responsePolicy } from './targeted.ts';
+import type { ResponsePolicy } from './targeted.ts';
+import { CacheStatusNote, formatCacheStatus } from './cacheStatus.ts';
+import type { ForwardReason } from './cacheStatus.ts';
+import { rangeFromStored } from './ranges.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
@@ -76,6 +82,25 @@ export interface CacheOptions {
    * calls the store unguarded. A store that is already a `StoreGuard` is used as it is.
    */
   storeGuard?: StoreGuardOptions | false;
+  /**
+   * Shared mode: the targeted cache-control fields this cache obeys, first match wins (RFC 9213).
+   * Default `['cdn-cache-control']`; a proxy that wants its own puts its field first, e.g.
+   * `['example-cdn-cache-control', 'cdn-cache-control']`. `[]` obeys `Cache-Control` only.
+   */
+  targetedFields?: readonly string[];
+  /**
+   * RFC 9211 `Cache-Status`: this cache's entry is appended to every response it answers or
+   * forwards. `name` identifies the cache (default `holdfast`); `key: true` adds the cache key.
+   * `false` adds no entry (`cacheOutcome` still says what happened).
+   */
+  cacheStatus?: { name?: string; key?: boolean } | false;
+  /**
+   * Serve a stored stale response when the origin cannot be reached or drops the connection
+   * (RFC 9111 §4.2.4 "disconnected"), unless the response forbids stale reuse (`must-revalidate`,
+   * `no-cache`, shared mode: `proxy-revalidate`, `s-maxage`). Default `false`. (`stale-if-error`
+   * needs no option.)
+   */
+  staleIfDisconnected?: boolean;
 }
 
 /** Counters, for tests and monitoring. */
@@ -118,6 +143,8 @@ interface Ctx {
    * the store, so a store that stops answering costs a request one store timeout, not one per call.
    */
   storeFailed: boolean;
+  /** What this request's Cache-Status entry will say. */
+  note: CacheStatusNote;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -151,6 +178,10 @@ export class Cache {
   /** Responses built from an entry that is in the store (a fresh one just written, or freshened). */
   readonly #stored = new WeakSet<CacheResponse>();
   readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
+  readonly #targets: readonly string[];
+  readonly #statusName: string | null;
+  readonly #statusKey: boolean;
+  readonly #staleIfDisconnected: boolean;
   #interceptor: Interceptor | undefined;
 
   constructor(options: CacheOptions) {
@@ -174,6 +205,19 @@ export class Cache {
     // Read from the guard, so that it is right however the guard was made (by this cache, or
     // passed in and shared).
     this.stats = Object.defineProperty(counters, 'storeState', { enumerable: true, get: () => storeGuard?.state ?? null }) as CacheStats;
+    const targets: unknown = options.targetedFields ?? [CDN_CACHE_CONTROL];
+    if (!Array.isArray(targets) || !targets.every((n: unknown): n is string => typeof n === 'string' && isToken(n))) {
+      throw new InvalidOptionError('targetedFields', 'targetedFields must be a list of field names');
+    }
+    this.#targets = targets.map((n) => n.toLowerCase());
+    const status = options.cacheStatus ?? {};
+    if (status !== false && (typeof status !== 'object' || status === null)) throw new InvalidOptionError('cacheStatus', 'cacheStatus must be an object or false');
+    this.#statusName = status === false ? null : (status.name ?? 'holdfast');
+    if (this.#statusName !== null && formatCacheStatus(this.#statusName, new CacheStatusNote()) === undefined) {
+      throw new InvalidOptionError('cacheStatus.name', 'cacheStatus.name must be printable ASCII');
+    }
+    this.#statusKey = status !== false && status.key === true;
+    this.#staleIfDisconnected = options.staleIfDisconnected === true;
   }
 
   /**
@@ -182,27 +226,76 @@ export class Cache {
    * If-Modified-Since and the answer matches them.
    */
   async handle(request: CacheRequest, next: Next): Promise<CacheResponse> {
+    const note = new CacheStatusNote();
+    const response = await this.#handle(request, next, note);
+    if (this.#statusName !== null) {
+      const entry = formatCacheStatus(this.#statusName, note);
+      // RFC 9211 §2: each cache appends its entry, keeping those of the caches before it.
+      if (entry !== undefined) response.headers.append('cache-status', entry);
+    }
+    return response;
+  }
+
+  async #handle(request: CacheRequest, next: Next, note: CacheStatusNote): Promise<CacheResponse> {
     const method = request.method;
-    if (method !== 'GET' && method !== 'HEAD') return this.#unsafeOrOther(request, next);
-    // Partial content is not cached: pass Range requests straight through.
-    if (request.headers.has('range')) return this.#bypass(request, next);
+    if (method !== 'GET' && method !== 'HEAD') return this.#unsafeOrOther(request, next, note);
     let key: string;
     try {
       key = cacheKey(request.url);
     } catch {
-      return this.#bypass(request, next);
+      return this.#bypass(request, next, note);
     }
+    if (this.#statusKey) note.key = key;
+    const range = request.headers.has('range') && method === 'GET';
+    // A range request is looked up as the whole response; the range is cut from a stored one.
+    const whole = range ? withoutFields(request.headers, RANGE_REQUEST_FIELDS) : request.headers;
     const ctx: Ctx = {
-      request,
-      upstream: { ...request, headers: withoutConditions(request.headers) },
+      request: range ? { ...request, headers: whole } : request,
+      upstream: { ...request, headers: withoutFields(whole, CONDITIONAL_REQUEST_FIELDS) },
       key,
       head: method === 'HEAD',
       reqCC: parseRequestDirectives(request.headers),
       next,
       storeFailed: false,
+      note,
     };
+    if (range) return this.#range(ctx, request);
     const response = await this.#lookupOrFetch(ctx);
     return this.#finish(ctx, response);
+  }
+
+  /**
+   * RFC 9110 §14, RFC 9111 §3.4: a range of a stored complete response is cut from it, without an
+   * origin request, or after validating it when it is stale; with nothing usable stored the
+   * request is forwarded as the client sent it, and the partial answer is not stored.
+   */
+  async #range(ctx: Ctx, original: CacheRequest): Promise<CacheResponse> {
+    const entries = await this.#get(ctx.key, ctx);
+    const selected = selectVariant(entries, ctx.request.headers);
+    if (selected !== undefined && selected.status === 200) {
+      const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
+      if (reuse === 'fresh' || reuse === 'stale' || reuse === 'stale-while-revalidate') {
+        if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, selected, entries);
+        if (reuse === 'fresh') this.stats.hits++;
+        else this.stats.stale++;
+        const answer = this.#answer(ctx, selected, reuse === 'fresh' ? 'hit' : 'stale');
+        ctx.note.hit = true;
+        return this.#finish(ctx, rangeFromStored(answer, original.headers));
+      }
+    }
+    if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
+    if (selected !== undefined && selected.status === 200 && hasValidator(selected)) {
+      // A stored response that needs validation: validate it (the origin sees a conditional
+      // request for the whole response, not the range) and cut the range from what is then
+      // stored; a response that could not be held whole is answered whole (§14.2 allows that).
+      const response = await this.#lookupOrFetch(ctx);
+      return this.#finish(ctx, response.status === 200 ? rangeFromStored(response, original.headers) : response);
+    }
+    ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
+    this.stats.bypassed++;
+    const response = await ctx.next({ ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) });
+    ctx.note.fwdStatus = response.status;
+    return this.#finish(ctx, { ...response, cacheOutcome: 'bypass' });
   }
 
   /**
@@ -230,8 +323,10 @@ export class Cache {
 
   // ---- request paths ------------------------------------------------------------------------
 
-  async #unsafeOrOther(request: CacheRequest, next: Next): Promise<CacheResponse> {
+  async #unsafeOrOther(request: CacheRequest, next: Next, note: CacheStatusNote): Promise<CacheResponse> {
+    note.fwd = 'method';
     const response = await next(request);
+    note.fwdStatus = response.status;
     // §4.4: a non-error response to an unsafe method invalidates the target URI and same-origin
     // Location / Content-Location.
     let keys: string[] = [];
@@ -245,9 +340,28 @@ export class Cache {
     return { ...response, cacheOutcome: 'bypass' };
   }
 
-  async #bypass(request: CacheRequest, next: Next): Promise<CacheResponse> {
+  async #bypass(request: CacheRequest, next: Next, note: CacheStatusNote): Promise<CacheResponse> {
     this.stats.bypassed++;
-    return { ...(await next(request)), cacheOutcome: 'bypass' };
+    note.fwd = 'bypass';
+    const response = await next(request);
+    note.fwdStatus = response.status;
+    return { ...response, cacheOutcome: 'bypass' };
+  }
+
+  /** §5.2.1.7: only-if-cached and nothing usable stored: 504, without contacting the origin. */
+  #onlyIfCachedMiss(ctx: Ctx): CacheResponse {
+    ctx.note.detail = 'only-if-cached';
+    return { status: 504, statusText: 'Gateway Timeout', headers: new HeaderList([['content-length', '0']]), body: EMPTY, cacheOutcome: 'generated' };
+  }
+
+  /** RFC 9211 §2.2: why a request that found no usable stored response goes forward. */
+  #forwardReason(entries: StoredEntry[], selected: StoredEntry | undefined, reqCC: Directives): ForwardReason {
+    if (entries.length === 0) return 'uri-miss';
+    if (selected === undefined) return 'vary-miss';
+    // The request's own directives (no-cache, max-age, min-fresh) are why, if without them the
+    // stored response would have served.
+    if (reqCC.size > 0 && decideReuse(this.#reuseInput(selected, new Map())) !== 'validate') return 'request';
+    return 'stale';
   }
 
   async #lookupOrFetch(ctx: Ctx): Promise<CacheResponse> {
@@ -258,22 +372,25 @@ export class Cache {
         const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
         if (reuse === 'fresh') {
           this.stats.hits++;
-          return this.#answer(selected, 'hit', ctx.head);
+          ctx.note.hit = true;
+          return this.#answer(ctx, selected, 'hit');
         }
         if (reuse === 'stale' || reuse === 'stale-while-revalidate') {
           if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, selected, entries);
           this.stats.stale++;
-          return this.#answer(selected, 'stale', ctx.head);
+          ctx.note.hit = true;
+          return this.#answer(ctx, selected, 'stale');
         }
       }
       // §5.2.1.7: only-if-cached and nothing usable: 504.
-      if (ctx.reqCC.has('only-if-cached')) {
-        return { status: 504, statusText: 'Gateway Timeout', headers: new HeaderList([['content-length', '0']]), body: EMPTY, cacheOutcome: 'generated' };
-      }
+      if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
+      ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
       // HEAD is answered from stored GET responses, but not stored itself; forwarded as sent.
       if (ctx.head) {
         this.stats.misses++;
-        return { ...(await ctx.next(ctx.request)), cacheOutcome: 'miss' };
+        const response = await ctx.next(ctx.request);
+        ctx.note.fwdStatus = response.status;
+        return { ...response, cacheOutcome: 'miss' };
       }
       // A request that insists on validation (no-cache) is not made to wait for other flights.
       if (this.#collapse === false || round >= MAX_COLLAPSE_ROUNDS || ctx.reqCC.has('no-cache')) {
@@ -283,6 +400,7 @@ export class Cache {
       if (flight !== undefined) {
         // Another request of this process is fetching this key: wait, then look again.
         this.stats.collapsed++;
+        ctx.note.collapsed = true;
         const stored = await flight;
         // Nothing was stored (uncacheable, too large, an error): waiting again would only queue
         // the waiters behind one another, so go upstream now.
@@ -302,6 +420,7 @@ export class Cache {
           if (!leased) {
             // Another process is fetching this key: wait for its lease (bounded), then look again.
             this.stats.collapsed++;
+            ctx.note.collapsed = true;
             leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true, ctx);
             held = leased && !ctx.storeFailed;
             continue;
@@ -346,9 +465,11 @@ export class Cache {
     try {
       response = await ctx.next(conditional);
     } catch (err) {
-      if (this.#staleIfError(held, ctx.reqCC)) return this.#servedStale(held, ctx);
+      const stale = this.#staleOnFailure(held, ctx);
+      if (stale !== undefined) return stale;
       throw err;
     }
+    ctx.note.fwdStatus = response.status;
     const responseTime = this.#now();
     if (response.status === 304) {
       await drain(response.body);
@@ -356,7 +477,7 @@ export class Cache {
         const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
         if (!(await this.#persistFreshened(held, fresh, response.headers, entries, ctx))) this.stats.revalidatedDisplaced++;
         this.stats.revalidated++;
-        const answer = this.#answer(fresh, 'revalidated', false);
+        const answer = this.#answer(ctx, fresh, 'revalidated');
         this.#stored.add(answer);
         return answer;
       }
@@ -367,7 +488,7 @@ export class Cache {
     }
     if (ERROR_STATUSES.has(response.status) && this.#staleIfError(held, ctx.reqCC)) {
       await cancel(response.body);
-      return this.#servedStale(held, ctx);
+      return this.#servedStale(held, ctx, 'stale-if-error');
     }
     return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
   }
@@ -378,9 +499,11 @@ export class Cache {
     try {
       response = await ctx.next(ctx.upstream);
     } catch (err) {
-      if (staleCandidate !== undefined && this.#staleIfError(staleCandidate, ctx.reqCC)) return this.#servedStale(staleCandidate, ctx);
+      const stale = staleCandidate === undefined ? undefined : this.#staleOnFailure(staleCandidate, ctx);
+      if (stale !== undefined) return stale;
       throw err;
     }
+    ctx.note.fwdStatus = response.status;
     const responseTime = this.#now();
     if (response.status === 304) {
       // The upstream request carried no conditions; a 304 to it is the origin's bug, and passing
@@ -390,14 +513,14 @@ export class Cache {
     }
     if (staleCandidate !== undefined && ERROR_STATUSES.has(response.status) && this.#staleIfError(staleCandidate, ctx.reqCC)) {
       await cancel(response.body);
-      return this.#servedStale(staleCandidate, ctx);
+      return this.#servedStale(staleCandidate, ctx, 'stale-if-error');
     }
     return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
   }
 
   async #storeAndAnswer(ctx: Ctx, response: CacheResponse, requestTime: number, responseTime: number): Promise<CacheResponse> {
     this.stats.misses++;
-    const resCC = parseCacheControl(response.headers);
+    const policy = this.#policy(response.headers);
     const why = whyNotStorable({
       mode: this.mode,
       method: ctx.request.method,
@@ -405,7 +528,8 @@ export class Cache {
       requestDirectives: ctx.reqCC,
       status: response.status,
       responseHeaders: response.headers,
-      responseDirectives: resCC,
+      responseDirectives: policy.directives,
+      useExpires: policy.targeted === undefined,
     });
     if (why !== undefined) return { ...response, cacheOutcome: 'miss' };
     const declared = Number(response.headers.first('content-length'));
@@ -435,8 +559,10 @@ export class Cache {
       expires: 0,
     };
     entry.expires = this.#expires(entry);
-    await this.#storeOp('put', () => this.#store.put(entry), undefined, ctx);
-    const answer = this.#answer(entry, 'miss', false);
+    let put = true;
+    await this.#storeOp('put', () => this.#store.put(entry), undefined, ctx, () => (put = false));
+    ctx.note.stored = put;
+    const answer = this.#answer(ctx, entry, 'miss');
     this.#stored.add(answer);
     return answer;
   }
@@ -447,7 +573,7 @@ export class Cache {
     // RFC 5861 §3: revalidate once, in the background, however many requests are served stale.
     const name = `swr ${ctx.key}\n${held.id}`;
     if (this.#background.has(name)) return;
-    const bgCtx: Ctx = { ...ctx, head: false, reqCC: new Map() };
+    const bgCtx: Ctx = { ...ctx, head: false, reqCC: new Map(), note: new CacheStatusNote() };
     const work = (async () => {
       let leased = true;
       if (this.#collapse === 'store') {
@@ -489,8 +615,9 @@ export class Cache {
   #facts(entry: StoredEntry): { cc: Directives; lifetime: number; initialAge: number } {
     let f = this.#factsMemo.get(entry);
     if (f === undefined) {
-      const cc = parseCacheControl(entry.headers);
-      f = { cc, lifetime: freshnessLifetime(entry, this.mode, cc, this.#heuristics), initialAge: currentAge(entry, entry.responseTime) };
+      const policy = this.#policy(entry.headers);
+      const cc = policy.directives;
+      f = { cc, lifetime: freshnessLifetime(entry, this.mode, cc, this.#heuristics, policy.targeted === undefined), initialAge: currentAge(entry, entry.responseTime) };
       this.#factsMemo.set(entry, f);
     }
     return f;
@@ -500,9 +627,26 @@ export class Cache {
     return staleIfErrorAllows(this.#reuseInput(entry, reqCC));
   }
 
-  #servedStale(entry: StoredEntry, ctx: Ctx): CacheResponse {
+  /** The directives that govern a response here: a targeted field's in shared mode (RFC 9213), else Cache-Control's. */
+  #policy(headers: HeaderList): ResponsePolicy {
+    return responsePolicy(headers, this.mode, this.#targets);
+  }
+
+  #servedStale(entry: StoredEntry, ctx: Ctx, why: 'stale-if-error' | 'disconnected'): CacheResponse {
     this.stats.stale++;
-    return this.#answer(entry, 'stale', ctx.head);
+    ctx.note.detail = why;
+    return this.#answer(ctx, entry, 'stale');
+  }
+
+  /**
+   * The origin could not be reached or dropped the connection: serve `entry` stale when
+   * stale-if-error allows it, or when this cache serves stale on disconnection (§4.2.4) and the
+   * response does not forbid it.
+   */
+  #staleOnFailure(entry: StoredEntry, ctx: Ctx): CacheResponse | undefined {
+    if (this.#staleIfError(entry, ctx.reqCC)) return this.#servedStale(entry, ctx, 'stale-if-error');
+    if (this.#staleIfDisconnected && !staleForbidden(this.mode, this.#facts(entry).cc)) return this.#servedStale(entry, ctx, 'disconnected');
+    return undefined;
   }
 
   /** The held response updated by a 304 (§4.3.4, §3.2). */
@@ -537,23 +681,24 @@ export class Cache {
 
   /** When the store may drop an entry: after freshness, plus the stale windows it may still serve. */
   #expires(entry: StoredEntry): number {
-    const cc = parseCacheControl(entry.headers);
-    const lifetime = freshnessLifetime(entry, this.mode, cc, this.#heuristics);
-    const initialAge = currentAge(entry, entry.responseTime);
+    // The same facts every later reuse decision on this entry object reads (memoised once).
+    const { cc, lifetime, initialAge } = this.#facts(entry);
     const windows = [deltaSeconds(cc, 'stale-while-revalidate'), deltaSeconds(cc, 'stale-if-error')].map((n) => (typeof n === 'number' ? n : 0));
     const keep = Math.max(hasValidator(entry) ? this.#staleRetention : 0, ...windows);
     return entry.responseTime + Math.max(0, lifetime - initialAge + keep) * 1000;
   }
 
-  #answer(entry: StoredEntry, outcome: 'hit' | 'stale' | 'revalidated' | 'miss', head: boolean): CacheResponse {
+  #answer(ctx: Ctx, entry: StoredEntry, outcome: 'hit' | 'stale' | 'revalidated' | 'miss'): CacheResponse {
     // The caller owns what it is given (the proxy appends Via, a client's caller may edit its
     // response): a stored entry is shared by every hit, so it is never handed out itself.
     const headers = entry.headers.clone();
+    const facts = this.#facts(entry);
+    const age = facts.initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000);
     // §5.1 / §4: a response served from storage carries its current age.
-    if (outcome === 'hit' || outcome === 'stale') {
-      headers.set('age', ageHeaderValue(this.#facts(entry).initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000)));
-    }
-    return { status: entry.status, statusText: entry.statusText, headers, body: head ? EMPTY : entry.body, cacheOutcome: outcome };
+    if (outcome === 'hit' || outcome === 'stale') headers.set('age', ageHeaderValue(age));
+    // RFC 9211 §2.4: ttl is the remaining freshness, negative once stale.
+    ctx.note.ttl = Math.floor(facts.lifetime) - Math.floor(age); // whole seconds, consistent with Age
+    return { status: entry.status, statusText: entry.statusText, headers, body: ctx.head ? EMPTY : entry.body, cacheOutcome: outcome };
   }
 
   /** Apply the caller's own conditions, and make sure no unasked-for 304 leaves the cache. */
@@ -576,13 +721,17 @@ export class Cache {
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
-  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T, ctx?: Ctx): Promise<T> {
-    if (ctx?.storeFailed === true) return fallback as T;
+  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T, ctx?: Ctx, failed?: () => void): Promise<T> {
+    if (ctx?.storeFailed === true) {
+      failed?.();
+      return fallback as T;
+    }
     try {
       return await op();
     } catch (err) {
       if (ctx !== undefined) ctx.storeFailed = true;
       this.#storeError(err, context);
+      failed?.();
       return fallback as T;
     }
   }
@@ -629,15 +778,18 @@ export function createCache(options: CacheOptions): Cache {
   return new Cache(options);
 }
 
+/** Fields of a range request (RFC 9110 §14.2, §13.1.5); the whole response is looked up without them. */
+const RANGE_REQUEST_FIELDS: ReadonlySet<string> = new Set(['range', 'if-range']);
+
 /**
- * The request as sent upstream: the caller's own validators are the cache's business (it sends
- * those of the response it holds instead). Shared, not copied, when there are none to remove.
+ * `headers` without `names`; shared, not copied, when there are none to remove. Upstream, the
+ * caller's own validators are the cache's business (it sends those of the response it holds).
  */
-function withoutConditions(headers: HeaderList): HeaderList {
+function withoutFields(headers: HeaderList, names: ReadonlySet<string>): HeaderList {
   let has = false;
-  for (const name of CONDITIONAL_REQUEST_FIELDS) if (headers.has(name)) has = true;
+  for (const name of names) if (headers.has(name)) has = true;
   if (!has) return headers;
   const out = headers.clone();
-  for (const name of CONDITIONAL_REQUEST_FIELDS) out.delete(name);
+  for (const name of names) out.delete(name);
   return out;
 }

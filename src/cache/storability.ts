@@ -24,6 +24,8 @@ export interface StorabilityInput {
   status: number;
   responseHeaders: HeaderList;
   responseDirectives: Directives;
+  /** False when the directives came from a targeted field (RFC 9213 §2.2: Expires is ignored). */
+  useExpires?: boolean;
 }
 
 /** `undefined` when the response may be stored, else the reason it may not. */
@@ -31,7 +33,8 @@ export function whyNotStorable(x: StorabilityInput): string | undefined {
   const cc = x.responseDirectives;
   // §3: only methods whose responses are defined cacheable and that this cache knows: GET.
   if (x.method !== 'GET') return 'method';
-  // §3: the status must be final, and understood by the cache.
+  // §3: the status must be final, and understood by the cache. A 1xx is interim: never stored,
+  // and the final response that follows it is judged on its own.
   if (x.status < 200 || x.status === 206 || x.status === 304) return 'status';
   if (cc.has('must-understand')) {
     // §5.2.2.3: with must-understand, an understood status overrides no-store; else never store.
@@ -53,7 +56,7 @@ export function whyNotStorable(x: StorabilityInput): string | undefined {
   // heuristically cacheable status.
   if (cc.has('public')) return undefined;
   if (x.mode === 'private' && cc.has('private')) return undefined;
-  if (hasExplicitExpiration(x.responseHeaders, x.mode, cc)) return undefined;
+  if (hasExplicitExpiration(x.responseHeaders, x.mode, cc, x.useExpires ?? true)) return undefined;
   if (HEURISTICALLY_CACHEABLE.has(x.status)) return undefined;
   return 'no freshness information';
 }

@@ -21,7 +21,9 @@ export interface CacheStore {
   /**
    * Replace the stored entry with the same `key`, `variant` and `id` by this freshened copy (a 304
    * updated its headers and timing, RFC 9111 §4.3.4). Resolves `false`, changing nothing, when
-   * that entry was replaced or removed meanwhile: a concurrent newer response wins.
+   * that entry was replaced or removed meanwhile: a concurrent newer response wins. The body of
+   * `entry` is the stored one (a 304 never changes it), so a store may update everything but the
+   * body in place, as the SQLite and Redis stores do.
    */
   freshen(entry: StoredEntry): Promise<boolean>;
   /** Remove every variant of a primary key (invalidation, RFC 9111 §4.4). */

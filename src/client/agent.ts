@@ -2,7 +2,7 @@
  * The Agent: one `Pool` per origin, the retry rules, timeouts and abort handling around each
  * exchange, and the interceptor chain that `request()` and `fetch()` share.
  */
-import { HeaderList, hasToken, serializeRequestHead, type HeaderInit } from '../wire/index.ts';
+import { HeaderList, hasToken, serializeRequestHead, trimOws, type HeaderInit } from '../wire/index.ts';
 import type { LookupFunction } from 'node:net';
 import type { ClientTlsOptions } from '../transport/connect.ts';
 import { pollTurn } from '../transport/liveness.ts';
@@ -367,7 +367,7 @@ export class Agent {
       const te = headers.get('transfer-encoding');
       const cl = headers.get('content-length');
       if (te !== undefined) {
-        if (te.trim().toLowerCase() !== 'chunked') throw new InvalidRequestError(`unsupported Transfer-Encoding ${JSON.stringify(te)}`);
+        if (trimOws(te).toLowerCase() !== 'chunked') throw new InvalidRequestError(`unsupported Transfer-Encoding ${JSON.stringify(te)}`);
         if (cl !== undefined) throw new InvalidRequestError('both Content-Length and Transfer-Encoding');
         chunked = true;
       } else if (cl !== undefined) {

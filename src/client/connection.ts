@@ -35,7 +35,7 @@
  */
 import assert from 'node:assert';
 import type { Socket } from 'node:net';
-import { ResponseParser, TruncatedMessageError, WireError, parseKeepAlive } from '../wire/index.ts';
+import { ResponseParser, TruncatedMessageError, parseKeepAlive } from '../wire/index.ts';
 import type { ResponseHead, HeaderList } from '../wire/index.ts';
 import { encodeChunk, encodeLastChunk } from '../wire/index.ts';
 import { pollTurn } from '../transport/liveness.ts';
@@ -461,7 +461,7 @@ export class ClientConnection implements BodySource {
       if (this.ex !== ex || ex.writing !== 'body') return;
       if (chunked) socket.write(encodeLastChunk());
       else if (body.length !== null && sent !== body.length) {
-        throw new Error(`request body stream produced ${sent} bytes but its length is ${body.length!}`);
+        throw new Error(`request body stream produced ${sent} bytes but its length is ${body.length}`);
       }
       this.requestWritten(ex);
     } catch (err) {

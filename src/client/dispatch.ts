@@ -35,7 +35,12 @@ export interface Timeouts {
 export interface DispatchRequest {
   /** Absolute URL (`http:` or `https:`). Without `target`, its path and query are sent. */
   url: string;
-  /** Upper-case method. */
+  /**
+   * The method, sent exactly as it stands here: methods are case-sensitive (RFC 9110 §9.1).
+   * `request()` upper-cases its `method` option unless `exactMethod` is set (the reverse proxy
+   * sets it, so a client's `get` is forwarded as `get`); `fetch()` upper-cases only the common
+   * methods (`get`, `post`, ...). An interceptor that compares methods compares exactly.
+   */
   method: string;
   /** Request header fields (Host and framing fields are added by the connection if absent). */
   headers: HeaderList;

@@ -115,14 +115,25 @@ function toRawBuffers(raw: readonly string[]): Buffer[] {
   return out;
 }
 
+/**
+ * One header or query value as undici accepts it (strings, numbers, booleans, bytes); anything
+ * else is refused rather than sent as `[object Object]`.
+ */
+function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  throw new InvalidRequestError(`unsupported header or query value ${Object.prototype.toString.call(value)}`);
+}
+
 /** undici's header inputs as `[name, value]` pairs; a value that is an array becomes several lines. */
 function headerPairs(h: DispatchOptions['headers']): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (h === null || h === undefined) return out;
   const add = (name: string, value: unknown): void => {
     if (value === undefined || value === null) return;
-    if (Array.isArray(value)) for (const v of value) out.push([name, String(v)]);
-    else out.push([name, String(value)]);
+    if (Array.isArray(value)) for (const v of value) out.push([name, scalarText(v)]);
+    else out.push([name, scalarText(value)]);
   };
   if (Array.isArray(h)) {
     if (h.length > 0 && Array.isArray(h[0])) {
@@ -164,8 +175,8 @@ function appendQuery(path: string, query: Record<string, unknown>): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined || v === null) continue;
-    if (Array.isArray(v)) for (const x of v) params.append(k, String(x));
-    else params.append(k, String(v));
+    if (Array.isArray(v)) for (const x of v) params.append(k, scalarText(x));
+    else params.append(k, scalarText(v));
   }
   const qs = params.toString();
   if (qs === '') return path;

@@ -42,7 +42,7 @@ function toHeaderList(init: HeadersInit | undefined): HeaderList {
   if (Array.isArray(init)) {
     for (const pair of init) {
       if (pair.length !== 2) throw new TypeError('header pair must have two items');
-      list.append(pair[0]!, pair[1]!);
+      list.append(pair[0], pair[1]);
     }
     return list;
   }

@@ -88,7 +88,7 @@ export class OutgoingBody {
    */
   open(): AsyncIterable<Uint8Array | string> {
     if (this.bytes !== null) return oneChunk(this.bytes);
-    if (this.blob !== null) return this.blob.stream() as unknown as AsyncIterable<Uint8Array>;
+    if (this.blob !== null) return this.blob.stream();
     if (this.factory !== null) return toAsyncIterable(this.factory());
     if (this.consumed) throw new Error('request body stream already consumed');
     this.consumed = true;

@@ -45,8 +45,8 @@ export interface CheckoutHandle {
 interface Waiter {
   fresh: boolean;
   connectTimeout: number;
-  resolve(conn: ClientConnection): void;
-  reject(err: ClientError): void;
+  resolve: (conn: ClientConnection) => void;
+  reject: (err: ClientError) => void;
 }
 
 /** Connections to one origin. */

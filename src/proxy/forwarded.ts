@@ -4,7 +4,7 @@
  * `X-Forwarded-For` / `-Proto` / `-Host` or the standard `Forwarded` (RFC 7239).
  */
 import type { HeaderList } from '../wire/index.ts';
-import { isToken } from '../wire/chars.ts';
+import { isToken, trimOws } from '../wire/chars.ts';
 
 /** Which client-information fields the proxy adds to upstream requests. */
 export type ForwardedStyle = 'x-forwarded' | 'forwarded' | 'both' | 'none';
@@ -54,7 +54,7 @@ export function addForwarded(headers: HeaderList, hop: HopInfo, style: Forwarded
   const ip = hop.remoteAddress.startsWith('::ffff:') && hop.remoteAddress.includes('.') ? hop.remoteAddress.slice(7) : hop.remoteAddress;
   if (style === 'x-forwarded' || style === 'both') {
     const prior = headers.get('x-forwarded-for');
-    headers.set('x-forwarded-for', prior === undefined || prior.trim() === '' ? ip : `${prior}, ${ip}`);
+    headers.set('x-forwarded-for', prior === undefined || trimOws(prior) === '' ? ip : `${prior}, ${ip}`);
     headers.set('x-forwarded-proto', hop.proto);
     if (hop.host !== undefined) headers.set('x-forwarded-host', hop.host);
   }

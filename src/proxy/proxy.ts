@@ -16,7 +16,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { ClientError, type AgentOptions, type ClientResponse } from '../client/index.ts';
-import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, type Authority } from '../wire/index.ts';
+import { HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, type Authority } from '../wire/index.ts';
 import {
   createServer,
   type CloseOptions,
@@ -105,16 +105,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Error codes that mean "waited too long", answered 504 Gateway Timeout. */
 const GATEWAY_TIMEOUT = new Set(['HF_CONNECT_TIMEOUT', 'HF_HEADERS_TIMEOUT', 'HF_REQUEST_TIMEOUT', 'HF_BODY_TIMEOUT']);
 
-/** RFC 9211 Cache-Status values for each cache outcome. */
-const CACHE_STATUS: Record<CacheOutcome, string> = {
-  hit: 'hit',
-  stale: 'hit; detail=stale',
-  revalidated: 'fwd=stale; fwd-status=304',
-  miss: 'fwd=miss',
-  bypass: 'fwd=bypass',
-  generated: 'detail=generated',
-};
-
 /**
  * What the forwarding step hands back: the response, its body paced by read-ahead — or the
  * whole body when it had already arrived with the head (the common small response).
@@ -186,7 +176,8 @@ export class ReverseProxy {
       if (c.mode !== 'shared') throw new InvalidOptionError('cache', "a proxy's cache must be created with mode: 'shared'");
       this.cache = c;
     } else {
-      this.cache = createCache({ store: c, mode: 'shared', onError: (err, context) => this.onError(err, `cache ${context}`) });
+      // The cache's RFC 9211 Cache-Status entry names this proxy, as its Via does.
+      this.cache = createCache({ store: c, mode: 'shared', cacheStatus: { name: this.via }, onError: (err, context) => this.onError(err, `cache ${context}`) });
     }
     this.server = createServer({ ...options.server, handler: (req, res) => this.handle(req, res) });
   }
@@ -300,7 +291,7 @@ export class ReverseProxy {
    */
   private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined): Promise<Forwarded> {
     const tried = new Set<Upstream>();
-    let lastError: unknown = null;
+    let lastError: ClientError | null = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
       let lease: Lease;
       try {
@@ -393,7 +384,7 @@ export class ReverseProxy {
     statusText: string,
     upstreamHeaders: HeaderList,
     body: Uint8Array | AsyncIterable<Uint8Array>,
-    outcome: CacheOutcome | null,
+    _outcome: CacheOutcome | null,
     trailers: () => HeaderList | null,
     stripped: boolean,
   ): Promise<void> {
@@ -407,20 +398,20 @@ export class ReverseProxy {
       if (length !== undefined && /^\d{1,15}$/.test(length)) headers.set('content-length', length);
     }
     appendVia(headers, 1, this.via);
-    if (outcome !== null) headers.append('cache-status', `${this.via}; ${CACHE_STATUS[outcome]}`);
     if (status < 200) {
       // A 1xx cannot be a final answer.
       await cancelBody(body);
       return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream');
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
-    if (body instanceof ReadAhead && res.request.method !== 'HEAD' && (trailers()?.size ?? 0) === 0) {
+    const noBody = responseHasNoBody(req.method, status);
+    if (body instanceof ReadAhead && !noBody && (trailers()?.size ?? 0) === 0) {
       // A small response is usually complete by now: one write for head and body.
       const whole = body.takeWhole();
       if (whole !== null) body = whole;
     }
     if (body instanceof Uint8Array) {
-      await res.end(req.method === 'HEAD' ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
+      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream'));
       return;
     }
     let wrote = false;

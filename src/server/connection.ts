@@ -467,8 +467,8 @@ export class Connection implements ResponseSink, BodySource {
       this.handlerFailed(ex, err);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-      (result as Promise<void>).then(() => this.handlerDone(ex), (err: unknown) => this.handlerFailed(ex, err));
+    if (result !== undefined && typeof (result).then === 'function') {
+      (result).then(() => this.handlerDone(ex), (err: unknown) => this.handlerFailed(ex, err));
     } else {
       this.handlerDone(ex);
     }
@@ -495,7 +495,10 @@ export class Connection implements ResponseSink, BodySource {
     if (!lostConnection) this.opts.onError(err, ex.req);
     if (!res.finished && !this.lost) {
       if (!res.headSent) {
-        const status = (err instanceof ServerError || err instanceof WireError) && err.status >= 400 ? err.status : 500;
+        // A ServerError carries the client's fault (a malformed or too large body, a timeout); any
+        // other error, a WireError from the handler's own invalid field or reason phrase included,
+        // is the handler's mistake: a server error.
+        const status = err instanceof ServerError && err.status >= 400 ? err.status : 500;
         if (status < 500) this.closeAfterResponse = this.closeAfterResponse || !ex.req.body.complete;
         try {
           this.writeAutoResponse(res, status);

@@ -93,7 +93,7 @@ Object.setPrototypeOf(proto, Request.prototype);
     define(name, {
       value(this: LazyFields) {
         const real = this[REAL];
-        if (real !== undefined) return (real[name] as () => Promise<unknown>).call(real);
+        if (real !== undefined) return (real[name]).call(real);
         const src = this[SRC];
         if (src.body.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
         return fast(src);
@@ -137,7 +137,7 @@ export function lazyRequest(src: ServerRequest): Request {
  * is complete but slower to say so only loses the Content-Length fast path (it goes chunked).
  */
 async function microtaskTurns(): Promise<'pending'> {
-  for (let i = 0; i < 8; i++) await null;
+  for (let i = 0; i < 8; i++) await Promise.resolve();
   return 'pending';
 }
 

@@ -48,12 +48,6 @@ const RESOLVED = Promise.resolve();
 const CRLF = '\r\n';
 const NON_ASCII = /[^\x00-\x7f]/;
 
-function toBuffer(chunk: BodyChunk): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  if (Buffer.isBuffer(chunk)) return chunk;
-  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
-
 function byteLength(chunk: BodyChunk): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, 'utf8') : chunk.byteLength;
 }
@@ -173,7 +167,7 @@ export class ResponseWriter {
     let wantsTrailers = false;
     const fields: Iterable<readonly [string, string]> | null = this.headerList ?? this.headerInit as Iterable<readonly [string, string]> | null;
     if (fields !== null) {
-      const iterable = Symbol.iterator in fields ? fields : Object.entries(fields as Record<string, string | readonly string[] | undefined>);
+      const iterable = Symbol.iterator in fields ? fields : Object.entries(fields);
       for (const [name, raw] of iterable as Iterable<readonly [string, string | readonly string[] | undefined]>) {
         if (raw === undefined) continue;
         const values = typeof raw === 'string' ? [raw] : raw;

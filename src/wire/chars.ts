@@ -3,12 +3,18 @@
  * the parser checks every byte of every head, so this is on the hot path.
  */
 
+/**
+ * RFC 9110 §5.6.2 tchar as a regex character class: the one definition of a token byte. `TOKEN`
+ * is built from it, and so is every regex that has a token in its grammar (a transfer-parameter).
+ */
+export const TCHAR_CLASS = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+
 /** 1 for RFC 9110 token bytes; exported so the head scanner can index it directly. */
 export const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
+{
+  const tchar = new RegExp(TCHAR_CLASS);
+  for (let c = 0; c <= 0xff; c++) if (tchar.test(String.fromCharCode(c))) TOKEN[c] = 1;
+}
 
 /** field-vchar / SP / HTAB; obs-text (0x80-0xFF) is allowed as RFC 9110 §5.5 permits. */
 export const FIELD_VALUE = new Uint8Array(256);
@@ -33,6 +39,15 @@ export function isToken(s: string): boolean {
     if (c > 0xff || TOKEN[c] !== 1) return false;
   }
   return true;
+}
+
+/** Index of the first character of `s` that is not a token byte, or -1 (`isToken` for a non-empty `s`). */
+export function invalidTokenAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] !== 1) return i;
+  }
+  return -1;
 }
 
 /** Index of the first character not allowed in a field value, or -1. */

@@ -4,7 +4,7 @@
  */
 import { WireError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
-import { isToken, trimOws } from './chars.ts';
+import { TCHAR_CLASS, isToken, trimOws } from './chars.ts';
 
 export type BodyFraming =
   | { readonly kind: 'none' }
@@ -55,7 +55,7 @@ export function parseContentLength(headers: HeaderList): number | undefined {
 }
 
 /** transfer-parameter = token BWS "=" BWS ( token / quoted-string ) (RFC 9110 §10.1.4). */
-const TRANSFER_PARAMETER_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*")$/;
+const TRANSFER_PARAMETER_RE = new RegExp(String.raw`^${TCHAR_CLASS}+[ \t]*=[ \t]*(?:${TCHAR_CLASS}+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*")$`);
 
 /**
  * The transfer codings of a message, lower-cased, in order (RFC 9112 §6.1, RFC 9110 §10.1.4).

@@ -45,8 +45,8 @@ export class HeaderList implements Iterable<[string, string]> {
     const names: string[] = [];
     const values: string[] = [];
     for (let i = 0, o = 0; i < n; i++, o += 4) {
-      names.push(src.slice(offs[o]!, offs[o + 1]!));
-      values.push(src.slice(offs[o + 2]!, offs[o + 3]!));
+      names.push(src.slice(offs[o], offs[o + 1]));
+      values.push(src.slice(offs[o + 2], offs[o + 3]));
     }
     this.names = names;
     this.values = values;
@@ -59,7 +59,7 @@ export class HeaderList implements Iterable<[string, string]> {
     const src = this.src;
     if (src === null) return this.values[i]!;
     const o = i * 4;
-    return src.slice(this.offs![o + 2]!, this.offs![o + 3]!);
+    return src.slice(this.offs![o + 2], this.offs![o + 3]);
   }
 
   constructor(init?: HeaderInit) {

@@ -6,7 +6,13 @@
  * Parsing is strict: exactly the three formats, with calendar values in range. `Date.parse` is
  * not used: it takes `2024` or `0` as dates and rolls `32 Jan` over into February, so
  * `If-Modified-Since: 2024` would answer 304 where RFC 9110 §13.1.3 says to ignore the field.
+ *
+ * Case: HTTP-date is case-sensitive (RFC 9110 §5.6.7), and so is this parser by default — a
+ * validator or a precondition compares what the sender wrote. RFC 9111 §4.2 relaxes exactly one
+ * use: a cache recipient SHOULD match the values it computes freshness from case-insensitively,
+ * which `{ anyCase: true }` does (day and month names, `GMT`); nothing else is loosened.
  */
+import { trimOws } from './chars.ts';
 
 const DAY_NAMES = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const DAY_NAMES_LONG = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
@@ -18,6 +24,23 @@ const IMF_FIXDATE = /^([A-Z][a-z]{2}), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(
 const RFC850_DATE = /^([A-Z][a-z]{5,8}), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 /** `Sun Nov  6 08:49:37 1994` */
 const ASCTIME_DATE = /^([A-Z][a-z]{2}) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+/** The same three grammars, any letter case (RFC 9111 §4.2); names are folded before lookup. */
+const IMF_FIXDATE_ANY_CASE = new RegExp(IMF_FIXDATE.source, 'i');
+const RFC850_DATE_ANY_CASE = new RegExp(RFC850_DATE.source, 'i');
+const ASCTIME_DATE_ANY_CASE = new RegExp(ASCTIME_DATE.source, 'i');
+
+/** Options of {@link parseHttpDate}. */
+export interface HttpDateOptions {
+  /** Milliseconds since the epoch the RFC 850 two-digit year is read against. Default `Date.now()`. */
+  now?: number;
+  /** Match day names, month names and `GMT` in any case (RFC 9111 §4.2, cache freshness only). */
+  anyCase?: boolean;
+}
+
+/** `sUNDAY` -> `Sunday`: the table spelling of a name matched case-insensitively. */
+function folded(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1).toLowerCase();
+}
 
 /** Milliseconds in 400 Gregorian years (146097 days): shifts years 0-99 past `Date.UTC`'s 1900 rule. */
 const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
@@ -28,23 +51,26 @@ const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
  * real calendar time (day 32, hour 25, 30 Feb). An RFC 850 two-digit year more than 50 years in
  * the future (from `now`) is read as the most recent past year with those digits.
  */
-export function parseHttpDate(value: string | undefined, now: number = Date.now()): number | undefined {
+export function parseHttpDate(value: string | undefined, options: number | HttpDateOptions = {}): number | undefined {
   if (value === undefined) return undefined;
-  let m = IMF_FIXDATE.exec(value);
+  const o = typeof options === 'number' ? { now: options } : options;
+  const any = o.anyCase === true;
+  const name = any ? folded : (n: string) => n;
+  let m = (any ? IMF_FIXDATE_ANY_CASE : IMF_FIXDATE).exec(value);
   if (m !== null) {
-    if (!DAY_NAMES.includes(m[1]!)) return undefined;
-    return toEpoch(Number(m[4]), m[3]!, Number(m[2]), m[5]!, m[6]!, m[7]!);
+    if (!DAY_NAMES.includes(name(m[1]!))) return undefined;
+    return toEpoch(Number(m[4]), name(m[3]!), Number(m[2]), m[5]!, m[6]!, m[7]!);
   }
-  m = RFC850_DATE.exec(value);
+  m = (any ? RFC850_DATE_ANY_CASE : RFC850_DATE).exec(value);
   if (m !== null) {
-    if (!DAY_NAMES_LONG.includes(m[1]!)) return undefined;
-    return toEpoch(rfc850Year(Number(m[4]), now), m[3]!, Number(m[2]), m[5]!, m[6]!, m[7]!);
+    if (!DAY_NAMES_LONG.includes(name(m[1]!))) return undefined;
+    return toEpoch(rfc850Year(Number(m[4]), o.now ?? Date.now()), name(m[3]!), Number(m[2]), m[5]!, m[6]!, m[7]!);
   }
-  m = ASCTIME_DATE.exec(value);
+  m = (any ? ASCTIME_DATE_ANY_CASE : ASCTIME_DATE).exec(value);
   if (m !== null) {
-    if (!DAY_NAMES.includes(m[1]!)) return undefined;
+    if (!DAY_NAMES.includes(name(m[1]!))) return undefined;
     // asctime's day is `2DIGIT / ( SP DIGIT )`: " 6" or "06".
-    return toEpoch(Number(m[7]), m[2]!, Number(m[3]!.trimStart()), m[4]!, m[5]!, m[6]!);
+    return toEpoch(Number(m[7]), name(m[2]!), Number(trimOws(m[3]!)), m[4]!, m[5]!, m[6]!);
   }
   return undefined;
 }

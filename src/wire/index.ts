@@ -7,7 +7,7 @@ export { InvalidOptionError } from './optionValidation.ts';
 export { WireError, TruncatedMessageError, type WireErrorCode } from './errors.ts';
 export { HeaderList, assertFieldName, assertFieldValue, type HeaderInit } from './headers.ts';
 export { splitList, parseTokenList, hasToken, parseDirectives, parseKeepAlive, type KeepAliveHint } from './fields.ts';
-export { parseHttpDate, formatHttpDate, currentHttpDate } from './httpDate.ts';
+export { parseHttpDate, formatHttpDate, currentHttpDate, type HttpDateOptions } from './httpDate.ts';
 export {
   parseEntityTag, parseEntityTagList, strongMatch, weakMatch, ifNoneMatchPasses, ifMatchPasses, type EntityTag,
 } from './etag.ts';

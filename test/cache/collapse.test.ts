@@ -19,6 +19,7 @@ import { get, httpNext, startOrigin, text } from './helpers.ts';
 import type { Origin } from './helpers.ts';
 import { REDIS_SERVER, startRedis } from './redisServer.ts';
 import type { RedisServer } from './redisServer.ts';
+import { until } from '../support.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'fixtures', 'collapseWorker.ts');
@@ -48,7 +49,7 @@ function startWorker(config: Record<string, unknown>): Worker {
   const child = spawn(process.execPath, [WORKER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const w: Worker = { child, collapsed: 0, answers: [], idle: false, done: false, errors: [], exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
@@ -62,7 +63,7 @@ function startWorker(config: Record<string, unknown>): Worker {
     }
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGKILL') w.errors.push(`exited ${code} ${signal}: ${err.slice(-2000)}`);
   });
@@ -75,12 +76,9 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.exited));
 }
 
-async function waitFor(cond: () => boolean, what: () => string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits for `cond` across the worker processes; fails with the status of everyone. */
+function waitFor(cond: () => boolean, what: () => string, ms = WAIT_MS): Promise<void> {
+  return until(cond, { timeoutMs: ms, what });
 }
 
 /** An origin that holds every answer until `release()`; later requests are answered at once. */

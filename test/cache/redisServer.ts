@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/lab/child.ts';
+import { sleep } from '../support.ts';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ??
   (spawnSync('sh', ['-c', 'command -v redis-server']).stdout?.toString().trim() || undefined);
@@ -61,7 +62,7 @@ export async function startRedis(options: { port?: number; args?: string[] } = {
           },
         };
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
     if (!exited) process.kill(child.pid!, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });

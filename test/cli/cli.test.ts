@@ -93,7 +93,7 @@ test('holdfast lab --only X --json prints the scorecard as JSON and exits 0 when
   const bySubject = Object.fromEntries(card.cells.map((c) => [c.subject, c]));
   assert.equal(bySubject['holdfast-request']?.status, 'pass');
   assert.equal(bySubject['naive-client']?.status, 'fail');
-  assert.match(bySubject['naive-client']!.mode, /truncated at 500000 of 1000000/);
+  assert.match(bySubject['naive-client'].mode, /truncated at 500000 of 1000000/);
 });
 
 test('holdfast lab prints a table; --html writes a report; bad options exit 2', async (t) => {
@@ -191,7 +191,7 @@ test('a real subject whose program is missing is "not installed", never a pass',
   for (const id of ['python-requests', 'curl']) {
     const cell = card.cells.find((c) => c.subject === id);
     assert.equal(cell?.status, 'not installed', `${id}: ${JSON.stringify(cell)}`);
-    assert.match(cell!.mode, /not installed: \/nonexistent\//);
+    assert.match(cell.mode, /not installed: \/nonexistent\//);
     assert.match(String(card.subjects.find((s) => s.id === id)?.available), /not installed/);
   }
   const table = await holdfast(args, env);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { ClientConnection, type CloseReason, type ConnectionOwner } from '../../src/client/connection.ts';
 import { Agent, PoolClosedError } from '../../src/client/index.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok } from '../support.ts';
 
 const owner: ConnectionOwner = { release() {}, closed() {} };
 const settings = { keepAliveMargin: 1000, idleTimeout: 4000, maxIdleTimeout: 60_000 };

@@ -28,7 +28,7 @@ import {
   type Interceptor,
   ClientResponse,
 } from '../../src/client/index.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok, sleep, until } from '../support.ts';
 
 type Ctx = { after(fn: () => unknown): void };
 
@@ -107,7 +107,7 @@ test('every request body fetch produces arrives as with the default dispatcher',
     ['ArrayBuffer', () => ({ method: 'POST', body: new Uint8Array([9, 8]).buffer })],
     ['Blob', () => ({ method: 'POST', body: new Blob(['blob body'], { type: 'text/x-blob' }) })],
     ['URLSearchParams', () => ({ method: 'POST', body: new URLSearchParams({ a: 'b', c: 'd' }) })],
-    ['ReadableStream', () => ({ method: 'POST', body: streamOf('str', 'eam'), duplex: 'half' } as RequestInit)],
+    ['ReadableStream', () => ({ method: 'POST', body: streamOf('str', 'eam'), duplex: 'half' })],
   ];
   for (const [name, init] of bodies) {
     const ours = await (await fetchVia(d, `${url}/echo?k=${name}`, init())).json();
@@ -219,7 +219,7 @@ test('fetch on a connection the server closes on arrival: GET retried, streamed 
   const peer2 = await closeOnSecond();
   t.after(() => peer2.close());
   assert.equal(await (await fetchVia(d, `${peer2.url}/a`)).text(), 'first');
-  await assert.rejects(fetchVia(d, `${peer2.url}/b`, { method: 'POST', body: streamOf('once'), duplex: 'half' } as RequestInit), (err: unknown) => {
+  await assert.rejects(fetchVia(d, `${peer2.url}/b`, { method: 'POST', body: streamOf('once'), duplex: 'half' }), (err: unknown) => {
     assert.ok(err instanceof TypeError);
     assert.ok(err.cause instanceof StaleConnectionError, String(err.cause));
     assert.equal(err.cause.code, 'HF_STALE_CONNECTION');
@@ -377,17 +377,18 @@ test('backpressure: a legacy handler returning false gets no data until it resum
   assert.equal(rec.body.length, total);
 
   // The same with the new shape: controller.pause() in onResponseStart.
-  let ctl: DispatchController | null = null;
+  let started: (c: DispatchController) => void = () => {};
+  const controller = new Promise<DispatchController>((resolve) => (started = resolve));
   let n = 0;
   const done2 = modern(d, { origin: url, path: '/', method: 'GET' }, {
-    onResponseStart(c) { ctl = c; c.pause(); },
+    onResponseStart(c) { c.pause(); started(c); },
     onResponseData() { n++; },
   });
-  while (ctl === null) await new Promise((r) => setImmediate(r));
+  const ctl = await controller;
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   assert.equal(n, 0, 'no onResponseData while paused');
-  assert.equal((ctl as DispatchController).paused, true);
-  (ctl as DispatchController).resume();
+  assert.equal(ctl.paused, true);
+  ctl.resume();
   assert.equal((await done2).body.length, total);
 });
 
@@ -404,7 +405,7 @@ test('abort at every phase: in onConnect, before the head, mid-body, after the e
   t.after(() => peer.close());
   let abortB: (r?: unknown) => void = () => {};
   const b = legacy(d, { origin: peer.url, path: '/', method: 'GET' }, { onConnect: (abort) => { abortB = abort; } });
-  while (peer.connections === 0) await new Promise((r) => setImmediate(r));
+  await until(() => peer.connections > 0, { what: 'the connection at the peer' });
   abortB(new Error('waiting too long'));
   const rb = await b;
   assert.deepEqual(rb.events, ['connect', 'error']);
@@ -449,8 +450,7 @@ test('an abort mid-body also cancels a body an interceptor produced', async (t) 
   });
   assert.equal(r.error?.message, 'stop');
   // An async generator runs its `finally` once its pending step settles.
-  for (let i = 0; i < 50 && !cancelled; i++) await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(cancelled, true);
+  await until(() => cancelled, { what: 'the body generator to be cancelled' });
 });
 
 test('a handler that throws gets onError, and the connection with its unread body is closed', async (t) => {
@@ -567,7 +567,7 @@ test('a 200 MB response read through fetch keeps memory bounded', async (t) => {
     // the socket stops instead and the buffers stay small.
     if (!stalled && received >= 8 * 1024 * 1024) {
       stalled = true;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       sample();
     }
     if ((received & 0x7fffff) < r.value.byteLength) sample();

@@ -15,7 +15,7 @@ import diagnostics from 'node:diagnostics_channel';
 import {
   Agent, ClientResponse, TimeoutError, AbortedError, QueueFullError, PoolClosedError, type Interceptor,
 } from '../../src/client/index.ts';
-import { scriptedPeer, ok, delay } from './peers.ts';
+import { scriptedPeer, ok, gate, nextEvent, sleep, until } from '../support.ts';
 
 /** Echoes method, body and selected headers of every request. */
 async function echoPeer() {
@@ -93,7 +93,7 @@ test('body timeout is an idle timeout: a body that keeps trickling in is not cut
     await reader.next();
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n');
     for (let i = 0; i < 8; i++) {
-      await delay(40);
+      await sleep(40);
       socket.write('x');
     }
     await reader.next();
@@ -122,7 +122,7 @@ test('body timeout does not run while the consumer is not reading', async (t) =>
   let n = 0;
   for await (const chunk of res.body) {
     // Stalls the reader for longer than the body timeout once the socket has been paused.
-    if (n === 0) await delay(300);
+    if (n === 0) await sleep(300);
     n += chunk.byteLength;
   }
   assert.equal(n, size);
@@ -134,10 +134,10 @@ test('arrayBuffer() of a large multi-chunk body and of a small one', async (t) =
   const peer = await scriptedPeer(async (socket, reader) => {
     await reader.next();
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`);
-    // Several writes so that the body arrives in several reads.
+    // Several writes, spaced in time, so that the body arrives in several reads.
     for (let off = 0; off < big.length; off += 30 * 1024) {
       socket.write(big.subarray(off, off + 30 * 1024));
-      await delay(5);
+      await sleep(5);
     }
     await reader.next();
     socket.write(ok('small'));
@@ -167,19 +167,20 @@ test('request timeout covers the whole request, including the body', async (t) =
 });
 
 test('connect timeout covers a TLS handshake that never completes', async (t) => {
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((s) => { sockets.push(s); s.on('error', () => {}); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
+  // A peer that accepts and never answers the TLS hello.
+  const peer = await scriptedPeer(() => {});
+  const port = peer.port;
   const agent = new Agent({ connectTimeout: 150 });
-  t.after(async () => { await agent.destroy(); for (const s of sockets) s.destroy(); server.close(); });
+  t.after(async () => { await agent.destroy(); await peer.close(); });
   await assert.rejects(agent.request(`https://127.0.0.1:${port}/`), { code: 'HF_CONNECT_TIMEOUT', phase: 'connect', mayHaveBeenProcessed: false });
 });
 
 test('abort before the head: HF_ABORTED; abort during the body: the body fails', async (t) => {
+  const arrived = gate();
   const peer = await scriptedPeer(async (socket, reader) => {
     const r = await reader.next();
     if (r === null) return;
+    if (r.target === '/head') arrived.open();
     if (r.target === '/body') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     await reader.next();
   });
@@ -187,7 +188,9 @@ test('abort before the head: HF_ABORTED; abort during the body: the body fails',
   t.after(async () => { await agent.destroy(); await peer.close(); });
   const ac = new AbortController();
   const p = agent.request(`${peer.url}/head`, { signal: ac.signal });
-  setTimeout(() => ac.abort(new Error('stop')), 50);
+  // The request is at the peer, its answer not begun: an abort now is an abort before the head.
+  await arrived.opened;
+  ac.abort(new Error('stop'));
   await assert.rejects(p, (err: unknown) => {
     assert.ok(err instanceof AbortedError);
     assert.equal(err.phase, 'headers');
@@ -212,12 +215,13 @@ test('Expect: 100-continue: body after 100; after the timeout if the server stay
     if (head.target === '/continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     if (head.target === '/reject') {
       socket.write('HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n');
-      await delay(100);
+      // The absence of a body is the subject: give a client that would wrongly send it the time to.
+      await sleep(100);
       log.push(`${index} after-417 received=${reader.leftover.length}`);
       return;
     }
     // The body arrives with no head: wait for its bytes.
-    for (let i = 0; i < 100 && reader.leftover.length < 4; i++) await delay(5);
+    await until(() => reader.leftover.length >= 4, { what: 'the request body' });
     log.push(`${index} body=${reader.leftover.toString()}`);
     socket.write(ok('done', 'Connection: close\r\n'));
   });
@@ -230,42 +234,47 @@ test('Expect: 100-continue: body after 100; after the timeout if the server stay
   const c = await agent.request(`${peer.url}/reject`, { method: 'PUT', body: 'nope', expectContinue: true });
   assert.equal(c.status, 417);
   await c.body.text();
-  await delay(150);
+  await until(() => log.length === 6, { what: () => `the peer's log (${log.join('; ')})` });
   assert.deepEqual(log, ['0 head body=0', '0 body=data', '1 head body=0', '1 body=late', '2 head body=0', '2 after-417 received=0']);
 });
 
 test('queue limit: QueueFullError; close() is graceful; destroy() fails what is left', async (t) => {
-  let release: (() => void) | null = null;
+  let arrived = gate();
+  let release = gate();
   const peer = await scriptedPeer(async (socket, reader) => {
     for (;;) {
       const r = await reader.next();
       if (r === null) return;
-      if (r.target === '/hold') await new Promise<void>((res) => { release = res; });
+      if (r.target === '/hold') {
+        arrived.open();
+        await release.opened;
+      }
       socket.write(ok(r.target));
     }
   });
   const agent = new Agent({ connections: 1, queueLimit: 1 });
   t.after(async () => { await agent.destroy(); await peer.close(); });
   const held = agent.request(`${peer.url}/hold`);
-  while (release === null) await delay(5);
+  await arrived.opened;
   const queued = agent.request(`${peer.url}/queued`);
   await assert.rejects(agent.request(`${peer.url}/third`), (err: unknown) => err instanceof QueueFullError && err.code === 'HF_QUEUE_FULL');
   const closing = agent.close();
   await assert.rejects(agent.request(`${peer.url}/late`), (err: unknown) => err instanceof PoolClosedError);
-  (release as () => void)();
+  release.open();
   assert.equal(await (await held).body.text(), '/hold');
   assert.equal(await (await queued).body.text(), '/queued');
   await closing;
   assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.size, 0);
 
   const agent2 = new Agent();
+  arrived = gate();
+  release = gate();
   const pending = agent2.request(`${peer.url}/hold`);
-  release = null;
-  while (release === null) await delay(5);
+  await arrived.opened;
   const failed = assert.rejects(pending, { code: 'HF_POOL_CLOSED', mayHaveBeenProcessed: true });
   await agent2.destroy();
   await failed;
-  (release as () => void)();
+  release.open();
 });
 
 test('interceptors wrap request() and fetch(); a response can be made without the network', async (t) => {
@@ -379,8 +388,9 @@ test('diagnostics channels: request:retry for a safe retry, request:error before
   await assert.rejects(text, { code: 'HF_ABORTED', phase: 'body' });
   // A body the consumer cancels is no failure of the request: nothing is published for it.
   const cancelled = await agent.request(`${peer.url}/stall`);
+  const cancelClosed = nextEvent('holdfast:client:connection:closed');
   cancelled.body.cancel();
-  await delay(20);
+  await cancelClosed;
   assert.deepEqual(events, [
     '/die request:start', '/die request:error(HF_SOCKET_RESET)',
     '/a request:start', '/a request:headers', '/a request:body:done',

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { Agent } from '../../src/client/index.ts';
+import { sleep } from '../support.ts';
 import { NGINX, startNginx, type NginxInstance } from '../../src/lab/child.ts';
 
 const TRIES = 320;
@@ -25,7 +26,6 @@ function startKeepAliveNginx(): Promise<NginxInstance> {
   }`);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Delay of try `i`: spread evenly over 990..1010 ms. */
 const delayOf = (i: number): number => 990 + (i % 21);
 

@@ -7,7 +7,7 @@ import net from 'node:net';
 import http from 'node:http';
 import diagnostics from 'node:diagnostics_channel';
 import { Agent, StaleConnectionError, TruncatedBodyError, ClientError } from '../../src/client/index.ts';
-import { scriptedPeer, serveFirstThenRead, ok, nextEvent, delay } from './peers.ts';
+import { scriptedPeer, serveFirstThenRead, ok, gate, nextEvent, sleep } from '../support.ts';
 
 /** Serves the first request on connection 0 then closes (FIN or RST) on reading the second. */
 async function closeOnSecond(kind: 'fin' | 'rst') {
@@ -126,8 +126,9 @@ for (const kind of ['fin', 'rst'] as const) {
       socket.write(ok('first'));
       if ((await reader.next()) === null) return;
       socket.write('HTTP/1.1 200');
-      // Let the client read those bytes before the connection dies.
-      await delay(20);
+      // Let the client read those bytes before the connection dies (a RST makes the kernel drop
+      // what the client has not read yet, and nothing on this side can see the client's read).
+      await sleep(20);
       if (kind === 'fin') socket.end();
       else socket.resetAndDestroy();
     });
@@ -221,7 +222,7 @@ for (const livenessCheck of [true, false]) {
     const deadline = Date.now() + 30_000;
     let i = 0;
     for (; i < 300 && Date.now() < deadline; i++) {
-      const server = http.createServer((req, res) => res.end('hi'));
+      const server = http.createServer((_req, res) => res.end('hi'));
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       port = (server.address() as net.AddressInfo).port;
       try {
@@ -327,12 +328,14 @@ test('a fresh connection is written to at once, without the liveness turn; a reu
 });
 
 test('an unsolicited 408 on an idle connection evicts it: the next request uses a fresh connection', async (t) => {
+  // Opened once the first exchange is over, so the 408 reaches a connection idle in the pool.
+  const pooled = gate();
   const peer = await scriptedPeer(async (socket, reader, index) => {
     const r = await reader.next();
     if (r === null) return;
     socket.write(ok(`conn ${index}`));
     if (index === 0) {
-      await delay(20);
+      await pooled.opened;
       socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       // and keeps the socket open: only the bytes tell.
       await reader.next();
@@ -342,6 +345,7 @@ test('an unsolicited 408 on an idle connection evicts it: the next request uses 
   t.after(async () => { await agent.destroy(); await peer.close(); });
   const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed', (m) => m.reason === 'unsolicited-data');
   assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 0');
+  pooled.open();
   await closed;
   const res = await agent.request(peer.url);
   assert.equal(res.status, 200);
@@ -446,11 +450,13 @@ test('stray bytes right behind a response in the same segment retire the connect
 });
 
 test('FIN on an idle connection evicts it at once', async (t) => {
+  // Opened once the connection is idle in the pool: the FIN then reaches an idle connection.
+  const pooled = gate();
   const peer = await scriptedPeer(async (socket, reader) => {
     const r = await reader.next();
     if (r === null) return;
     socket.write(ok());
-    await delay(10);
+    await pooled.opened;
     socket.end();
   });
   const agent = new Agent();
@@ -458,6 +464,7 @@ test('FIN on an idle connection evicts it at once', async (t) => {
   const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed');
   await (await agent.request(peer.url)).body.text();
   assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.idleCount, 1);
+  pooled.open();
   assert.equal((await closed).reason, 'peer-closed');
   assert.equal(agent.pool(`http://127.0.0.1:${peer.port}`)!.idleCount, 0);
 });
@@ -468,7 +475,8 @@ for (const framing of ['content-length', 'chunked', 'reset'] as const) {
       if ((await reader.next()) === null) return;
       if (framing === 'chunked') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab');
       else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n' + 'x'.repeat(50));
-      await delay(20);
+      // Let the client read the head first: a RST makes the kernel drop what it has not read.
+      await sleep(20);
       if (framing === 'reset') socket.resetAndDestroy();
       else socket.end();
     });
@@ -529,7 +537,8 @@ test('Keep-Alive: timeout=1 with a 200 ms margin: reused at once, not after the 
   const b = await agent.request(peer.url);
   assert.equal(await b.body.text(), 'conn 0');
   assert.equal(b.reusedConnection, true);
-  await delay(850);
+  // Idling past the hint minus the margin is the subject.
+  await sleep(850);
   const c = await agent.request(peer.url);
   assert.equal(await c.body.text(), 'conn 1');
   assert.equal(c.reusedConnection, false);
@@ -541,7 +550,8 @@ test('without a hint the idle timeout applies', async (t) => {
   t.after(async () => { await agent.destroy(); await peer.close(); });
   await (await agent.request(peer.url)).body.text();
   assert.equal((await agent.request(peer.url)).reusedConnection, true);
-  await delay(300);
+  // Idling past the idle timeout is the subject.
+  await sleep(300);
   const c = await agent.request(peer.url);
   assert.equal(await c.body.text(), 'conn 1');
 });
@@ -583,12 +593,16 @@ test('Keep-Alive max=0 means not reused', async (t) => {
 });
 
 test('closeIdle(): the next request opens a new connection; one in flight is closed when it ends', async (t) => {
-  let release: (() => void) | null = null;
+  const arrived = gate();
+  const release = gate();
   const peer = await scriptedPeer(async (socket, reader, index) => {
     for (;;) {
       const r = await reader.next();
       if (r === null) return;
-      if (r.target === '/slow') await new Promise<void>((resolve) => { release = resolve; });
+      if (r.target === '/slow') {
+        arrived.open();
+        await release.opened;
+      }
       socket.write(ok(`conn ${index}`));
     }
   });
@@ -600,10 +614,10 @@ test('closeIdle(): the next request opens a new connection; one in flight is clo
   // Go semantics: a connection that becomes idle after closeIdle() (before the next checkout)
   // is closed instead of pooled.
   const slow = agent.request(`${peer.url}/slow`);
-  while (release === null) await delay(5);
+  await arrived.opened;
   agent.closeIdle();
   const closed = nextEvent<{ reason: string }>('holdfast:client:connection:closed', (m) => m.reason === 'close-idle');
-  (release as () => void)();
+  release.open();
   assert.equal(await (await slow).body.text(), 'conn 1');
   await closed;
   assert.equal(await (await agent.request(peer.url)).body.text(), 'conn 2');

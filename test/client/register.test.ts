@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NGINX, startNginx } from '../../src/lab/child.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok } from '../support.ts';
 
 const REGISTER = fileURLToPath(new URL('../../src/client/register.ts', import.meta.url));
 const APP = fileURLToPath(new URL('./fixtures/global-fetch-sweep.ts', import.meta.url));
@@ -121,7 +121,10 @@ test('node --import holdfast/register: a script exits when its last fetch is don
 
 test('holdfast/register warns when Node was asked to use HTTP(S)_PROXY, which holdfast does not', async () => {
   const run = (env: Record<string, string>): Promise<string> => new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', REGISTER, '--input-type=module', '-e', ''], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, _out, stderr) => (err !== null ? reject(err) : resolve(stderr)));
+    execFile(process.execPath, ['--import', REGISTER, '--input-type=module', '-e', ''], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, _out, stderr) => {
+      if (err !== null) reject(new Error(`child failed: ${err.message}`, { cause: err }));
+      else resolve(stderr);
+    });
   });
   assert.match(await run({ NODE_USE_ENV_PROXY: '1', HTTP_PROXY: 'http://127.0.0.1:9' }), /HOLDFAST_PROXY_IGNORED/);
   // Without NODE_USE_ENV_PROXY Node's fetch ignores the variables too: nothing changes, no warning.

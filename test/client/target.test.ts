@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, InvalidRequestError, type Interceptor } from '../../src/client/index.ts';
-import { scriptedPeer, ok } from './peers.ts';
+import { scriptedPeer, ok } from '../support.ts';
 
 /** Answers every request with its request line; records the heads. */
 async function linePeer() {
@@ -15,7 +15,7 @@ async function linePeer() {
       const r = await reader.next();
       if (r === null) return;
       heads.push(r.head);
-      socket.write(ok(r.head.split('\r\n')[0]!));
+      socket.write(ok(r.head.split('\r\n')[0]));
     }
   });
   return { peer, heads };
@@ -67,4 +67,22 @@ test('target: whitespace, controls, non-ASCII and non-origin-form are refused be
     });
   }
   assert.equal(peer.connections, 0, 'nothing was sent');
+});
+
+test('Transfer-Encoding padded with U+00A0 is refused: only SP and HTAB are optional whitespace', async (t) => {
+  const { peer } = await linePeer();
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  // Taken as `chunked`, the body would be framed in chunks under a field a server reads otherwise.
+  for (const te of ['chunked\u00a0', '\u00a0chunked']) {
+    await assert.rejects(agent.request(peer.url, { method: 'POST', body: 'x', headers: { 'transfer-encoding': te } }), (err: unknown) => {
+      assert.ok(err instanceof InvalidRequestError, `${JSON.stringify(te)}: ${String(err)}`);
+      return true;
+    });
+  }
+  assert.equal(peer.connections, 0, 'nothing was sent');
+  // Control: SP and HTAB padding is optional whitespace.
+  const res = await agent.request(peer.url, { method: 'POST', body: 'x', headers: { 'transfer-encoding': ' chunked\t' } });
+  assert.equal(res.status, 200);
+  await res.body.text();
 });

@@ -7,6 +7,7 @@ import {
   ScriptedPeer, LabError, type CheckReport, type RunningServer, type Scorecard,
 } from '../../src/lab/index.ts';
 import { connect, trackConnections } from '../../src/lab/check/connections.ts';
+import { until } from '../support.ts';
 
 /** Waits and limits at 0.4: the lab's servers close idle connections after 1-2 s, watched for 3.2 s. */
 const SCALE = 0.4;
@@ -109,8 +110,7 @@ test('a probe that gets no answer fails within its guard and leaves no connectio
   const r = await check(peer.url('/'), { only: ['slowloris', 'pipelining'], timeoutScale: 0.1 });
   assert.deepEqual(r.results.map((x) => x.status), ['fail', 'fail']);
   assert.match(r.results[0]!.summary, /not answered while one connection drips its head: hung/);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(open, 0, 'every connection of the probes was closed');
+  await until(() => open === 0, { what: () => `every connection of the probes to close (${open} open)` });
 });
 
 test('trackConnections: connections opened through a tracked endpoint are destroyed together', async (t) => {
@@ -123,8 +123,8 @@ test('trackConnections: connections opened through a tracked endpoint are destro
   t.after(() => untracked.destroy());
   own.destroyAll();
   assert.deepEqual(await Promise.all(conns.map((c) => c.closed(1000))), [true, true]);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(open, 1, 'only the untracked connection is left');
+  await until(() => open === 1, { what: () => `the tracked connections to close at the peer (${open} open)` });
+  assert.equal(untracked.socket.destroyed, false, 'only the untracked connection is left');
 });
 
 test('checkTarget: http only, no credentials, paths of visible ASCII; bad options are LabErrors', async () => {

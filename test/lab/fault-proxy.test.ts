@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy, LabError } from '../../src/lab/index.ts';
+import { closed, sleep, until } from '../support.ts';
 
 /** An upstream that runs `onConn` for each connection; returns its port and a closer. */
 async function upstream(onConn: (s: net.Socket) => void): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
@@ -42,17 +42,9 @@ async function through(proxy: FaultProxy, send?: Buffer): Promise<{ chunks: Buff
   s.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
   if (send !== undefined) s.write(send);
   const timer = setTimeout(() => s.destroy(), 5000);
-  await new Promise<void>((r) => s.on('close', () => r()));
+  await closed(s);
   clearTimeout(timer);
   return { chunks, firstAt, endAt: performance.now(), error, start };
-}
-
-async function waitFor(pred: () => boolean, ms: number): Promise<void> {
-  const until = performance.now() + ms;
-  while (!pred()) {
-    if (performance.now() > until) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(10);
-  }
 }
 
 const sendAndClose = (bytes: Buffer) => (s: net.Socket): void => { s.end(bytes); };
@@ -261,12 +253,13 @@ test('reset_peer waits for data in its own direction: a silent server is never r
   c.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
   t.after(() => { c.destroy(); });
   c.write('ping');
-  await waitFor(() => Buffer.concat(up.received).toString() === 'ping', 1000);
+  await until(() => Buffer.concat(up.received).toString() === 'ping', { what: 'the request at the server' });
+  // A reset that never comes is the subject: give a wrong one the time to show.
   await sleep(200);
   assert.equal(error, null);
   assert.equal(c.destroyed, false);
   serverSocket!.write('pong');
-  await waitFor(() => error !== null, 1000);
+  await until(() => error !== null, { what: 'the reset' });
   assert.equal(error, 'ECONNRESET');
 });
 
@@ -306,12 +299,12 @@ test('limit_data counts from when it is added to a live connection', async (t) =
   let got = 0;
   c.on('data', (b: Buffer) => { got += b.length; });
   c.on('error', () => {});
-  await waitFor(() => serverSocket !== null, 1000);
+  await until(() => serverSocket !== null, { what: 'the connection at the server' });
   serverSocket!.write(Buffer.alloc(3000));
-  await waitFor(() => got === 3000, 1000);
+  await until(() => got === 3000, { what: () => `3000 bytes at the client (${got})` });
   proxy.addToxic({ type: 'limit_data', stream: 'downstream', attributes: { bytes: 1000 } });
   serverSocket!.write(Buffer.alloc(5000));
-  await new Promise<void>((r) => c.on('close', () => r()));
+  await closed(c);
   assert.equal(got, 4000);
 });
 
@@ -325,17 +318,18 @@ test('timeout 0 drops data until removed; removing a timeout disarms its close',
   const got: string[] = [];
   c.on('data', (b: Buffer) => got.push(b.toString()));
   c.on('error', () => {});
-  await waitFor(() => serverSocket !== null, 1000);
+  await until(() => serverSocket !== null, { what: 'the connection at the server' });
   const hold = proxy.addToxic({ type: 'timeout', attributes: { timeout: 0 } });
   const closing = proxy.addToxic({ type: 'timeout', name: 'closing', attributes: { timeout: 300 } });
   serverSocket!.write('dropped');
+  // Time is the subject: remove the closing timeout before it fires, then outlive its deadline.
   await sleep(100);
   proxy.removeToxic(closing.name);
   await sleep(350);
   assert.equal(c.destroyed, false, 'the removed timeout did not close the connection');
   proxy.removeToxic(hold.name);
   serverSocket!.write('delivered');
-  await waitFor(() => got.join('') !== '', 1000);
+  await until(() => got.join('') !== '', { what: 'data at the client' });
   assert.equal(got.join(''), 'delivered', 'data sent during the timeout is dropped, not delayed');
 });
 

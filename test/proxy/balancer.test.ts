@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directRequest, freePort, sleep, startOrigin, startProxy } from './helpers.ts';
+import { directRequest, freePort, startOrigin, startProxy } from './helpers.ts';
+import { sleep, until } from '../support.ts';
 
 test('round-robin over healthy upstreams; a dead one is tried once, skipped while down, probed again after', async (t) => {
   const a = await startOrigin(t, (_req, res) => res.end('a'));
@@ -32,8 +33,7 @@ test('round-robin over healthy upstreams; a dead one is tried once, skipped whil
   assert.equal(proxy.stats.failovers, 1);
 
   // After the skip window, real traffic probes it again (and it is still dead: failover again).
-  await sleep(450);
-  assert.equal(proxy.upstreams[2]!.healthy, true);
+  await until(() => proxy.upstreams[2]!.healthy, { what: 'the dead upstream to leave its skip window' });
   for (let i = 0; i < 3; i++) assert.equal((await directRequest(`${proxy.url}/p${i}`)).status, 200);
   assert.equal(proxy.upstreams[2]!.requests, 2, 'probed once more after fail_timeout');
   assert.equal(proxy.upstreams[2]!.healthy, false);
@@ -67,6 +67,7 @@ test('a POST the upstream may have processed is not repeated on another upstream
 test('one shared queue: with concurrency 1 per upstream, a burst is spread over both and all answered', async (t) => {
   const slow = async (name: string) =>
     startOrigin(t, async (_req, res) => {
+      // Slow enough answers that the burst queues: spreading it is the subject.
       await sleep(20);
       res.end(name);
     });
@@ -91,9 +92,9 @@ test('queue bounds: beyond queueLimit the proxy answers 503; a wait beyond the q
   t.after(() => release());
   const proxy = await startProxy(t, { upstreams: [origin.url], upstreamConcurrency: 1, queueLimit: 1, timeouts: { queue: 300 } });
   const first = directRequest(`${proxy.url}/1`);
-  await sleep(50);
+  await until(() => origin.seen.length === 1, { what: 'the first request at the origin' });
   const second = directRequest(`${proxy.url}/2`); // waits in the queue
-  await sleep(50);
+  await until(() => proxy.queued === 1, { what: 'the second request in the queue' });
   const third = await directRequest(`${proxy.url}/3`); // queue full
   assert.equal(third.status, 503);
   assert.match(third.body.toString(), /HF_PROXY_QUEUE_FULL/);

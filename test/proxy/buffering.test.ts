@@ -7,7 +7,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { backendLog, directRequest, startPython, startProxy, until } from './helpers.ts';
+import { backendLog, directRequest, startPython, startProxy } from './helpers.ts';
+import { nextEvent, until } from '../support.ts';
 import type { ReverseProxyOptions } from '../../src/proxy/index.ts';
 
 /** Opens a POST with Content-Length 2000 and sends only half of the body. */
@@ -23,12 +24,14 @@ async function stalledUpload(t: TestContext, port: number): Promise<net.Socket> 
 async function uploadCase(t: TestContext, options: Partial<ReverseProxyOptions>): Promise<{ status: number; body: string; backendSawUpload: boolean }> {
   const backend = await startPython(t);
   const proxy = await startProxy(t, { upstreams: [backend.url], upstreamConcurrency: 1, timeouts: { queue: 800 }, ...options });
+  const headRead = nextEvent<{ request: { url: string } }>('holdfast:server:request:start', (m) => m.request.url.endsWith('/echo?slow-upload'));
   const upload = await stalledUpload(t, Number(new URL(proxy.url).port));
-  // Give the proxy time to have dispatched the upload if it were going to (bounded poll on its state).
-  await until(() => proxy.upstreams[0]!.active > 0, 300);
+  // The proxy has the upload's head; unbuffered, it takes the backend's one slot with it at once.
+  await headRead;
+  if (options.bufferRequests === 0) await until(() => proxy.upstreams[0]!.active > 0, { what: 'the upload to take the backend' });
   const other = await directRequest(`${proxy.url}/echo?other`);
   upload.destroy();
-  await until(() => proxy.upstreams[0]!.active === 0, 2000);
+  await until(() => proxy.upstreams[0]!.active === 0, { what: 'the backend slot to be free' });
   const log = await backendLog(backend);
   return { status: other.status, body: other.body.toString(), backendSawUpload: log.some((e) => e.target === '/echo?slow-upload') };
 }
@@ -58,13 +61,13 @@ async function slowReaderCase(t: TestContext, options: Partial<ReverseProxyOptio
     s.pause(); // a reader that takes one chunk and then stops reading
   });
   s.write(`GET /big?n=${size} HTTP/1.1\r\nHost: x\r\n\r\n`);
-  await until(() => got > 0, 5000);
+  await until(() => got > 0, { what: 'the first bytes of the response' });
   const other = await directRequest(`${proxy.url}/echo?while-slow-reader`);
   // Now read everything: the slow reader still gets its whole response.
   s.removeAllListeners('data');
   s.on('data', (d: Buffer) => (got += d.length));
   s.resume();
-  await until(() => got >= size, 10_000);
+  await until(() => got >= size, { what: () => `the whole response (${got} of ${size} bytes)` });
   return { status: other.status, body: other.body.toString(), readerGot: got, size };
 }
 

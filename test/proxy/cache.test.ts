@@ -28,7 +28,7 @@ test('request collapsing: a burst of identical cacheable requests reaches the ba
   const log = await backendLog(backend);
   assert.equal(log.filter((e) => e.target === '/cacheable?ms=300&k=burst').length, 1, 'one request reached the backend');
   const statuses = rs.map((r) => String(r.headers['cache-status']));
-  assert.equal(statuses.filter((s) => s.includes('fwd=miss')).length, 1, statuses.join(' | '));
+  assert.equal(statuses.filter((s) => s.includes('fwd=uri-miss')).length, 1, statuses.join(' | '));
 
   // Control: the same burst through a proxy without a cache reaches the (threaded) backend N times.
   const plain = await startProxy(t, { upstreams: [backend.url] });
@@ -110,6 +110,23 @@ function routes(now: () => number): Record<string, Route> {
     },
     '/head': (_q, send, n) => send(200, { 'cache-control': 'max-age=60' }, `head ${n}`),
     '/shared-fleet': (_q, send, n) => send(200, { 'cache-control': 'max-age=60' }, `fleet ${n}`),
+    // The standards around RFC 9111 (RFC 9111 §5.1, §5.3, §4.2.4; RFC 9213; RFC 9211; RFC 9110 §14).
+    '/age-list': (_q, send, n) => send(200, { 'cache-control': 'max-age=15', age: '10, 200' }, `age-list ${n}`),
+    '/bad-date': (_q, send, n) => send(200, { date: 'yesterday', expires: new Date(now() + 60_000).toUTCString() }, `bad-date ${n}`),
+    '/date-case': (_q, send, n) => send(200, { expires: new Date(now() + 60_000).toUTCString().toUpperCase() }, `date-case ${n}`),
+    '/cdn': (_q, send, n) => send(200, { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' }, `cdn ${n}`),
+    '/cdn-private': (_q, send, n) => send(200, { 'cache-control': 'public, max-age=60', 'cdn-cache-control': 'private' }, `cdn-private ${n}`),
+    '/chain': (_q, send, n) => send(200, { 'cache-control': 'max-age=60', 'cache-status': 'origin-cache; fwd=uri-miss' }, `chain ${n}`),
+    '/range': (_q, send) => send(200, { 'cache-control': 'max-age=60', etag: '"r1"', 'content-type': 'text/plain' }, '0123456789abcdefghij'),
+    '/range-stale': (q, send) => (q.headers['if-none-match'] === '"rs"' ? send(304, { etag: '"rs"', 'cache-control': 'max-age=0' }) : send(200, { etag: '"rs"', 'cache-control': 'max-age=0' }, 'abcdefghij')),
+    '/early-hints': (_q, send, n, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      send(200, { 'cache-control': 'max-age=60' }, `early-hints ${n}`);
+    },
+    '/flaky': (q, send, n, res) => {
+      if (q.headers['x-fail'] === 'reset') return void res.socket?.destroy();
+      send(200, { 'cache-control': q.headers['x-must'] === '1' ? 'max-age=10, must-revalidate' : 'max-age=10' }, `flaky ${n}`);
+    },
   };
 }
 
@@ -179,7 +196,7 @@ for (const run of stores) {
     const clock = fakeClock();
     const { store, second } = await run.open(t);
     const errors: Array<[unknown, string]> = [];
-    const cache = createCache({ store, mode: 'shared', now: clock.now, onError: (err, context) => errors.push([err, context]) });
+    const cache = createCache({ store, mode: 'shared', now: clock.now, staleIfDisconnected: true, onError: (err, context) => errors.push([err, context]) });
     const { origin, seen, count, hasHeader } = await rfcOrigin(t, clock.now);
     const proxy = await startProxy(t, { upstreams: [origin.url], cache });
     const get = (path: string, headers: Record<string, string> = {}) => directRequest(`${proxy.url}${path}`, { headers });
@@ -192,8 +209,8 @@ for (const run of stores) {
       const b = await get('/fresh');
       assert.equal(b.body.toString(), 'fresh 0');
       assert.equal(count('/fresh'), 1);
-      assert.match(status(a), /fwd=miss/);
-      assert.match(status(b), /^holdfast; hit$/);
+      assert.match(status(a), /^holdfast; fwd=uri-miss; fwd-status=200; ttl=60; stored$/);
+      assert.match(status(b), /^holdfast; hit; ttl=55$/);
       assert.equal(b.headers.age, '5');
       assert.equal(b.headers['content-length'], String('fresh 0'.length));
       clock.advance(60);
@@ -374,14 +391,14 @@ for (const run of stores) {
       const answers = await Promise.all([1, 2, 3].map(() => get('/swr')));
       for (const a of answers) {
         assert.equal(a.body.toString(), 'swr 0');
-        assert.match(status(a), /detail=stale/);
+        assert.match(status(a), /^holdfast; hit; ttl=-\d+$/, 'RFC 9211 §2.4: a negative ttl says stale');
         assert.equal(a.headers.age, '20');
       }
       await proxy.cache!.idle();
       assert.equal(count('/swr'), 2, 'one background request');
       const fresh = await get('/swr');
       assert.equal(fresh.body.toString(), 'swr 1');
-      assert.match(status(fresh), /^holdfast; hit$/);
+      assert.match(status(fresh), /^holdfast; hit; ttl=\d+$/);
     });
 
     await t.test('RFC 5861 §4 stale-if-error: stale served on a 5xx and on a connection failure, until the window ends', async () => {
@@ -390,7 +407,7 @@ for (const run of stores) {
       const a = await get('/sie', { 'x-fail': '1' });
       assert.equal(a.status, 200);
       assert.equal(a.body.toString(), 'sie 0');
-      assert.match(status(a), /detail=stale/);
+      assert.match(status(a), /^holdfast; fwd=stale; fwd-status=503; ttl=-20; detail=stale-if-error$/);
       const b = await get('/sie', { 'x-fail': 'reset' });
       assert.equal(b.status, 200);
       assert.equal(b.body.toString(), 'sie 0');
@@ -408,7 +425,7 @@ for (const run of stores) {
         assert.equal((await get('/item')).body.toString(), stored, 'stored');
         const w = await send(method, '/item');
         assert.equal(w.body.toString(), 'updated');
-        assert.match(status(w), /fwd=bypass/);
+        assert.match(status(w), /^holdfast; fwd=method; fwd-status=2\d\d$/);
         stored = next();
         assert.equal((await get('/item')).body.toString(), stored, `invalidated by ${method}`);
       }
@@ -427,7 +444,7 @@ for (const run of stores) {
       await send('POST', '/writer', { 'x-location': 'http://other.example/elsewhere' });
       const other = await get('/elsewhere', { host: 'other.example' });
       assert.equal(other.body.toString(), 'elsewhere 0');
-      assert.match(status(other), /^holdfast; hit$/);
+      assert.match(status(other), /^holdfast; hit; ttl=\d+$/);
     });
 
     await t.test('§4 (HEAD) answered from a stored GET, with its Content-Length and no body', async () => {
@@ -439,6 +456,71 @@ for (const run of stores) {
       assert.equal(count('/head', 'HEAD'), 0);
     });
 
+    await t.test('§5.1 a list-valued Age counts by its first member; RFC 9110 §6.6.1 an invalid Date is the time of receipt; §4.2 dates in any case', async () => {
+      await get('/age-list');
+      clock.advance(6); // 10 + 6 > 15
+      assert.equal((await get('/age-list')).body.toString(), 'age-list 1');
+      await get('/bad-date');
+      await get('/date-case');
+      clock.advance(30);
+      assert.equal((await get('/bad-date')).body.toString(), 'bad-date 0');
+      assert.equal((await get('/date-case')).body.toString(), 'date-case 0');
+    });
+
+    await t.test('RFC 9213 CDN-Cache-Control takes precedence over Cache-Control in the proxy\'s shared cache', async () => {
+      await get('/cdn');
+      assert.match(status(await get('/cdn')), /^holdfast; hit; ttl=60$/);
+      await get('/cdn-private');
+      assert.equal((await get('/cdn-private')).body.toString(), 'cdn-private 1');
+    });
+
+    await t.test('RFC 9211 the cache\'s entry follows the upstream\'s in Cache-Status', async () => {
+      assert.equal(status(await get('/chain')), 'origin-cache; fwd=uri-miss, holdfast; fwd=uri-miss; fwd-status=200; ttl=60; stored');
+      assert.equal(status(await get('/chain')), 'origin-cache; fwd=uri-miss, holdfast; hit; ttl=60');
+    });
+
+    await t.test('RFC 9110 §14 ranges of a stored response are answered from the cache: 206, multipart, If-Range, 416', async () => {
+      await get('/range');
+      const one = await get('/range', { range: 'bytes=2-4' });
+      assert.equal(one.status, 206);
+      assert.equal(one.body.toString(), '234');
+      assert.equal(one.headers['content-range'], 'bytes 2-4/20');
+      const many = await get('/range', { range: 'bytes=0-0,-1' });
+      assert.equal(many.status, 206);
+      assert.match(String(many.headers['content-type']), /^multipart\/byteranges; boundary=/);
+      assert.match(many.body.toString(), /Content-Range: bytes 0-0\/20\r\n\r\n0\r\n[\s\S]*Content-Range: bytes 19-19\/20\r\n\r\nj\r\n/);
+      assert.equal((await get('/range', { range: 'bytes=0-0', 'if-range': '"r2"' })).status, 200);
+      assert.equal((await get('/range', { range: 'bytes=30-' })).status, 416);
+      assert.equal(count('/range'), 1);
+      // Stale: validated as a whole (304), then cut.
+      await get('/range-stale');
+      const cut = await get('/range-stale', { range: 'bytes=-3' });
+      assert.equal(cut.status, 206);
+      assert.equal(cut.body.toString(), 'hij');
+      assert.match(status(cut), /fwd=stale; fwd-status=304/);
+      assert.equal(seen('/range-stale').filter((r) => hasHeader(r.rawHeaders, 'range')).length, 0);
+    });
+
+    await t.test('RFC 9111 §3 a 1xx (103 Early Hints) is not stored and does not keep the final response from being stored', async () => {
+      await get('/early-hints');
+      const b = await get('/early-hints');
+      assert.equal(b.body.toString(), 'early-hints 0');
+      assert.equal(count('/early-hints'), 1);
+    });
+
+    await t.test('RFC 9111 §4.2.4 stale on disconnect: the origin drops the connection, the stored response is served stale; not with must-revalidate', async () => {
+      await get('/flaky');
+      clock.advance(30);
+      const stale = await get('/flaky', { 'x-fail': 'reset' });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.body.toString(), 'flaky 0');
+      assert.equal(status(stale), 'holdfast; fwd=stale; ttl=-20; detail=disconnected');
+      await get('/flaky', { 'cache-control': 'no-cache', 'x-must': '1' }); // stored again, now must-revalidate
+      clock.advance(30);
+      const refused = await get('/flaky', { 'x-fail': 'reset' });
+      assert.equal(refused.status, 502);
+    });
+
     if (second !== null) {
       await t.test('one store, two proxies: a response stored through one is a hit through the other', async () => {
         const other = await startProxy(t, { upstreams: [origin.url], cache: createCache({ store: await second(), mode: 'shared', now: clock.now }) });
@@ -447,7 +529,7 @@ for (const run of stores) {
         await get('/shared-fleet');
         const r = await directRequest(`${other.url}/shared-fleet`, { headers: { host } });
         assert.equal(r.body.toString(), 'fleet 0');
-        assert.match(status(r), /^holdfast; hit$/);
+        assert.match(status(r), /^holdfast; hit; ttl=\d+$/);
         assert.equal(count('/shared-fleet'), 1);
       });
     }

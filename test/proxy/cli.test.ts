@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { directRequest, startOrigin, stopChild, tempDir, until } from './helpers.ts';
+import { directRequest, startOrigin, stopChild, tempDir } from './helpers.ts';
+import { until } from '../support.ts';
 import { REDIS_SERVER, startRedis } from '../cache/redisServer.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'proxy.ts');
@@ -31,12 +32,9 @@ test('holdfast proxy CLI: proxies with a SQLite cache and exits 0 on SIGTERM', a
   const dir = tempDir(t, 'hf-proxy-cli-');
   const p = run(['--listen', '127.0.0.1:0', '--upstream', origin.url, '--cache', join(dir, 'cache'), '--upstream-concurrency', '2']);
   t.after(() => stopChild(p.child));
-  let url: string | null = null;
-  for (let i = 0; i < 200 && url === null; i++) {
-    url = /listening on (http:\/\/[\d.]+:\d+)/.exec(p.out())?.[1] ?? null;
-    if (url === null) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(url !== null, `no listening line: ${p.out()} ${p.err()}`);
+  const listening = (): string | undefined => /listening on (http:\/\/[\d.]+:\d+)/.exec(p.out())?.[1];
+  await until(() => listening() !== undefined, { what: () => `the listening line (${p.out()} ${p.err()})` });
+  const url = listening()!;
   const a = await directRequest(`${url}/x`);
   const b = await directRequest(`${url}/x`);
   assert.equal(a.body.toString(), 'from origin');
@@ -92,11 +90,13 @@ test('holdfast proxy CLI: Redis stopped, requests still answered; one log line w
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const recovered = await until(async () => {
-    await directRequest(`${url}/up`, { timeoutMs: 5000 });
-    return /cache store recovered: circuit breaker closed/.test(p.err());
-  }, 10_000);
-  assert.ok(recovered, p.err());
+  await until(
+    async () => {
+      await directRequest(`${url}/up`, { timeoutMs: 5000 });
+      return /cache store recovered: circuit breaker closed/.test(p.err());
+    },
+    { timeoutMs: 10_000, what: () => `the recovery line in: ${p.err()}` },
+  );
   t.diagnostic(p.err());
   p.child.kill('SIGTERM');
   assert.equal(await p.exited, 0);

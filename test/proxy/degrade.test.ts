@@ -13,7 +13,8 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, RedisStore, createCache, type BreakerStateChange, type Cache } from '../../src/cache/index.ts';
 import { FaultProxy } from '../../src/lab/fault-proxy.ts';
-import { blackHole, directRequest, startOrigin, startProxy, until } from './helpers.ts';
+import { blackHole, directRequest, startOrigin, startProxy } from './helpers.ts';
+import { until } from '../support.ts';
 import { REDIS_SERVER, startRedis, type RedisServer } from '../cache/redisServer.ts';
 
 const STORE_TIMEOUT_MS = 200;
@@ -70,10 +71,16 @@ async function load(r: Rig, label: string, count: number, parallel: number): Pro
 }
 
 async function hitAgain(r: Rig, path: string): Promise<boolean> {
-  return until(async () => {
-    const res = await directRequest(`${r.proxyUrl}${path}`, { timeoutMs: CLIENT_TIMEOUT_MS });
-    return String(res.headers['cache-status']).includes('hit');
-  }, 10_000);
+  return until(
+    async () => {
+      const res = await directRequest(`${r.proxyUrl}${path}`, { timeoutMs: CLIENT_TIMEOUT_MS });
+      return String(res.headers['cache-status']).includes('hit');
+    },
+    { timeoutMs: 10_000, what: `a cache hit for ${path}` },
+  ).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The breaker opened during the fault and closed after it, and the penalty was bounded. */
@@ -132,7 +139,7 @@ test('redis killed and restarted under load: every request answered, hits again'
   await load(r, 'warm', 7, 7);
   const running = load(r, 'kill', 60, PARALLEL);
   await r.redis.stop();
-  await until(() => r.cache.stats.storeState === 'open', 5000);
+  await until(() => r.cache.stats.storeState === 'open', { timeoutMs: 5000, what: 'the breaker to open' });
   // A new redis-server on the same port (the FaultProxy still points there); its cache is empty.
   const again = await startRedisOn(r.redis.port);
   t.after(() => again.stop());

@@ -50,7 +50,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`python backend did not start: ${err}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
       if (m !== null) {
@@ -58,7 +58,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
         resolve(Number(m[1]));
       }
     });
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
     });
     child.once('exit', (code) => {
@@ -70,10 +70,6 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
 }
 
 export { freePort, waitForPort } from '../../src/lab/child.ts';
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** One request straight to a backend on its own connection (`Connection: close`, no pooling). */
 export function directRequest(
@@ -247,17 +243,6 @@ export function tempDir(t: TestContext, prefix: string): string {
 /** Writes files into `dir`. */
 export function writeFiles(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-}
-
-/** Polls `cond` every 20 ms until true or `timeoutMs` elapsed; returns the last value. */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000; i++) {
-    if (await cond()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(20);
-  }
-  return false;
 }
 
 /**

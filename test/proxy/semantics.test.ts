@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { backendLog, directRequest, freePort, headerPairs, rawExchange, sleep, startOrigin, startPython, startProxy, until } from './helpers.ts';
+import { backendLog, directRequest, freePort, headerPairs, rawExchange, startOrigin, startPython, startProxy } from './helpers.ts';
+import { closed, scriptedPeer, sleep, until } from '../support.ts';
 
 test('smuggling: conflicting or ambiguous framing is refused with 400 and never reaches the backend', async (t) => {
   const backend = await startPython(t);
@@ -104,6 +105,16 @@ test('hop-by-hop fields are removed in both directions; Via and forwarding field
   assert.ok(head.includes('connection: close'));
 });
 
+test('X-Forwarded-For of only U+00A0 is a prior value, kept byte for byte (not OWS, not empty)', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => res.end('ok'));
+  const proxy = await startProxy(t, { upstreams: [origin.url] });
+  const port = Number(new URL(proxy.url).port);
+  const r = await rawExchange(port, Buffer.from('GET /xff HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: \xa0\r\nConnection: close\r\n\r\n', 'latin1'));
+  assert.match(r.data, /^HTTP\/1\.1 200 /);
+  const xff = headerPairs(origin.seen[0]!.rawHeaders).filter(([n]) => n === 'x-forwarded-for').map(([, v]) => v);
+  assert.deepEqual(xff, ['\xa0, 127.0.0.1']);
+});
+
 test('Expect: 100-continue: buffered bodies get 100 from the proxy; large ones get the upstream verdict', async (t) => {
   const origin = await startOrigin(t, (req, res, body) => {
     res.end(`${req.method} ${body.length}`);
@@ -175,24 +186,10 @@ test('upstream failures: 502 with the client error code and phase; 504 for a tim
   assert.equal(r.status, 502);
   assert.match(r.body.toString(), /HF_CONNECT in phase connect/);
 
-  // An upstream that accepts and never answers.
-  // Reads (and ignores) what it gets, so that it sees the proxy's FIN and can be closed.
-  const silent = net.createServer((s) => {
-    s.on('error', () => {});
-    s.resume();
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => silent.close(() => resolve())));
-  const sockets = new Set<net.Socket>();
-  silent.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-  });
-  const port = (silent.address() as net.AddressInfo).port;
-  const slow = await startProxy(t, { upstreams: [`http://127.0.0.1:${port}`], timeouts: { headers: 300 } });
+  // An upstream that accepts, reads, and never answers.
+  const silent = await scriptedPeer(() => {});
+  t.after(() => silent.close());
+  const slow = await startProxy(t, { upstreams: [silent.url], timeouts: { headers: 300 } });
   const r2 = await directRequest(`${slow.url}/y`);
   assert.equal(r2.status, 504);
   assert.match(r2.body.toString(), /HF_HEADERS_TIMEOUT in phase headers \(the upstream may have processed it\)/);
@@ -202,8 +199,8 @@ test('upstream failures: 502 with the client error code and phase; 504 for a tim
 test('a body truncated by the upstream reaches the client truncated, never as a complete message', async (t) => {
   const origin = await startOrigin(t, (_req, res) => {
     res.writeHead(200, { 'content-length': '100000' });
-    res.write('z'.repeat(30_000));
-    setTimeout(() => res.socket?.destroy(), 50);
+    // Closed once the bytes are handed to the kernel, which sends them before the FIN.
+    res.write('z'.repeat(30_000), () => res.socket?.destroy());
   });
   const proxy = await startProxy(t, { upstreams: [origin.url] });
   const r = await rawExchange(Number(new URL(proxy.url).port), 'GET /t HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -216,6 +213,7 @@ test('a body truncated by the upstream reaches the client truncated, never as a 
 
 test('upstreamConcurrency 1: one request and one connection at a time; none left open when idle', async (t) => {
   const origin = await startOrigin(t, async (req, res) => {
+    // Slow enough answers that the burst overlaps: the concurrency limit is the subject.
     await sleep(30);
     res.end(req.url);
   });
@@ -225,7 +223,7 @@ test('upstreamConcurrency 1: one request and one connection at a time; none left
   assert.equal(origin.maxInFlight, 1);
   assert.equal(origin.maxOpenConnections, 1, 'queued requests reuse the one connection');
   assert.ok(origin.seen.length === 8);
-  assert.ok(await until(() => origin.openConnections === 0), 'the idle connection is closed once nobody waits');
+  await until(() => origin.openConnections === 0, { what: 'the idle connection to close once nobody waits' });
 
   // Control: without a limit the same burst runs concurrently.
   const free = await startProxy(t, { upstreams: [origin.url] });
@@ -252,9 +250,10 @@ test('backpressure: a client that stops reading stops the upstream; it resumes a
   let received = 0;
   s.on('data', (d: Buffer) => (received += d.length));
   s.write('GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  await until(() => received > 0);
+  await until(() => received > 0, { what: 'the first bytes of the response' });
   s.pause();
-  // Wait until the upstream is stalled (its writes stop), bounded.
+  // Wait until the upstream is stalled (its writes stop), bounded. A stall is the absence of
+  // progress over time, so this one waits on the clock.
   let last = -1;
   for (let i = 0; i < 50 && written !== last; i++) {
     last = written;
@@ -262,7 +261,7 @@ test('backpressure: a client that stops reading stops the upstream; it resumes a
   }
   assert.equal(written, last, 'the upstream stalled while the client did not read');
   assert.ok(written < total / 2, `the upstream wrote ${written} of ${total} bytes while the client was paused`);
-  const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  const ended = closed(s);
   s.resume();
   await ended;
   assert.ok(received > total, `received ${received} bytes (head + ${total})`);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { sleep, startOrigin, startProxy } from './helpers.ts';
+import { startOrigin, startProxy } from './helpers.ts';
+import { closed, sleep } from '../support.ts';
 
 /** The largest buffer (bytes) the kernel may give one TCP socket for `kind` (tcp_rmem / tcp_wmem max). */
 function tcpBufferMax(kind: 'rmem' | 'wmem', fallback: number): number {
@@ -59,7 +60,7 @@ test('bufferRequests 0: a large upload to a backend that does not read is held b
   });
   let answer = '';
   s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  const socketClosed = closed(s);
   s.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`);
 
   // The client writes as fast as the connection takes it (one chunk queued at a time), counting
@@ -80,7 +81,8 @@ test('bufferRequests 0: a large upload to a backend that does not read is held b
     }
   })();
 
-  // Wait until the client is stalled: no progress for 500 ms (bounded).
+  // Wait until the client is stalled: no progress for 500 ms (bounded; a stall is the absence of
+  // progress over time, so this waits on the clock).
   let last = -1;
   for (let i = 0; i < 60 && accepted !== last; i++) {
     last = accepted;
@@ -93,7 +95,7 @@ test('bufferRequests 0: a large upload to a backend that does not read is held b
 
   startReading();
   await writer;
-  await closed;
+  await socketClosed;
   assert.match(answer, /^HTTP\/1\.1 200 /);
   assert.equal(answer.slice(answer.indexOf('\r\n\r\n') + 4), `${size} ${expected.digest('hex')}`, 'every byte arrived, in order');
 });

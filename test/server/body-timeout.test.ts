@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, InvalidOptionError, ServerError, type ServerOptions } from '../../src/server/index.ts';
-import { RawClient, startServer, sleep, type Ending } from './helpers.ts';
+import { RawClient, startServer, type Ending } from './helpers.ts';
+import { sleep } from '../support.ts';
 
 const hello: NonNullable<ServerOptions['handler']> = (_req, res) => void res.end('hi');
 
@@ -40,7 +41,7 @@ test('a body that stops arriving: 408, the handler sees HF_SERVER_BODY_TIMEOUT, 
         seen.push(codeOf(err));
         throw err;
       }
-      res.end('never');
+      void res.end('never');
     },
   });
   for (const head of [
@@ -111,7 +112,7 @@ test('requestTimeout bounds the whole request, however steadily its bytes trickl
         seen.push(codeOf(err));
         throw err;
       }
-      res.end('never');
+      void res.end('never');
     },
   });
   const c = new RawClient(server.address()!.port);
@@ -144,7 +145,7 @@ test('time the server is not reading does not count: backpressure and Expect: 10
       // The handler is busy for longer than bodyTimeout before (and while) it reads.
       await sleep(450);
       const body = await req.body.bytes();
-      res.end(`got ${body.length}`);
+      void res.end(`got ${body.length}`);
     },
   });
   const big = new RawClient(server.address()!.port);

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startServer, get, sleep, writeBody, parseResponses } from './helpers.ts';
+import { RawClient, startServer, get, writeBody, parseResponses } from './helpers.ts';
+import { sleep } from '../support.ts';
 import type { ServerRequest, ResponseWriter } from '../../src/server/index.ts';
 
 const hello = (_req: ServerRequest, res: ResponseWriter): void => {
@@ -142,6 +143,8 @@ test('pipelined requests are answered in order, even when later ones finish firs
   const server = await startServer(t, {
     handler: async (req, res) => {
       const n = Number(req.path.slice(1));
+      // Staggered completion times are the subject: whichever handlers the server runs at once,
+      // the later ones finish first, and the answers must still go out in request order.
       await sleep((5 - n) * 20);
       await res.end(`r${n}`);
     },
@@ -286,6 +289,7 @@ test('request body streams with backpressure: the server stops reading when the 
   const writing = writeBody(c.socket, size);
   // The client's writes block: the server is not buffering 32 MiB.
   await c.waitFor(() => c.socket.writableLength > 0, 2000);
+  // Time is the subject here: the writes stay blocked while the handler does not read.
   await sleep(200);
   assert.ok(c.socket.writableLength > 0, 'client is backpressured');
   release();

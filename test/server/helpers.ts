@@ -176,22 +176,7 @@ export async function writeBody(socket: net.Socket, size: number): Promise<numbe
   return written;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** `GET path HTTP/1.1` with Host and extra header lines. */
 export function get(path = '/', extra = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
-}
-
-/**
- * Polls `pred` until it holds or `ms` passes; returns whether it held. The bound is a safety net
- * against a hang, never a timing assumption: callers assert on the result.
- */
-export async function waitUntil(pred: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(5);
-  }
-  return true;
 }

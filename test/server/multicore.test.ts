@@ -19,7 +19,7 @@ function start(t: TestContext, args: string[]): Promise<{ child: ChildProcess; p
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`fixture did not start: ${out}`)), 15000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /PORT (\d+)/.exec(out);
       if (m !== null) {
@@ -40,7 +40,7 @@ async function pids(port: number, want: number, max = 60): Promise<Set<string>> 
     const e = await c.ended;
     const { responses } = parseResponses(e.data, ['GET']);
     assert.equal(responses[0]?.status, 200);
-    seen.add(responses[0]!.body.toString());
+    seen.add(responses[0].body.toString());
   }
   return seen;
 }

@@ -45,7 +45,7 @@ test('req.url comes from the parts: Host (lower-cased), or an absolute-form targ
   const server = await startServer(t, {
     handler: (req, res) => {
       urls.push(req.url);
-      res.end('ok');
+      void res.end('ok');
     },
   });
   const port = server.address()!.port;

@@ -16,7 +16,7 @@ function spyClose<T extends { close: (...args: never[]) => Promise<void> }>(targ
   target.close = ((...args: never[]) => {
     calls.push(name);
     return real(...args);
-  }) as T['close'];
+  });
   return target;
 }
 

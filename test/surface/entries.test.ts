@@ -40,7 +40,7 @@ const SURFACE: Record<string, { file: string; names: string[] | null }> = {
   'holdfast/lab': {
     file: 'src/lab/index.ts',
     names: [
-      'FaultProxy', 'HoldfastError', 'LabError', 'PeerConnection', 'RawConnection', 'ScriptedPeer', 'ThreadedIdlePeer', 'apacheServer',
+      'FaultProxy', 'HoldfastError', 'LabError', 'check', 'checkProbes', 'checkTarget', 'nginxServer', 'renderCheckHtml', 'renderCheckReport', 'PeerConnection', 'RawConnection', 'ScriptedPeer', 'ThreadedIdlePeer', 'apacheServer',
       'axiosClient', 'clientScenarios', 'clientSubjects', 'curlClient', 'djangoServer', 'gotClient', 'holdfastFetchClient',
       'holdfastRequestClient', 'holdfastServer', 'naiveClient', 'naiveServer', 'nodeAgentClient', 'nodeFetchClient', 'nodeFetchHoldfastClient', 'nodeHttpServer',
       'pythonHttpServer', 'pythonRequestsClient', 'pythonThreadingServer', 'renderHtmlReport', 'renderScorecard', 'runLab', 'scenarios',

@@ -41,7 +41,7 @@ test('every exported error class extends HoldfastError and its instances carry a
       const err = new Cls('HF_TEST', 'message', 'connect', false, 0) as Error & { code?: unknown };
       assert.ok(err instanceof HoldfastError, `${entryName}.${name}`);
       assert.equal(typeof err.code, 'string', `${entryName}.${name}.code`);
-      assert.match(err.code as string, /^HF_[A-Z0-9_]+$/, `${entryName}.${name}.code`);
+      assert.match(err.code, /^HF_[A-Z0-9_]+$/, `${entryName}.${name}.code`);
     }
   }
   // The client alone has more than ten; a filter that matched nothing would prove nothing.

@@ -80,7 +80,7 @@ function feed(parser: RequestParser | ResponseParser, chunks: Buffer[] | Buffer 
 /** The error's code, or 'OK' if there was none; throws if a non-WireError escaped. */
 export function codeOf(run: { error: unknown }): string {
   if (run.error === undefined) return 'OK';
-  if (!(run.error instanceof WireError)) throw run.error;
+  if (!(run.error instanceof WireError)) throw run.error as Error;
   return run.error.code;
 }
 

@@ -22,7 +22,6 @@ const GENERATED_MUTATED = 3000;
 const CONCURRENCY = 48;
 
 const NODE_METHODS = new Set(http.METHODS);
-const lines = (raw: string): string[] => raw.split('\r\n');
 /** Lines that look like request-lines (of any pipelined message). */
 const requestLines = (raw: string): string[] => raw.split(/\r?\n/).filter((l) => / HTTP\/|^[A-Z]+ \S+$/.test(l));
 

@@ -56,3 +56,12 @@ test('formatHttpDate writes IMF-fixdate, which parses back; currentHttpDate is n
   const now = parseHttpDate(currentHttpDate())!;
   assert.ok(Math.abs(now - Date.now()) <= 1000);
 });
+
+test('case: strict by default (RFC 9110 §5.6.7); { anyCase } for cache freshness (RFC 9111 §4.2)', () => {
+  for (const v of ['sun, 06 nov 1994 08:49:37 gmt', 'SUNDAY, 06-NOV-94 08:49:37 GMT', 'SUN NOV  6 08:49:37 1994']) {
+    assert.equal(parseHttpDate(v), undefined, v);
+    assert.equal(parseHttpDate(v, { anyCase: true }), T, v);
+  }
+  // Only case is loosened: another zone, or a wrong day name, is still no date.
+  assert.equal(parseHttpDate('sun, 06 nov 1994 08:49:37 UTC', { anyCase: true }), undefined);
+});

@@ -7,10 +7,10 @@ import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { entrySize } from '../entryCodec.ts';
 import { StoreClosedError } from '../errors.ts';
-import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
+import { amountOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions extends StoreLimits {}
+export type MemoryStoreOptions = StoreLimits;
 
 interface Slot {
   entry: StoredEntry;

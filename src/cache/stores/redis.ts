@@ -14,7 +14,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
-import { decodeEntry, encodeEntry } from '../entryCodec.ts';
+import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
 import { CorruptEntryError, RedisClientMissingError, StoreClosedError, StoreConnectionError, StoreTimeoutError, describeError } from '../errors.ts';
 import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
@@ -91,8 +91,28 @@ local cur = redis.call('PTTL', KEYS[1])
 if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`;
 
-/** Compare-and-set on the entry id prefix of the variant's value (§4.3.4 freshening). */
+/**
+ * Compare-and-set on the entry id prefix of the variant's value (§4.3.4 freshening), replacing
+ * only the blob's head (entryCodec.ts): the body and its checksum stay in Redis and are not sent
+ * again. The old head's length is the decimal the blob states. A value of the older layout is
+ * refused here (2), and the caller rewrites it whole with FRESHEN_WHOLE.
+ */
 const FRESHEN = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+local id = ARGV[2]
+if not v or string.sub(v, 1, #id) ~= id then return 0 end
+local p = #id
+if string.sub(v, p + 1, p + 4) ~= '${HEAD_LAYOUT.magic}' then return 2 end
+local n = tonumber(string.sub(v, p + ${HEAD_LAYOUT.lengthOffset + 1}, p + ${HEAD_LAYOUT.prefixLength}))
+if not n then return 2 end
+redis.call('HSET', KEYS[1], ARGV[1], id .. ARGV[3] .. string.sub(v, p + ${HEAD_LAYOUT.prefixLength} + n + ${HEAD_LAYOUT.digestLength} + 1))
+local ttl = tonumber(ARGV[4])
+local cur = redis.call('PTTL', KEYS[1])
+if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`;
+
+/** Compare-and-set on the entry id prefix, writing the whole value (blobs of the older layout). */
+const FRESHEN_WHOLE = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v or string.sub(v, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -234,7 +254,7 @@ export class RedisStore implements CacheStore {
   async get(key: string): Promise<StoredEntry[]> {
     this.#check();
     const hashKey = this.#hashKey(key);
-    const reply = (await this.#send(['HGETALL', hashKey], { typeMapping: this.#bufferMapping })) as unknown;
+    const reply = await this.#send(['HGETALL', hashKey], { typeMapping: this.#bufferMapping });
     const pairs = flattenPairs(reply);
     const now = Date.now();
     const out: StoredEntry[] = [];
@@ -273,10 +293,13 @@ export class RedisStore implements CacheStore {
 
   async freshen(entry: StoredEntry): Promise<boolean> {
     this.#check();
-    const value = this.#value(entry);
-    if (value.length > this.maxEntryBytes) return false;
-    const r = await this.#eval(FRESHEN, [this.#hashKey(entry.key)], [entry.variant, `${entry.id}\n`, value, String(this.#ttl(entry))]);
-    return Number(r) === 1;
+    const head = encodeHead(entry);
+    const idPrefix = `${entry.id}\n`;
+    if (Buffer.byteLength(idPrefix) + head.length + entry.body.byteLength + HEAD_LAYOUT.digestLength > this.maxEntryBytes) return false;
+    const keys = [this.#hashKey(entry.key)];
+    const r = Number(await this.#eval(FRESHEN, keys, [entry.variant, idPrefix, head, String(this.#ttl(entry))]));
+    if (r !== 2) return r === 1;
+    return Number(await this.#eval(FRESHEN_WHOLE, keys, [entry.variant, idPrefix, this.#value(entry), String(this.#ttl(entry))])) === 1;
   }
 
   async delete(key: string): Promise<void> {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
-import { decodeEntry, encodeEntry } from '../entryCodec.ts';
+import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
 import { CorruptEntryError, StoreClosedError } from '../errors.ts';
 import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
@@ -56,13 +56,25 @@ CREATE TRIGGER IF NOT EXISTS hf_entries_del AFTER DELETE ON hf_entries BEGIN UPD
 CREATE TRIGGER IF NOT EXISTS hf_entries_upd AFTER UPDATE OF size ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size + NEW.size; END;
 `;
 
+/**
+ * A 304 replaces the head of the stored blob (entryCodec.ts) and keeps its tail — the body and the
+ * body's checksum — inside SQLite: the body is not read, hashed or written by this process. The
+ * tail starts after the old head, whose length the blob states in decimal; `size` follows.
+ * Only blobs of the current layout qualify (magic checked); compare-and-set on the id as always.
+ * (`||` yields TEXT; the bytes are kept as they are and CAST back to a BLOB.)
+ */
+const OLD_HEAD_LENGTH = `(${HEAD_LAYOUT.prefixLength} + CAST(substr(data, ${HEAD_LAYOUT.lengthOffset + 1}, ${HEAD_LAYOUT.lengthDigits}) AS INTEGER) + ${HEAD_LAYOUT.digestLength})`;
+const FRESHEN_HEAD =
+  `UPDATE hf_entries SET data = CAST(? || substr(data, ${OLD_HEAD_LENGTH} + 1) AS BLOB), size = length(?) + length(data) - ${OLD_HEAD_LENGTH}, expires = ?, atime = ? ` +
+  `WHERE key = ? AND variant = ? AND id = ? AND substr(data, 1, 4) = X'${Buffer.from(HEAD_LAYOUT.magic, 'latin1').toString('hex')}'`;
+
 /** Synchronous sleep used only while another process initialises the database. */
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 type Queries = Record<
-  'select' | 'upsert' | 'updateById' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
+  'select' | 'upsert' | 'updateById' | 'freshenHead' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
   StatementSync
 >;
 
@@ -142,6 +154,7 @@ export class SqliteStore implements CacheStore {
           'ON CONFLICT (key, variant) DO UPDATE SET id = excluded.id, data = excluded.data, size = excluded.size, expires = excluded.expires, atime = excluded.atime',
       ),
       updateById: db.prepare('UPDATE hf_entries SET data = ?, size = ?, expires = ?, atime = ? WHERE key = ? AND variant = ? AND id = ?'),
+      freshenHead: db.prepare(FRESHEN_HEAD),
       deleteKey: db.prepare('DELETE FROM hf_entries WHERE key = ?'),
       deleteOne: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ? AND id = ?'),
       deleteVariant: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ?'),
@@ -206,13 +219,21 @@ export class SqliteStore implements CacheStore {
 
   async freshen(entry: StoredEntry): Promise<boolean> {
     this.#check();
-    const blob = encodeEntry(entry);
-    if (blob.length > this.maxEntryBytes) return false;
+    const head = encodeHead(entry);
+    if (head.length + entry.body.byteLength + HEAD_LAYOUT.digestLength > this.maxEntryBytes) return false;
     const now = Date.now();
     // Compare-and-set on id, in one statement (one transaction): a concurrent replacement wins.
-    const r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
-    if (Number(r.changes) === 0) return false;
-    this.#evictIfOver(now);
+    let r = this.#q.freshenHead.run(head, head, entry.expires, now, entry.key, entry.variant, entry.id);
+    if (Number(r.changes) === 0) {
+      // Not replaced in place: either displaced (this also changes nothing) or a blob of the
+      // older layout, rewritten whole.
+      const blob = encodeEntry(entry);
+      r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
+      if (Number(r.changes) === 0) return false;
+      this.#evictIfOver(now);
+    }
+    // In place, the entry changes size only by its head's few bytes: the next put evicts for it,
+    // and a revalidated hit does not pay the byte-total query.
     return true;
   }
 

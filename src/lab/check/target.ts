@@ -5,10 +5,11 @@
  */
 import type { CheckTarget } from './types.ts';
 import { LabError } from '../errors.ts';
+import { isTarget } from '../../wire/index.ts';
 
 /** A request-target the probes write verbatim into request lines: no spaces, no control bytes. */
 function requestPath(value: string, option: string): string {
-  if (!/^\/[\x21-\x7e]*$/.test(value)) throw new LabError('HF_LAB_CHECK_TARGET', `${option} must be an absolute path of visible ASCII characters (got ${JSON.stringify(value)})`);
+  if (!value.startsWith('/') || !isTarget(value)) throw new LabError('HF_LAB_CHECK_TARGET', `${option} must be an absolute path of visible ASCII characters (got ${JSON.stringify(value)})`);
   return value;
 }
 

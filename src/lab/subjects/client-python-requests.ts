@@ -77,6 +77,6 @@ export const pythonRequestsClient: ClientSubject = {
     const dir = await scriptDir('requests', { 'driver.py': DRIVER });
     const timeout = options.timeoutMs === undefined ? '' : String(options.timeoutMs / 1000);
     const driver = new JsonLineChild(pythonPath(), ['-u', `${dir.path}/driver.py`, timeout]);
-    return new RequestsSession(driver, dir.remove);
+    return new RequestsSession(driver, () => dir.remove());
   },
 };

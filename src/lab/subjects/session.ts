@@ -15,7 +15,7 @@ export interface SessionAdapter {
   /** Releases the library's connections. */
   close(): Promise<void> | void;
   /** Turns a thrown error into an outcome (default `errorOutcome`). */
-  errorOutcome?(err: unknown): ClientOutcome;
+  errorOutcome?: (err: unknown) => ClientOutcome;
 }
 
 export function adaptSession(adapter: SessionAdapter): ClientSession {

@@ -1,9 +1,61 @@
 /**
- * Scripted loopback peers for client tests: raw `net` servers whose every byte is chosen by the
- * test, so that each race is reproduced exactly rather than hoped for.
+ * The one helper module of the test suite: waiting (for an event, for a condition, or — where
+ * the passing of time is itself what a test is about — for a while), and scripted loopback peers
+ * whose every byte is chosen by the test, so that each race is reproduced exactly rather than
+ * hoped for.
  */
 import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
+
+/**
+ * Waits `ms`. Only for tests whose subject is time itself (idling past a keep-alive timeout, a
+ * request that must not be answered early); to order events, wait for the event.
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Options of {@link until}. */
+export interface UntilOptions {
+  /** Safety net against a hang, never a timing assumption (default 10 s). */
+  timeoutMs?: number;
+  /** What is awaited, for the failure message (a function is called at the time of failure). */
+  what?: string | (() => string);
+}
+
+/**
+ * Polls `pred` (every 5 ms) until it holds; rejects naming `what` when `timeoutMs` passes first.
+ */
+export async function until(pred: () => boolean | Promise<boolean>, options: UntilOptions = {}): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() >= deadline) {
+      const what = typeof options.what === 'function' ? options.what() : (options.what ?? 'a condition');
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(5);
+  }
+}
+
+/** A promise opened by hand: one side awaits `opened`, the other calls `open()`. */
+export interface Gate {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+/** A new, closed {@link Gate}. */
+export function gate(): Gate {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** Resolves when `socket` has closed (at once if it already has; `events.once` would wait forever). */
+export function closed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
 
 /** One request as the peer read it. */
 export interface PeerRequest {
@@ -138,7 +190,6 @@ export function ok(body = 'ok', extra = ''): string {
   return `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
 }
 
-/** Resolves with the next message published on a diagnostics channel that matches `pred`. */
 /**
  * The first half of the keep-alive race on a pooled connection: answer one request with
  * `ok('first')`, then read the next one (the request that will cross the server's close).
@@ -150,6 +201,7 @@ export async function serveFirstThenRead(socket: net.Socket, reader: RequestRead
   return reader.next();
 }
 
+/** Resolves with the next message published on a diagnostics channel that matches `pred`. */
 export function nextEvent<T = Record<string, unknown>>(name: string, pred: (m: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const ch = diagnostics.channel(name);
@@ -166,5 +218,3 @@ export function nextEvent<T = Record<string, unknown>>(name: string, pred: (m: T
     ch.subscribe(onMessage);
   });
 }
-
-export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,57 @@
+/**
+ * The `Cache-Status` response field (RFC 9211): what this cache did with a request, as one list
+ * member appended after those of the caches before it. Pure.
+ * @module
+ */
+import { serializeString, serializeTokenOrString } from '../wire/structuredFields.ts';
+
+/**
+ * RFC 9211 §2.2 `fwd` values this cache uses: `bypass` (the request is not one the cache
+ * handles), `method` (not GET/HEAD), `uri-miss` (nothing stored for the URI), `vary-miss` (stored
+ * responses, none selected by Vary), `request` (the request's directives asked for it), `stale`
+ * (the stored response needed validation).
+ */
+export type ForwardReason = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'request' | 'stale';
+
+/** What a request's entry says; filled in as the cache handles it. */
+export class CacheStatusNote {
+  /** Answered from storage without forwarding (§2.1). */
+  hit = false;
+  /** Why the request went forward (§2.2). */
+  fwd: ForwardReason | undefined = undefined;
+  /** The status of the forwarded request's response (§2.3). */
+  fwdStatus: number | undefined = undefined;
+  /** Remaining freshness of the response used, seconds; negative when stale (§2.4). */
+  ttl: number | undefined = undefined;
+  /** The forwarded response was stored (§2.5). */
+  stored = false;
+  /** The request waited for another request's forward (§2.6). */
+  collapsed = false;
+  /** The cache key (§2.7), when asked for. */
+  key: string | undefined = undefined;
+  /** Why a stored response was served stale after a failed forward, or why one was generated (§2.8). */
+  detail: 'stale-if-error' | 'disconnected' | 'only-if-cached' | undefined = undefined;
+}
+
+/** The list member for cache `name`, or `undefined` when `name` cannot be written as a token or string. */
+export function formatCacheStatus(name: string, note: CacheStatusNote): string | undefined {
+  const id = serializeTokenOrString(name);
+  if (id === undefined) return undefined;
+  const params: string[] = [];
+  // A request that waited for another's forward and then found its response stored is a hit:
+  // the forward reason noted before the wait is not what happened.
+  if (note.hit) params.push('hit');
+  else if (note.fwd !== undefined) {
+    params.push(`fwd=${note.fwd}`);
+    if (note.fwdStatus !== undefined) params.push(`fwd-status=${note.fwdStatus}`);
+  }
+  if (note.ttl !== undefined) params.push(`ttl=${note.ttl}`);
+  if (note.stored) params.push('stored');
+  if (note.collapsed) params.push('collapsed');
+  if (note.key !== undefined) {
+    const key = serializeString(note.key);
+    if (key !== undefined) params.push(`key=${key}`);
+  }
+  if (note.detail !== undefined) params.push(`detail=${note.detail}`);
+  return params.length === 0 ? id : `${id}; ${params.join('; ')}`;
+}
