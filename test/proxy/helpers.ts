@@ -264,7 +264,7 @@ export async function blackHole(t: TestContext): Promise<number> {
   t.after(() => stopChild(child));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
       if (m !== null) resolve(Number(m[1]));

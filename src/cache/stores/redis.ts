@@ -225,7 +225,7 @@ export class RedisStore implements CacheStore {
           link.lastError = undefined;
           initial = false;
         });
-        return client as unknown as Connection;
+        return client;
       },
       isTimeout: (err) => err instanceof mod.TimeoutError,
       isReply: (err) => err instanceof mod.ErrorReply,
@@ -496,7 +496,10 @@ function sentinelConnection(mod: typeof import('@redis/client'), sentinel: { nam
       onReady?.(undefined);
     },
     close: () => client.close(),
-    destroy: () => client.destroy(),
+    destroy: () => {
+      // Tearing down: a failure to do so leaves nothing to clean up.
+      client.destroy().catch(() => {});
+    },
     on: (event, listener) => (event === 'ready' ? (onReady = listener) : client.on(event, listener)),
   };
 }
