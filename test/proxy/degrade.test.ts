@@ -139,7 +139,16 @@ test('redis killed and restarted under load: every request answered, hits again'
   await load(r, 'warm', 7, 7);
   const running = load(r, 'kill', 60, PARALLEL);
   await r.redis.stop();
-  await until(() => r.cache.stats.storeState === 'open', { timeoutMs: 5000, what: 'the breaker to open' });
+  // Requests go on (the load above may be done by now): the breaker opens on their failures.
+  let n = 0;
+  await until(
+    async () => {
+      const res = await directRequest(`${r.proxyUrl}/meanwhile/${n++}`, { timeoutMs: CLIENT_TIMEOUT_MS });
+      assert.equal(res.status, 200);
+      return r.cache.stats.storeState === 'open';
+    },
+    { timeoutMs: 10_000, what: 'the breaker to open' },
+  );
   // A new redis-server on the same port (the FaultProxy still points there); its cache is empty.
   const again = await startRedisOn(r.redis.port);
   t.after(() => again.stop());
