@@ -38,7 +38,9 @@ import { rangeFromStored } from './ranges.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
-import { Unexpected304Error } from './errors.ts';
+import { StoreUnavailableError, StoreTimeoutError, Unexpected304Error, describeError } from './errors.ts';
+import { StoreGuard } from './storeGuard.ts';
+import type { BreakerState, StoreGuardOptions } from './storeGuard.ts';
 import { InvalidOptionError, amountOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import type { Interceptor } from '../client/dispatch.ts';
 import { cacheInterceptor } from './clientInterceptor.ts';
@@ -66,8 +68,20 @@ export interface CacheOptions {
   heuristics?: Partial<HeuristicOptions>;
   /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
-  /** Told about errors the cache absorbs (store failures, background revalidation failures). */
+  /**
+   * Told about errors the cache absorbs (store failures, background revalidation failures).
+   * Store failures are told only while the store's circuit breaker is closed: once it opens,
+   * its `onStateChange` speaks for the outage.
+   */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Bounds on store operations and the store's circuit breaker ({@link StoreGuard}): each
+   * operation waits at most `timeoutMs` (default 500), and after `failureThreshold` (5)
+   * failures among the last 2 × that many operations the store is skipped for `coolDownMs`
+   * (2000), then probed. `false`
+   * calls the store unguarded. A store that is already a `StoreGuard` is used as it is.
+   */
+  storeGuard?: StoreGuardOptions | false;
   /**
    * Shared mode: the targeted cache-control fields this cache obeys, first match wins (RFC 9213).
    * Default `['cdn-cache-control']`; a proxy that wants its own puts its field first, e.g.
@@ -106,7 +120,14 @@ export interface CacheStats {
   revalidatedDisplaced: number;
   /** Requests that waited for another request's flight or lease. */
   collapsed: number;
+  /** Store operations that failed or timed out (the request went on as if nothing were cached). */
   storeErrors: number;
+  /** Of those, operations that did not settle within the store timeout. */
+  storeTimeouts: number;
+  /** Store operations not tried because the store's circuit breaker was open. */
+  storeSkipped: number;
+  /** The store's circuit breaker: `closed` (in use), `open` (skipped), `half-open` (being probed); null when unguarded. */
+  storeState: BreakerState | null;
 }
 
 interface Ctx {
@@ -117,6 +138,11 @@ interface Ctx {
   head: boolean;
   reqCC: Directives;
   next: Next;
+  /**
+   * A store operation of this request failed or timed out: the rest of the request goes without
+   * the store, so a store that stops answering costs a request one store timeout, not one per call.
+   */
+  storeFailed: boolean;
   /** What this request's Cache-Status entry will say. */
   note: CacheStatusNote;
 }
@@ -124,12 +150,16 @@ interface Ctx {
 const EMPTY = new Uint8Array(0);
 /** Lookups per request when collapsing (each wait is for another flight; then go upstream anyway). */
 const MAX_COLLAPSE_ROUNDS = 3;
+/** A store failure with the same message is told to `onError` at most this often, ms. */
+const STORE_ERROR_REPEAT_MS = 10_000;
 
 /** An RFC 9111 HTTP cache in front of a `next` hop. Create with {@link createCache}. */
 export class Cache {
   readonly mode: CacheMode;
   readonly store: CacheStore;
-  readonly stats: CacheStats = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0 };
+  /** The guard between this cache and its store (timeouts, circuit breaker), or null when unguarded. */
+  readonly storeGuard: StoreGuard | null;
+  readonly stats: CacheStats;
   readonly #collapse: 'store' | 'process' | false;
   readonly #leaseTtlMs: number;
   readonly #leaseWaitMs: number;
@@ -138,6 +168,10 @@ export class Cache {
   readonly #heuristics: HeuristicOptions;
   readonly #now: () => number;
   readonly #onError: (error: unknown, context: string) => void;
+  /** The store as this cache calls it: through the guard when there is one. */
+  readonly #store: CacheStore;
+  /** When each store failure (context and message) was last told to `onError`. */
+  readonly #toldAt = new Map<string, number>();
   readonly #owner = `${process.pid}:${randomUUID()}`;
   readonly #flights = new Flights();
   readonly #background = new Map<string, Promise<void>>();
@@ -163,6 +197,14 @@ export class Cache {
     this.#heuristics = { ...DEFAULT_HEURISTICS, ...options.heuristics };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    const guard = options.storeGuard;
+    const storeGuard = options.store instanceof StoreGuard ? options.store : guard === false ? null : new StoreGuard(options.store, guard);
+    this.storeGuard = storeGuard;
+    this.#store = storeGuard ?? options.store;
+    const counters = { hits: 0, stale: 0, revalidated: 0, misses: 0, bypassed: 0, repeatedUnconditionally: 0, revalidatedDisplaced: 0, collapsed: 0, storeErrors: 0, storeTimeouts: 0, storeSkipped: 0 };
+    // Read from the guard, so that it is right however the guard was made (by this cache, or
+    // passed in and shared).
+    this.stats = Object.defineProperty(counters, 'storeState', { enumerable: true, get: () => storeGuard?.state ?? null }) as CacheStats;
     const targets: unknown = options.targetedFields ?? [CDN_CACHE_CONTROL];
     if (!Array.isArray(targets) || !targets.every((n: unknown): n is string => typeof n === 'string' && isToken(n))) {
       throw new InvalidOptionError('targetedFields', 'targetedFields must be a list of field names');
@@ -214,6 +256,7 @@ export class Cache {
       head: method === 'HEAD',
       reqCC: parseRequestDirectives(request.headers),
       next,
+      storeFailed: false,
       note,
     };
     if (range) return this.#range(ctx, request);
@@ -227,7 +270,7 @@ export class Cache {
    * request is forwarded as the client sent it, and the partial answer is not stored.
    */
   async #range(ctx: Ctx, original: CacheRequest): Promise<CacheResponse> {
-    const entries = await this.#get(ctx.key);
+    const entries = await this.#get(ctx.key, ctx);
     const selected = selectVariant(entries, ctx.request.headers);
     if (selected !== undefined && selected.status === 200) {
       const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
@@ -292,7 +335,7 @@ export class Cache {
     } catch {
       keys = [];
     }
-    for (const k of keys) await this.#storeOp('delete', () => this.store.delete(k));
+    for (const k of keys) await this.#storeOp('delete', () => this.#store.delete(k));
     this.stats.bypassed++;
     return { ...response, cacheOutcome: 'bypass' };
   }
@@ -323,7 +366,7 @@ export class Cache {
 
   async #lookupOrFetch(ctx: Ctx): Promise<CacheResponse> {
     for (let round = 0; ; round++) {
-      const entries = await this.#get(ctx.key);
+      const entries = await this.#get(ctx.key, ctx);
       const selected = selectVariant(entries, ctx.request.headers);
       if (selected !== undefined) {
         const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
@@ -367,20 +410,24 @@ export class Cache {
       const finish = this.#flights.start(ctx.key);
       const leaseName = `fetch ${ctx.key}`;
       let leased = false;
+      /** A lease really taken in the store (not the fallback of a store that failed). */
+      let held = false;
       let stored = true; // waiting on a lease: let in-process waiters look again too
       try {
         if (this.#collapse === 'store') {
-          leased = await this.#storeOp('lease', () => this.store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true);
+          leased = await this.#storeOp('lease', () => this.#store.acquireLease(leaseName, this.#owner, this.#leaseTtlMs), true, ctx);
+          held = leased && !ctx.storeFailed;
           if (!leased) {
             // Another process is fetching this key: wait for its lease (bounded), then look again.
             this.stats.collapsed++;
             ctx.note.collapsed = true;
-            leased = await this.#storeOp('lease', () => awaitLease(this.store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true);
+            leased = await this.#storeOp('lease', () => awaitLease(this.#store, leaseName, this.#owner, this.#leaseTtlMs, this.#leaseWaitMs), true, ctx);
+            held = leased && !ctx.storeFailed;
             continue;
           }
         }
         stored = false;
-        const stopRenewing = leased ? this.#keepLease(leaseName) : null;
+        const stopRenewing = held ? this.#keepLease(leaseName) : null;
         try {
           const response = await this.#fromOrigin(ctx, selected, entries);
           stored = this.#stored.has(response);
@@ -389,7 +436,12 @@ export class Cache {
           stopRenewing?.();
         }
       } finally {
-        if (leased) await this.#storeOp('lease', () => this.store.releaseLease(leaseName, this.#owner));
+        if (held) {
+          const release = this.#storeOp('lease', () => this.#store.releaseLease(leaseName, this.#owner));
+          // Released even when the store failed meanwhile (a lease left to expire would hold other
+          // processes back for its TTL), but then not waited for: the answer is ready.
+          if (!ctx.storeFailed) await release;
+        }
         finish(stored);
       }
     }
@@ -423,7 +475,7 @@ export class Cache {
       await drain(response.body);
       if (notModifiedMatches(held, response.headers)) {
         const fresh = this.#freshened(held, response.headers, requestTime, responseTime);
-        if (!(await this.#persistFreshened(held, fresh, response.headers, entries))) this.stats.revalidatedDisplaced++;
+        if (!(await this.#persistFreshened(held, fresh, response.headers, entries, ctx))) this.stats.revalidatedDisplaced++;
         this.stats.revalidated++;
         const answer = this.#answer(ctx, fresh, 'revalidated');
         this.#stored.add(answer);
@@ -508,7 +560,7 @@ export class Cache {
     };
     entry.expires = this.#expires(entry);
     let put = true;
-    await this.#storeOp('put', () => this.store.put(entry), undefined, () => (put = false));
+    await this.#storeOp('put', () => this.#store.put(entry), undefined, ctx, () => (put = false));
     ctx.note.stored = put;
     const answer = this.#answer(ctx, entry, 'miss');
     this.#stored.add(answer);
@@ -525,7 +577,7 @@ export class Cache {
     const work = (async () => {
       let leased = true;
       if (this.#collapse === 'store') {
-        leased = await this.#storeOp('lease', () => this.store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
+        leased = await this.#storeOp('lease', () => this.#store.acquireLease(name, this.#owner, this.#leaseTtlMs), false);
         if (!leased) return; // another process is revalidating it
       }
       const stopRenewing = this.#collapse === 'store' ? this.#keepLease(name) : null;
@@ -534,7 +586,7 @@ export class Cache {
         await cancel(response.body);
       } finally {
         stopRenewing?.();
-        if (this.#collapse === 'store') await this.#storeOp('lease', () => this.store.releaseLease(name, this.#owner));
+        if (this.#collapse === 'store') await this.#storeOp('lease', () => this.#store.releaseLease(name, this.#owner));
       }
     })()
       .catch((err: unknown) => this.#onError(err, 'stale-while-revalidate'))
@@ -616,13 +668,13 @@ export class Cache {
    * it meanwhile, theirs stays. §4.3.4: other stored responses with the same strong validator are
    * freshened too. Resolves whether the held response itself was still in the store.
    */
-  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[]): Promise<boolean> {
+  async #persistFreshened(held: StoredEntry, fresh: StoredEntry, notModified: HeaderList, entries: StoredEntry[], ctx: Ctx): Promise<boolean> {
     // A failing store is counted in storeErrors, not as a displacement we cannot know about.
-    const stillStored = await this.#storeOp('freshen', () => this.store.freshen(fresh), true);
+    const stillStored = await this.#storeOp('freshen', () => this.#store.freshen(fresh), true, ctx);
     for (const other of entries) {
       if (other.id === held.id || !sharesStrongValidator(other, notModified)) continue;
       const o = this.#freshened(other, notModified, fresh.requestTime, fresh.responseTime);
-      await this.#storeOp('freshen', () => this.store.freshen(o), false);
+      await this.#storeOp('freshen', () => this.#store.freshen(o), false, ctx);
     }
     return stillStored;
   }
@@ -664,15 +716,20 @@ export class Cache {
     return response;
   }
 
-  async #get(key: string): Promise<StoredEntry[]> {
-    return this.#storeOp('get', () => this.store.get(key), []);
+  async #get(key: string, ctx: Ctx): Promise<StoredEntry[]> {
+    return this.#storeOp('get', () => this.#store.get(key), [], ctx);
   }
 
   /** Run a store operation; a failing store degrades to "not cached", it never fails the request. */
-  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T, failed?: () => void): Promise<T> {
+  async #storeOp<T>(context: string, op: () => Promise<T>, fallback?: T, ctx?: Ctx, failed?: () => void): Promise<T> {
+    if (ctx?.storeFailed === true) {
+      failed?.();
+      return fallback as T;
+    }
     try {
       return await op();
     } catch (err) {
+      if (ctx !== undefined) ctx.storeFailed = true;
       this.#storeError(err, context);
       failed?.();
       return fallback as T;
@@ -680,13 +737,32 @@ export class Cache {
   }
 
   #storeError(err: unknown, context: string): void {
+    if (err instanceof StoreUnavailableError) {
+      this.stats.storeSkipped++;
+      return;
+    }
     this.stats.storeErrors++;
+    if (err instanceof StoreTimeoutError) this.stats.storeTimeouts++;
+    if (this.storeGuard === null) {
+      this.#onError(err, `store ${context}`);
+      return;
+    }
+    // During an outage the breaker's state changes carry the message: one line, not one per
+    // request. Before it opens (or when only some operations fail, e.g. writes to a full disk),
+    // the same failure is told once per STORE_ERROR_REPEAT_MS.
+    if (this.storeGuard.state !== 'closed') return;
+    const what = `${context}\n${describeError(err)}`;
+    const now = Date.now();
+    const last = this.#toldAt.get(what);
+    if (last !== undefined && now - last < STORE_ERROR_REPEAT_MS) return;
+    if (this.#toldAt.size >= 64) this.#toldAt.clear();
+    this.#toldAt.set(what, now);
     this.#onError(err, `store ${context}`);
   }
 
   /** Renew the held lease `name` while its holder works (see `keepLease`); returns the stopper. */
   #keepLease(name: string): () => void {
-    return keepLease(this.store, name, this.#owner, this.#leaseTtlMs, (err) => this.#storeError(err, 'lease'));
+    return keepLease(this.#store, name, this.#owner, this.#leaseTtlMs, (err) => this.#storeError(err, 'lease'));
   }
 }
 

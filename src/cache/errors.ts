@@ -42,3 +42,44 @@ export class RedisClientMissingError extends CacheError {
     super('HF_CACHE_REDIS_CLIENT_MISSING', 'the Redis store needs the optional peer dependency @redis/client (npm install @redis/client)', { cause });
   }
 }
+
+/** A cache store operation did not settle within the store timeout; the request went on without the cache. */
+export class StoreTimeoutError extends CacheError {
+  constructor(operation: string, timeoutMs: number) {
+    super('HF_CACHE_STORE_TIMEOUT', `cache store ${operation} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * The store's circuit breaker is open (the store failed repeatedly): the operation was not tried.
+ * `cause` is the failure that opened the breaker.
+ */
+export class StoreUnavailableError extends CacheError {
+  constructor(operation: string, cause: unknown) {
+    super('HF_CACHE_STORE_UNAVAILABLE', `cache store ${operation} skipped: the store is failing (circuit breaker open)`, { cause });
+  }
+}
+
+/** A store's connection is down or was lost; the message says why (the last connection error). */
+export class StoreConnectionError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HF_CACHE_STORE_CONNECTION', message, options);
+  }
+}
+
+/**
+ * An error's message fit for a log line. Some errors carry none: a refused connection to a
+ * name with several addresses is an `AggregateError` with an empty message, its reasons inside;
+ * a client's timeout may be a bare `TimeoutError`.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  let message = err.message;
+  if (message === '' && err instanceof AggregateError) {
+    message = [...new Set(err.errors.map((e) => describeError(e)))].join('; ');
+  }
+  if (message === '' && err.cause !== undefined) message = describeError(err.cause);
+  if (message === '') message = err.name !== 'Error' ? err.name : err.constructor.name;
+  return typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
+}

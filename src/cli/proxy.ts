@@ -45,7 +45,12 @@ A caching reverse proxy in front of one or more HTTP/1.1 backends.
   --upstream URL             a backend (repeat for round-robin with passive health)
   --upstream-ca FILE         PEM CA certificates trusted for https:// upstreams
   --cache SPEC               shared RFC 9111 cache: memory[:SIZE] (such as memory:256m),
-                             a SQLite directory or a Redis URL
+                             a SQLite directory or a Redis URL (rediss:// for TLS;
+                             credentials in the URL or in HOLDFAST_REDIS_USERNAME /
+                             HOLDFAST_REDIS_PASSWORD)
+  --cache-timeout MS         longest wait for one cache store operation (default 500);
+                             when 5 of the last 10 fail, the cache is skipped for
+  --cache-cool-down MS       this long (default 2000), then tried again
   --health-check PATH        actively GET PATH on each backend (2 failures: down; 1 pass: up)
   --health-interval MS       time between health checks (default 5000)
   --upstream-concurrency N   requests in flight per backend (1 serialises a single-threaded one)
@@ -82,6 +87,8 @@ const OPTIONS = {
   upstream: { type: 'string', multiple: true },
   'upstream-ca': { type: 'string' },
   cache: { type: 'string' },
+  'cache-timeout': { type: 'string' },
+  'cache-cool-down': { type: 'string' },
   'health-check': { type: 'string' },
   'health-interval': { type: 'string' },
   'upstream-concurrency': { type: 'string' },
@@ -106,6 +113,8 @@ const ROUTE_FLAGS = [
   'upstream',
   'upstream-ca',
   'cache',
+  'cache-timeout',
+  'cache-cool-down',
   'health-check',
   'health-interval',
   'upstream-concurrency',
@@ -161,6 +170,8 @@ export function resolvePlan(argv: string[]): ProxyPlan | 'help' {
       const problem = cacheSpecProblem(route.cache);
       if (problem !== null) throw new UsageError(`--cache: ${problem}`);
     }
+    route.cacheTimeout = integerFlag('cache-timeout', values['cache-timeout'], 1);
+    route.cacheCoolDown = integerFlag('cache-cool-down', values['cache-cool-down'], 0);
     route.upstreamCa = nonEmptyFlag('upstream-ca', values['upstream-ca']) ?? null;
     const check = nonEmptyFlag('health-check', values['health-check']);
     if (check !== undefined) {

@@ -43,6 +43,10 @@ export interface RoutePlan {
   upstreams: string[];
   /** `memory[:SIZE]`, a SQLite directory or a Redis URL; null: no cache. */
   cache: string | null;
+  /** Longest wait for one cache store operation, ms (default 500); also the store's own reply or busy timeout. */
+  cacheTimeout: number | undefined;
+  /** How long a failing store is skipped before it is tried again, ms (default 2000). */
+  cacheCoolDown: number | undefined;
   concurrency: number | undefined;
   keepAlive: UpstreamKeepAlive | undefined;
   bufferRequests: number | undefined;
@@ -162,6 +166,8 @@ const ROUTE_KEYS = [
   'path',
   'upstreams',
   'cache',
+  'cacheTimeout',
+  'cacheCoolDown',
   'upstreamConcurrency',
   'upstreamKeepAlive',
   'bufferRequests',
@@ -201,6 +207,8 @@ export function defaultRoute(upstreams: string[]): RoutePlan {
     pathPrefix: '/',
     upstreams,
     cache: null,
+    cacheTimeout: undefined,
+    cacheCoolDown: undefined,
     concurrency: undefined,
     keepAlive: undefined,
     bufferRequests: undefined,
@@ -298,6 +306,8 @@ export function loadConfigFile(file: string): ProxyPlan {
     names.add(route.name);
     const cacheNode = g('cache');
     route.cache = r.string(cacheNode, `${p}.cache`) ?? null;
+    route.cacheTimeout = r.integer(g('cacheTimeout'), `${p}.cacheTimeout`, 1);
+    route.cacheCoolDown = r.integer(g('cacheCoolDown'), `${p}.cacheCoolDown`, 0);
     if (route.cache !== null) {
       const problem = cacheSpecProblem(route.cache);
       if (problem !== null) r.fail(cacheNode!, `${p}.cache`, problem);

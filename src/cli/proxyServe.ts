@@ -9,8 +9,11 @@ import { createProxy, type ReverseProxy } from '../proxy/index.ts';
 import { RouteTable, type ProxyRoute } from '../proxy/routes.ts';
 import { ProxyFront } from '../proxy/front.ts';
 import { AccessLog } from '../proxy/accessLog.ts';
-import { MemoryStore, SqliteStore, RedisStore, type CacheStore } from '../cache/index.ts';
+import { MemoryStore, SqliteStore, RedisStore, breakerLog, createCache, type CacheStore } from '../cache/index.ts';
 import { ConfigError, parseSize, type ProxyPlan, type RoutePlan } from './proxyConfig.ts';
+
+/** Longest wait for one cache store operation when a route sets none (ms). */
+const DEFAULT_CACHE_TIMEOUT = 500;
 
 /** Routes built from a plan, with the stores they own. */
 export interface BuiltRoutes {
@@ -18,16 +21,29 @@ export interface BuiltRoutes {
   stores: CacheStore[];
 }
 
-/** Opens the store named by a cache spec: `memory[:SIZE]`, a Redis URL or a SQLite directory. */
-export async function openStore(spec: string): Promise<CacheStore> {
+/**
+ * Opens the store named by a cache spec: `memory[:SIZE]`, a Redis URL or a SQLite directory. A
+ * store's own waits (Redis's reply timeout, SQLite's busy timeout) are the cache timeout, so the
+ * cache's guard is never the only bound. Redis credentials may come from the URL or from
+ * `HOLDFAST_REDIS_USERNAME` / `HOLDFAST_REDIS_PASSWORD`.
+ */
+export async function openStore(spec: string, timeoutMs = DEFAULT_CACHE_TIMEOUT): Promise<CacheStore> {
   if (spec === 'memory') return new MemoryStore();
   if (spec.startsWith('memory:')) {
     const maxBytes = parseSize(spec.slice('memory:'.length));
     if (maxBytes === null) throw new ConfigError(`invalid memory cache size in ${JSON.stringify(spec)}`);
     return new MemoryStore({ maxBytes });
   }
-  if (/^rediss?:\/\//i.test(spec)) return RedisStore.connect({ url: spec });
-  return new SqliteStore({ directory: spec });
+  if (/^rediss?:\/\//i.test(spec)) {
+    const env = process.env;
+    return RedisStore.connect({
+      url: spec,
+      commandTimeoutMs: timeoutMs,
+      ...(env['HOLDFAST_REDIS_USERNAME'] ? { username: env['HOLDFAST_REDIS_USERNAME'] } : {}),
+      ...(env['HOLDFAST_REDIS_PASSWORD'] ? { password: env['HOLDFAST_REDIS_PASSWORD'] } : {}),
+    });
+  }
+  return new SqliteStore({ directory: spec, busyTimeoutMs: timeoutMs });
 }
 
 /** Writes an error line to stderr, with the request id when there is one. */
@@ -58,9 +74,21 @@ export function tlsSettings(plan: ProxyPlan): SecureContextOptions & { ALPNProto
 
 function buildProxy(r: RoutePlan, store: CacheStore | null, onStoreError: () => void): ReverseProxy {
   const ca = r.upstreamCa === null ? undefined : readFile(r.upstreamCa, 'upstream CA file');
+  // The cache is built here (not by the proxy from the store) for its guard: store calls bounded
+  // by the route's cache timeout, and one log line per breaker change with the store's error.
+  const cache = store === null ? null : createCache({
+    store,
+    mode: 'shared',
+    cacheStatus: { name: 'holdfast' },
+    storeGuard: { timeoutMs: r.cacheTimeout ?? DEFAULT_CACHE_TIMEOUT, coolDownMs: r.cacheCoolDown ?? 2_000, onStateChange: breakerLog((line) => process.stderr.write(`holdfast proxy: route ${r.name}: ${line}\n`)) },
+    onError: (err, context) => {
+      onStoreError();
+      logError(err, `route ${r.name}: cache ${context}`);
+    },
+  });
   return createProxy({
     upstreams: r.upstreams,
-    cache: store,
+    cache,
     upstreamConcurrency: r.concurrency,
     upstreamKeepAlive: r.keepAlive,
     bufferRequests: r.bufferRequests,
@@ -91,7 +119,7 @@ export async function buildRoutes(plan: ProxyPlan, front: () => ProxyFront | nul
       let store: CacheStore | null = null;
       if (r.cache !== null) {
         try {
-          store = await openStore(r.cache);
+          store = await openStore(r.cache, r.cacheTimeout);
         } catch (err) {
           throw new ConfigError(`route ${r.name}: cannot open cache ${r.cache}: ${(err as Error).message}`);
         }

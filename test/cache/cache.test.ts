@@ -400,7 +400,10 @@ test('a failing store degrades to pass-through, never fails the request', async 
   try {
     const a = await s.cache.handle(get(s.url('/b')), s.next);
     assert.equal(await text(a), 'fine');
-    assert.ok(errors.includes('store get') && errors.includes('store put'));
+    // The request's first store failure is told; the rest of the request goes without the store
+    // (a store that stops answering costs a request one store timeout, not one per call).
+    assert.deepEqual(errors, ['store get']);
+    assert.equal(s.cache.stats.storeErrors, 1);
   } finally {
     await s.done();
   }

@@ -26,19 +26,24 @@ function ping(port: number): Promise<boolean> {
       buf += d.toString();
       if (buf.includes('\r\n')) {
         sock.destroy();
-        resolve(buf.startsWith('+PONG'));
+        // A server that wants a password answers NOAUTH: it is up all the same.
+        resolve(buf.startsWith('+PONG') || buf.startsWith('-NOAUTH'));
       }
     });
     sock.on('error', () => resolve(false));
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * `port`: a given port (a restart where clients expect it), tried once; default a free one.
+ * `args`: more redis-server arguments (TLS, requirepass...).
+ */
+export async function startRedis(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
   if (REDIS_SERVER === undefined) throw new Error('redis-server not installed');
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (options.port === undefined ? 5 : 1); attempt++) {
+    const port = options.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'hf-redis-'));
-    const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])], { stdio: 'ignore' });
     let exited = false;
     child.on('exit', () => (exited = true));
     // Wait until it answers PING (bounded number of tries; each try is one connection attempt).

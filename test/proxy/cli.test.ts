@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { directRequest, startOrigin, stopChild, tempDir } from './helpers.ts';
 import { until } from '../support.ts';
+import { REDIS_SERVER, startRedis } from '../cache/redisServer.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'proxy.ts');
 
@@ -51,4 +52,52 @@ test('holdfast proxy CLI: usage errors exit 2', async () => {
     assert.equal(await p.exited, 2, `args ${JSON.stringify(args)}: ${p.err()}`);
     assert.match(p.err(), /holdfast proxy:/);
   }
+});
+
+test('holdfast proxy CLI: Redis stopped, requests still answered; one log line with the real error when the breaker opens, one when it closes', { skip: REDIS_SERVER === undefined ? 'redis-server not installed' : false }, async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60' });
+    res.end(`from origin ${req.url}`);
+  });
+  let redis = await startRedis();
+  t.after(() => redis.stop());
+  const p = run(['--listen', '127.0.0.1:0', '--upstream', origin.url, '--cache', redis.url, '--cache-timeout', '300', '--cache-cool-down', '200']);
+  t.after(() => stopChild(p.child));
+  let url: string | null = null;
+  for (let i = 0; i < 200 && url === null; i++) {
+    url = /listening on (http:\/\/[\d.]+:\d+)/.exec(p.out())?.[1] ?? null;
+    if (url === null) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(url !== null, `no listening line: ${p.out()} ${p.err()}`);
+  await directRequest(`${url}/warm`);
+  await redis.stop();
+  for (let i = 0; i < 20; i++) {
+    const r = await directRequest(`${url}/down/${i}`, { timeoutMs: 5000 });
+    assert.equal(r.body.toString(), `from origin /down/${i}`);
+  }
+  const opened = /cache store failing, cache bypassed \(circuit breaker open after \d+ failures\): (.*)/.exec(p.err());
+  assert.ok(opened !== null, p.err());
+  // The reason, not an empty message: the refused connection (or the socket that closed).
+  assert.match(opened[1]!, /ECONNREFUSED|closed|offline/i);
+  assert.ok(!/: \n/.test(p.err()), `no log line ends in an empty message: ${p.err()}`);
+  assert.ok(p.err().split('\n').length < 20, `the outage is not logged per request: ${p.err()}`);
+  const port = redis.port;
+  for (let i = 0; i < 50; i++) {
+    try {
+      redis = await startRedis({ port });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await until(
+    async () => {
+      await directRequest(`${url}/up`, { timeoutMs: 5000 });
+      return /cache store recovered: circuit breaker closed/.test(p.err());
+    },
+    { timeoutMs: 10_000, what: () => `the recovery line in: ${p.err()}` },
+  );
+  t.diagnostic(p.err());
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, 0);
 });

@@ -244,3 +244,46 @@ export function tempDir(t: TestContext, prefix: string): string {
 export function writeFiles(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
 }
+
+/**
+ * A listener that never accepts, with its accept queue filled by connections of our own. Linux
+ * drops a SYN when the accept queue of the listener is full (it does not answer RST), so a
+ * further connect neither succeeds nor fails: it hangs until the connector gives up — exactly an
+ * unreachable backend, deterministic on loopback. Python, because node:net always accepts.
+ */
+export async function blackHole(t: TestContext): Promise<number> {
+  const script = [
+    'import socket, sys, time',
+    's = socket.socket()',
+    "s.bind(('127.0.0.1', 0))",
+    's.listen(0)',
+    "print('READY', s.getsockname()[1], flush=True)",
+    'sys.stdin.read()', // until the test closes our stdin (or stopChild signals us)
+  ].join('\n');
+  const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => stopChild(child));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`black hole exited ${code}`)));
+  });
+  // Fill the queue: connect until a connect does not complete within 300 ms (bounded tries).
+  for (let i = 0; i < 64; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 300);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!connected) return port;
+  }
+  throw new Error('could not fill the accept queue of the black hole listener');
+}

@@ -32,7 +32,8 @@ const SURFACE: Record<string, { file: string; names: string[] | null }> = {
     file: 'src/cache/index.ts',
     names: [
       'Cache', 'CacheError', 'CorruptEntryError', 'HeaderList', 'HoldfastError', 'InvalidOptionError', 'MemoryStore', 'RedisClientMissingError',
-      'RedisStore', 'SqliteStore', 'StoreClosedError', 'Unexpected304Error', 'cacheInterceptor', 'createCache',
+      'RedisStore', 'SqliteStore', 'StoreClosedError', 'StoreConnectionError', 'StoreGuard', 'StoreTimeoutError', 'StoreUnavailableError',
+      'Unexpected304Error', 'breakerLog', 'cacheInterceptor', 'createCache', 'describeError',
     ],
   },
   'holdfast/proxy': { file: 'src/proxy/index.ts', names: ['HoldfastError', 'InvalidOptionError', 'ProxyError', 'ReverseProxy', 'createProxy'] },

@@ -10,17 +10,49 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
-import { CorruptEntryError, RedisClientMissingError, StoreClosedError } from '../errors.ts';
-import { amountOption } from '../../wire/optionValidation.ts';
+import { CorruptEntryError, RedisClientMissingError, StoreClosedError, StoreConnectionError, StoreTimeoutError, describeError } from '../errors.ts';
+import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
-  /** `redis://host:port[/db]`. Default `redis://127.0.0.1:6379`. */
+  /**
+   * `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS. Default
+   * `redis://127.0.0.1:6379`. Credentials in the URL win over `username` / `password`.
+   */
   url?: string;
+  /**
+   * Redis Cluster: URLs of some of its nodes (the others are discovered); `url` is not used.
+   * Each script of this store touches one key, so every command goes to one slot's node.
+   */
+  clusterNodes?: string[];
+  /**
+   * Redis Sentinel: the name of the monitored primary and some sentinels (`host:port`); the
+   * store talks to whichever node the sentinels say is the primary, and follows a failover.
+   * `url` is not used.
+   */
+  sentinel?: { name: string; nodes: string[] };
+  /** ACL user name (Redis 6+), when not in the URL. */
+  username?: string;
+  /** Password (`AUTH`), when not in the URL; keep it out of command lines, e.g. read it from the environment. */
+  password?: string;
+  /** TLS options for `rediss://` (a private CA, a client certificate, `servername`...). */
+  tls?: Omit<ConnectionOptions, 'host' | 'port'>;
+  /**
+   * Longest wait for one command's reply, ms; a later reply is discarded in order (the
+   * connection stays in step). Default 500. Keep it at most the cache's store timeout.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Longest wait for a TCP/TLS connection, ms. Default 1000. `connect()` gives up after three
+   * attempts; once connected, a lost connection is retried in the background for ever (backoff up
+   * to 2 s) while commands fail at once instead of queueing.
+   */
+  connectTimeoutMs?: number;
   /** Key prefix, so several caches can share one Redis. Default `hf:cache:`. */
   prefix?: string;
   /** Called when a corrupt entry is found and removed. */
@@ -30,8 +62,25 @@ export interface RedisStoreOptions extends Omit<StoreLimits, 'maxBytes'> {
 /** The subset of a Redis connection this store uses. */
 interface Connection {
   sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown>;
+  connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
+}
+
+/** How the store makes connections and reads the client's errors (from `@redis/client`). */
+interface Link {
+  /** A new connection, not yet connecting; `initial`: give up soon instead of retrying for ever. */
+  open(initial: boolean): Connection;
+  /** The client's command timeout error class. */
+  isTimeout(err: unknown): boolean;
+  /** A reply error from Redis itself (the connection is fine). */
+  isReply(err: unknown): boolean;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** `host:port` for messages. */
+  where: string;
+  /** The last connection error, cleared when a connection is ready. */
+  lastError: unknown;
 }
 
 /** Set the variant, then extend the key's TTL to cover it (never shorten it for other variants). */
@@ -89,6 +138,9 @@ const UNLEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`;
 
+/** The reply did not come in time. */
+const LATE = Symbol('late');
+
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
 const NL = 0x0a;
 
@@ -96,13 +148,17 @@ const NL = 0x0a;
 export class RedisStore implements CacheStore {
   readonly prefix: string;
   readonly maxEntryBytes: number;
-  readonly #conn: Connection;
+  #conn: Connection;
+  readonly #link: Link;
+  /** When commands started failing for want of a ready connection (0: they do not). */
+  #offlineSince = 0;
   readonly #bufferMapping: Record<number, unknown>;
   readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
   #closed = false;
 
-  private constructor(conn: Connection, bufferMapping: Record<number, unknown>, options: RedisStoreOptions) {
+  private constructor(conn: Connection, link: Link, bufferMapping: Record<number, unknown>, options: RedisStoreOptions) {
     this.#conn = conn;
+    this.#link = link;
     this.#bufferMapping = bufferMapping;
     this.prefix = options.prefix ?? 'hf:cache:';
     this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
@@ -118,17 +174,87 @@ export class RedisStore implements CacheStore {
     } catch (cause) {
       throw new RedisClientMissingError(cause);
     }
-    const client = mod.createClient({ url: options.url ?? 'redis://127.0.0.1:6379', disableClientInfo: true });
-    // Errors surface through the failing command; a listener keeps them from being "unhandled".
-    client.on('error', () => {});
-    await client.connect();
-    return new RedisStore(client, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    const tls = /^rediss:/i.test(options.clusterNodes?.[0] ?? url);
+    if (!tls && options.tls !== undefined) throw new InvalidOptionError('tls', 'TLS options need a rediss:// URL');
+    const commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs ?? 500);
+    const connectTimeoutMs = durationOption('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
+    const where =
+      options.sentinel !== undefined
+        ? `sentinel ${options.sentinel.name}@${options.sentinel.nodes.join(',')}`
+        : options.clusterNodes === undefined
+          ? safeWhere(url)
+          : `cluster ${options.clusterNodes.map(safeWhere).join(',')}`;
+    const nodes = options.clusterNodes;
+    const sentinel = options.sentinel;
+    if (sentinel !== undefined && (typeof sentinel.name !== 'string' || !Array.isArray(sentinel.nodes) || sentinel.nodes.length === 0)) {
+      throw new InvalidOptionError('sentinel', 'sentinel needs { name, nodes: ["host:port", ...] }');
+    }
+    if (nodes !== undefined && (!Array.isArray(nodes) || nodes.length === 0)) throw new InvalidOptionError('clusterNodes', 'clusterNodes needs at least one node URL');
+    const link: Link = {
+      open: (initial) => {
+        const clientOptions = {
+          ...(options.username !== undefined ? { username: options.username } : {}),
+          ...(options.password !== undefined ? { password: options.password } : {}),
+          disableClientInfo: true,
+          // Commands sent while the connection is down fail at once: queued, they would wait for
+          // a Redis that may not come back, and the cache would stall every request with them.
+          disableOfflineQueue: true,
+          commandOptions: { timeout: commandTimeoutMs },
+          socket: {
+            ...(tls ? { ...options.tls, tls: true as const } : {}),
+            connectTimeout: connectTimeoutMs,
+            keepAlive: true,
+            // At start-up, give up soon (a wrong address is an error then); later, keep trying
+            // in the background, so the cache resumes by itself when Redis returns.
+            reconnectStrategy: (retries: number, cause: Error) => (initial && retries >= 2 ? cause : Math.min(50 * 2 ** retries, 2000)),
+          },
+        };
+        const client =
+          sentinel !== undefined
+            ? sentinelConnection(mod, sentinel, clientOptions)
+            : nodes === undefined
+              ? mod.createClient({ url, ...clientOptions })
+              : clusterConnection(mod, nodes, clientOptions);
+        // Errors surface through the failing command; the listener keeps the last one for its
+        // message (a bare "client is offline" tells an operator nothing).
+        client.on('error', (err: unknown) => {
+          link.lastError = err;
+        });
+        client.on('ready', () => {
+          link.lastError = undefined;
+          initial = false;
+        });
+        return client;
+      },
+      isTimeout: (err) => err instanceof mod.TimeoutError,
+      isReply: (err) => err instanceof mod.ErrorReply,
+      commandTimeoutMs,
+      connectTimeoutMs,
+      where,
+      lastError: undefined,
+    };
+    const conn = link.open(true);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The client bounds the TCP/TLS connect, not the handshake after it.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no ready connection within ${3 * connectTimeoutMs} ms`)), 3 * connectTimeoutMs);
+      });
+      await Promise.race([conn.connect(), late]);
+    } catch (err) {
+      conn.destroy();
+      throw new StoreConnectionError(`cannot connect to Redis at ${where}: ${describeError(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    return new RedisStore(conn, link, { [mod.RESP_TYPES.BLOB_STRING]: Buffer }, options);
   }
 
   async get(key: string): Promise<StoredEntry[]> {
     this.#check();
     const hashKey = this.#hashKey(key);
-    const reply = (await this.#conn.sendCommand(['HGETALL', hashKey], { typeMapping: this.#bufferMapping }));
+    const reply = await this.#send(['HGETALL', hashKey], { typeMapping: this.#bufferMapping });
     const pairs = flattenPairs(reply);
     const now = Date.now();
     const out: StoredEntry[] = [];
@@ -159,7 +285,7 @@ export class RedisStore implements CacheStore {
     this.#check();
     const value = this.#value(entry);
     if (value.length > this.maxEntryBytes) {
-      await this.#conn.sendCommand(['HDEL', this.#hashKey(entry.key), entry.variant]);
+      await this.#send(['HDEL', this.#hashKey(entry.key), entry.variant]);
       return;
     }
     await this.#eval(PUT, [this.#hashKey(entry.key)], [entry.variant, value, String(this.#ttl(entry))]);
@@ -178,7 +304,7 @@ export class RedisStore implements CacheStore {
 
   async delete(key: string): Promise<void> {
     this.#check();
-    await this.#conn.sendCommand(['DEL', this.#hashKey(key)]);
+    await this.#send(['DEL', this.#hashKey(key)]);
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -194,10 +320,17 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // close() waits for replies still due; from a black-holed Redis they never come.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), 1000);
+    });
     try {
-      await this.#conn.close();
+      if ((await Promise.race([this.#conn.close(), late])) === 'late') this.#conn.destroy();
     } catch {
       this.#conn.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -222,14 +355,75 @@ export class RedisStore implements CacheStore {
     return `${this.prefix}l:${name}`;
   }
 
+  /**
+   * One command. A command that timed out leaves the connection in an unknown state (its reply
+   * may still come, or, if the network dropped it, never): the connection is replaced, so that
+   * no later command can be handed an earlier command's reply.
+   */
+  async #send(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown> {
+    const conn = this.#conn;
+    const command = String(args[0]);
+    // The client's own command timeout covers only the wait to be written; a written command
+    // waits for its reply for ever. This one covers the reply.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof LATE>((resolve) => {
+      timer = setTimeout(() => resolve(LATE), this.#link.commandTimeoutMs);
+    });
+    const sent = conn.sendCommand(args, options);
+    // Once the race is lost, the command is rejected when its connection is destroyed: expected.
+    sent.catch(() => {});
+    try {
+      const reply = await Promise.race([sent, late]);
+      if (reply !== LATE) {
+        this.#offlineSince = 0;
+        return reply;
+      }
+    } catch (err) {
+      if (this.#link.isReply(err) || this.#closed) throw err;
+      if (!this.#link.isTimeout(err)) {
+        this.#stuckConnection(conn);
+        const why = this.#link.lastError === undefined ? '' : ` (${describeError(this.#link.lastError)})`;
+        throw new StoreConnectionError(`redis ${command} at ${this.#link.where}: ${describeError(err)}${why}`, { cause: err });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#replace(conn);
+    throw new StoreTimeoutError(`redis ${command}`, this.#link.commandTimeoutMs);
+  }
+
+  /**
+   * A connection that stays not ready is replaced: its handshake may have been swallowed (the
+   * client bounds neither that nor a written command's reply), and it would never become ready.
+   */
+  #stuckConnection(conn: Connection): void {
+    const now = Date.now();
+    if (this.#offlineSince === 0) this.#offlineSince = now;
+    else if (now - this.#offlineSince > 3 * this.#link.connectTimeoutMs) {
+      this.#offlineSince = 0;
+      this.#replace(conn);
+    }
+  }
+
+  #replace(conn: Connection): void {
+    if (this.#closed || conn !== this.#conn) return;
+    const next = this.#link.open(false);
+    this.#conn = next;
+    conn.destroy();
+    // In the background: until it is ready, commands fail at once (no offline queue).
+    next.connect().catch(() => {});
+  }
+
   /** EVALSHA, loading the script on first use (NOSCRIPT). */
   async #eval(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
     const sha = sha1(script);
     try {
-      return await this.#conn.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
+      return await this.#send(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
     } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return this.#conn.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]);
+      if (!(err instanceof StoreConnectionError || err instanceof StoreTimeoutError) && String((err as Error).message).includes('NOSCRIPT')) {
+        return this.#send(['EVAL', script, String(keys.length), ...keys, ...args]);
+      }
+      throw err;
     }
   }
 
@@ -250,4 +444,62 @@ function flattenPairs(reply: unknown): Array<[Buffer, Buffer]> {
     for (const [k, v] of Object.entries(reply)) out.push([Buffer.from(k, 'utf8'), toBuf(v)]);
   }
   return out;
+}
+
+/** `host:port` of a Redis URL, without credentials (for messages). */
+function safeWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.host === '' ? url.replace(/\/\/[^@/]*@/, '//') : u.host;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** The key a command of this store acts on (its slot picks the cluster node). */
+function firstKey(args: ReadonlyArray<string | Buffer>): string | Buffer | undefined {
+  const command = String(args[0]).toUpperCase();
+  // EVAL / EVALSHA script numkeys key ...; HGETALL / HDEL / DEL key ...
+  return command === 'EVAL' || command === 'EVALSHA' ? args[3] : args[1];
+}
+
+/** A Redis Cluster client seen as one connection: each command routed by its key. */
+function clusterConnection(mod: typeof import('@redis/client'), nodes: string[], defaults: Record<string, unknown>): Connection & { on(event: string, listener: (arg: unknown) => void): unknown } {
+  const cluster = mod.createCluster({ rootNodes: nodes.map((url) => ({ url })), defaults });
+  // The cluster client has no 'ready' event: a finished connect() is its readiness.
+  let onReady: ((arg: unknown) => void) | undefined;
+  return {
+    sendCommand: (args, options) => cluster.sendCommand(firstKey(args), false, [...args], options),
+    connect: async () => {
+      await cluster.connect();
+      onReady?.(undefined);
+    },
+    close: () => cluster.close(),
+    destroy: () => cluster.destroy(),
+    on: (event, listener) => (event === 'ready' ? (onReady = listener) : cluster.on(event, listener)),
+  };
+}
+
+/** A Sentinel-managed primary seen as one connection (the client follows failovers). */
+function sentinelConnection(mod: typeof import('@redis/client'), sentinel: { name: string; nodes: string[] }, nodeClientOptions: Record<string, unknown>): Connection & { on(event: string, listener: (arg: unknown) => void): unknown } {
+  const sentinelRootNodes = sentinel.nodes.map((n) => {
+    const m = /^(?:redis:\/\/)?\[?([^\]]+?)\]?:(\d+)\/?$/.exec(n);
+    if (m === null) throw new InvalidOptionError('sentinel.nodes', `expected host:port, got ${JSON.stringify(n)}`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+  const client = mod.createSentinel({ name: sentinel.name, sentinelRootNodes, nodeClientOptions });
+  let onReady: ((arg: unknown) => void) | undefined;
+  return {
+    sendCommand: (args, options) => client.sendCommand(false, [...args], options),
+    connect: async () => {
+      await client.connect();
+      onReady?.(undefined);
+    },
+    close: () => client.close(),
+    destroy: () => {
+      // Tearing down: a failure to do so leaves nothing to clean up.
+      client.destroy().catch(() => {});
+    },
+    on: (event, listener) => (event === 'ready' ? (onReady = listener) : client.on(event, listener)),
+  };
 }

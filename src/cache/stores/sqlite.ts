@@ -8,20 +8,24 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
 import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
 import { CorruptEntryError, StoreClosedError } from '../errors.ts';
-import { InvalidOptionError, amountOption } from '../../wire/optionValidation.ts';
+import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions extends StoreLimits {
   /** Cache directory (created if missing); the database is `cache.sqlite` inside it. */
   directory: string;
-  /** How long a write waits for another process's transaction, ms (SQLite busy_timeout). Default 10 000. */
+  /**
+   * How long a write waits for another process's transaction, ms (SQLite busy_timeout). Default
+   * 500. node:sqlite waits synchronously, so this is also how long a request can wait on the
+   * store; keep it at most the cache's store timeout.
+   */
   busyTimeoutMs?: number;
   /** Recency is recorded on read at most this often per entry, ms (keeps hits read-only). Default 10 000. */
   touchIntervalMs?: number;
@@ -69,6 +73,14 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+type Queries = Record<
+  'select' | 'upsert' | 'updateById' | 'freshenHead' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
+  StatementSync
+>;
+
+/** How often, at most, the store checks that its database file is still in place, ms. */
+const PRESENCE_CHECK_MS = 1000;
+
 interface Row {
   variant: string;
   id: string;
@@ -82,24 +94,13 @@ export class SqliteStore implements CacheStore {
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
   readonly path: string;
-  readonly #db: DatabaseSync;
+  readonly directory: string;
+  readonly #busyTimeoutMs: number;
+  #db: DatabaseSync;
+  #q: Queries;
+  #checkedAt = 0;
   readonly #touchIntervalMs: number;
   readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
-  readonly #q: {
-    select: StatementSync;
-    upsert: StatementSync;
-    updateById: StatementSync;
-    freshenHead: StatementSync;
-    deleteKey: StatementSync;
-    deleteOne: StatementSync;
-    deleteVariant: StatementSync;
-    touch: StatementSync;
-    bytes: StatementSync;
-    deleteExpired: StatementSync;
-    evictOldest: StatementSync;
-    lease: StatementSync;
-    unlease: StatementSync;
-  };
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -110,32 +111,43 @@ export class SqliteStore implements CacheStore {
     amountOption('maxEntryBytes', this.maxEntryBytes);
     this.#touchIntervalMs = options.touchIntervalMs ?? 10_000;
     this.#onCorrupt = options.onCorrupt;
-    mkdirSync(options.directory, { recursive: true });
+    this.directory = options.directory;
     this.path = join(options.directory, 'cache.sqlite');
-    this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? 10_000 });
+    this.#busyTimeoutMs = durationOption('busyTimeoutMs', options.busyTimeoutMs ?? 500, true);
+    [this.#db, this.#q] = this.#open();
+    this.#checkedAt = Date.now();
+  }
+
+  /**
+   * Open (creating if missing) the directory and the database. A failure (a full disk, a
+   * directory that cannot be created, a file that is not a database) throws, with SQLite's own
+   * message.
+   */
+  #open(): [DatabaseSync, Queries] {
+    mkdirSync(this.directory, { recursive: true });
+    const db = new DatabaseSync(this.path, { timeout: this.#busyTimeoutMs });
     // Several processes may open a fresh directory at the same instant; switching to WAL and
     // creating the schema can then report SQLITE_BUSY without waiting on the busy handler.
     // Retry a bounded number of times.
     for (let attempt = 0; ; attempt++) {
       try {
-        this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-        this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+        db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
         break;
       } catch (err) {
         try {
-          if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+          if (db.isTransaction) db.exec('ROLLBACK');
         } catch {
           // nothing to roll back
         }
         if (attempt >= 50 || !/busy|locked/i.test(String((err as Error).message))) {
-          this.#db.close();
+          db.close();
           throw err;
         }
         sleepSync(10 + attempt * 5);
       }
     }
-    const db = this.#db;
-    this.#q = {
+    const q: Queries = {
       select: db.prepare('SELECT variant, id, data, expires, atime FROM hf_entries WHERE key = ?'),
       upsert: db.prepare(
         'INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
@@ -156,6 +168,7 @@ export class SqliteStore implements CacheStore {
       ),
       unlease: db.prepare('DELETE FROM hf_leases WHERE name = ? AND owner = ?'),
     };
+    return [db, q];
   }
 
   /** Total bytes of stored entries, as kept by the database. */
@@ -277,5 +290,20 @@ export class SqliteStore implements CacheStore {
 
   #check(): void {
     if (this.#closed) throw new StoreClosedError();
+    const now = Date.now();
+    if (now - this.#checkedAt < PRESENCE_CHECK_MS) return;
+    this.#checkedAt = now;
+    if (existsSync(this.path)) return;
+    // The directory (or the file) was removed under us. SQLite would go on writing to the
+    // unlinked file, invisible to every other process and never freed: start a new database
+    // where it belongs instead. If that fails (the directory cannot be made), the error says why
+    // and the next check tries again.
+    const old = this.#db;
+    [this.#db, this.#q] = this.#open();
+    try {
+      old.close();
+    } catch {
+      // already unusable
+    }
   }
 }
