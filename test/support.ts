@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
+import { startNginx, type NginxInstance } from '../src/lab/child.ts';
 
 /**
  * Waits `ms`. Only for tests whose subject is time itself (idling past a keep-alive timeout, a
@@ -217,4 +218,18 @@ export function nextEvent<T = Record<string, unknown>>(name: string, pred: (m: T
     }, timeoutMs);
     ch.subscribe(onMessage);
   });
+}
+
+/**
+ * nginx with `keepalive_timeout 1s` (it sends no Keep-Alive hint) answering "ok": the server of
+ * the keep-alive race sweeps.
+ */
+export function startKeepAliveNginx(): Promise<NginxInstance> {
+  return startNginx((port) => `
+  keepalive_timeout 1s;
+  keepalive_requests 1000;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+  }`);
 }

@@ -22,7 +22,7 @@ import {
   parseHostPort,
   type ProxyPlan,
 } from './proxyConfig.ts';
-import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+import { describeRoutes, reloadServing, runUntilStopped, startServing, stopServing, type Serving } from './proxyServe.ts';
 import { createAdminServer } from '../proxy/admin.ts';
 import { isToken, parseTokenList } from '../wire/index.ts';
 import { renderPrometheus } from '../proxy/metrics.ts';
@@ -248,32 +248,16 @@ async function runSingle(argv: string[], plan: ProxyPlan): Promise<number> {
   }
   const adminText = admin === null ? '' : `; admin ${admin.url}`;
   process.stdout.write(`holdfast proxy listening on ${s.front.server.url} ${describeRoutes(plan)}${adminText} (Ctrl-C to stop)\n`);
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = (): void => {
-    reloading = reloading.then(async () => {
-      try {
-        const next = resolvePlan(argv);
-        if (next === 'help') return;
-        await reloadServing(s, next);
-        process.stdout.write('holdfast proxy: configuration reloaded\n');
-      } catch (err) {
-        process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${(err as Error).message}\n`);
-      }
-    });
-  };
-  process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.stdout.write('holdfast proxy: shutting down\n');
-      void Promise.all([stopServing(s, plan.shutdownTimeout), admin?.close({ timeout: 0 })]).then(() => resolve(), () => resolve());
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  process.off('SIGHUP', reload);
-  return 0;
+  return runUntilStopped(async () => {
+    try {
+      const next = resolvePlan(argv);
+      if (next === 'help') return;
+      await reloadServing(s, next);
+      process.stdout.write('holdfast proxy: configuration reloaded\n');
+    } catch (err) {
+      process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${(err as Error).message}\n`);
+    }
+  }, () => Promise.all([stopServing(s, plan.shutdownTimeout), admin?.close({ timeout: 0 })]));
 }
 
 /**

@@ -192,3 +192,28 @@ export function describeRoutes(plan: ProxyPlan): string {
   return plan.routes.map((r) => `${plan.routes.length > 1 ? `${r.host ?? '*'}${r.pathPrefix} ` : ''}-> ${r.upstreams.join(', ')} (${r.cache === null ? 'no cache' : `cache ${r.cache}`})`).join('; ');
 }
 
+
+/**
+ * Serves until SIGINT or SIGTERM: each SIGHUP runs `reload` after the previous one has finished
+ * (two quick SIGHUPs must not build two route tables at once); a stop signal runs `shutdown`.
+ * Resolves with the exit code 0 once shut down.
+ */
+export async function runUntilStopped(reload: () => Promise<void>, shutdown: () => Promise<unknown>): Promise<number> {
+  let reloading: Promise<void> = Promise.resolve();
+  const onHangUp = (): void => {
+    reloading = reloading.then(reload).catch((err: unknown) => logError(err, 'reload'));
+  };
+  process.on('SIGHUP', onHangUp);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stdout.write('holdfast proxy: shutting down\n');
+      void shutdown().then(() => resolve(), () => resolve());
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.off('SIGHUP', onHangUp);
+  return 0;
+}

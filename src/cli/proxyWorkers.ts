@@ -16,7 +16,7 @@ import { createAdminServer } from '../proxy/admin.ts';
 import { renderPrometheus, type MetricsSnapshot } from '../proxy/metrics.ts';
 import type { Server } from '../server/index.ts';
 import type { ProxyPlan } from './proxyConfig.ts';
-import { describeRoutes, reloadServing, startServing, stopServing, type Serving } from './proxyServe.ts';
+import { describeRoutes, reloadServing, runUntilStopped, startServing, stopServing, type Serving } from './proxyServe.ts';
 
 /** Reads the plan again from the command line (and its config file), for a reload. */
 export type PlanSource = (argv: string[]) => ProxyPlan | 'help';
@@ -199,37 +199,21 @@ export async function runPrimary(argv: string[], plan: ProxyPlan, resolvePlan: P
   const adminText = admin === null ? '' : `; admin ${admin.url}`;
   process.stdout.write(`holdfast proxy listening on ${url} ${describeRoutes(plan)}; ${plan.workers} workers${adminText} (Ctrl-C to stop)\n`);
 
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = (): void => {
-    reloading = reloading.then(async () => {
-      let next;
-      try {
-        next = resolvePlan(argv);
-      } catch (err) {
-        process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${(err as Error).message}\n`);
-        return;
-      }
-      if (next === 'help') return;
-      const answers = await ask((id) => ({ hf: 'reload', id }));
-      const errors = answers.flatMap((m) => (m.hf === 'reloaded' && m.error !== null ? [m.error] : []));
-      if (errors.length > 0) process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${errors[0]!}\n`);
-      else {
-        current = { ...next, workers: current.workers };
-        process.stdout.write(`holdfast proxy: configuration reloaded (${answers.length} workers)\n`);
-      }
-    });
-  };
-  process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.stdout.write('holdfast proxy: shutting down\n');
-      void shutdown().then(resolve, resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  process.off('SIGHUP', reload);
-  return 0;
+  return runUntilStopped(async () => {
+    let next;
+    try {
+      next = resolvePlan(argv);
+    } catch (err) {
+      process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${(err as Error).message}\n`);
+      return;
+    }
+    if (next === 'help') return;
+    const answers = await ask((id) => ({ hf: 'reload', id }));
+    const errors = answers.flatMap((m) => (m.hf === 'reloaded' && m.error !== null ? [m.error] : []));
+    if (errors.length > 0) process.stderr.write(`holdfast proxy: reload refused, keeping the running configuration: ${errors[0]!}\n`);
+    else {
+      current = { ...next, workers: current.workers };
+      process.stdout.write(`holdfast proxy: configuration reloaded (${answers.length} workers)\n`);
+    }
+  }, shutdown);
 }

@@ -9,22 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { Agent } from '../../src/client/index.ts';
-import { sleep } from '../support.ts';
-import { NGINX, startNginx, type NginxInstance } from '../../src/lab/child.ts';
+import { sleep, startKeepAliveNginx } from '../support.ts';
+import { NGINX } from '../../src/lab/child.ts';
 
 const TRIES = 320;
 const BATCH = 64;
 
-/** nginx with `keepalive_timeout 1s` (no Keep-Alive hint is sent) answering "ok". */
-function startKeepAliveNginx(): Promise<NginxInstance> {
-  return startNginx((port) => `
-  keepalive_timeout 1s;
-  keepalive_requests 1000;
-  server {
-    listen 127.0.0.1:${port};
-    location / { return 200 "ok\\n"; }
-  }`);
-}
 
 /** Delay of try `i`: spread evenly over 990..1010 ms. */
 const delayOf = (i: number): number => 990 + (i % 21);

@@ -17,8 +17,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NGINX, startNginx } from '../../src/lab/child.ts';
-import { scriptedPeer, ok } from '../support.ts';
+import { NGINX } from '../../src/lab/child.ts';
+import { scriptedPeer, ok, startKeepAliveNginx } from '../support.ts';
 
 const REGISTER = fileURLToPath(new URL('../../src/client/register.ts', import.meta.url));
 const APP = fileURLToPath(new URL('./fixtures/global-fetch-sweep.ts', import.meta.url));
@@ -51,13 +51,7 @@ function runApp(args: string[], url: string): Promise<SweepResult> {
 }
 
 test(`node --import holdfast/register: global fetch vs nginx keepalive_timeout 1s, ${TRIES} tries at 0.990–1.010 s, no failure`, { skip: !existsSync(NGINX) && 'no nginx' }, async (t) => {
-  const nginx = await startNginx((port) => `
-  keepalive_timeout 1s;
-  keepalive_requests 1000;
-  server {
-    listen 127.0.0.1:${port};
-    location / { return 200 "ok\\n"; }
-  }`);
+  const nginx = await startKeepAliveNginx();
   t.after(() => nginx.stop());
   const url = `http://127.0.0.1:${nginx.port}/`;
   const withRegister = await runApp(['--import', REGISTER], url);
