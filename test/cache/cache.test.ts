@@ -416,7 +416,10 @@ for (const damage of ['a flipped body byte', 'a torn (truncated) blob'] as const
     const store = new SqliteStore({ directory: dir, onCorrupt: (k) => corrupt.push(k) });
     const s = await setup((_q, r, n) => ok(r, { etag: `"v${n}"`, 'cache-control': 'max-age=100' }, `body ${n}`), { store });
     const db = new DatabaseSync(store.path);
-    const row = () => db.prepare('SELECT h.head || b.tail AS data FROM hf_heads h JOIN hf_bodies b ON b.n = h.n').get() as { data: Uint8Array } | undefined;
+    const row = () => {
+      const r = db.prepare('SELECT h.head, b.tail FROM hf_heads h JOIN hf_bodies b ON b.n = h.n').get() as { head: Uint8Array; tail: Uint8Array } | undefined;
+      return r && { data: Buffer.concat([r.head, r.tail]) };
+    };
     const setTail = (tail: Uint8Array) => db.prepare('UPDATE hf_bodies SET tail = ?').run(tail);
     const tail = () => Buffer.from((db.prepare('SELECT tail FROM hf_bodies').get() as { tail: Uint8Array }).tail);
     try {
