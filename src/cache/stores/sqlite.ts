@@ -38,8 +38,9 @@ export interface SqliteStoreOptions extends StoreLimits {
  * Schema version 3: each entry is a small head row (`hf_heads`: metadata, header fields, timing,
  * the entry's head bytes) and a body row (`hf_bodies`: body and its checksum) keyed by the head
  * row's number. A 304 updates only the head row, so SQLite rewrites a few hundred bytes instead
- * of every page of the body. Version 2 and older kept both in one `hf_entries` blob; opening such
- * a database drops that table (it is a cache: the entries are fetched again) and recounts bytes.
+ * of every page of the body. Earlier releases (user_version 0) kept both in one `hf_entries` blob;
+ * opening such a database drops that table (it is a cache: the entries are fetched again) and
+ * recounts the byte total.
  */
 const SCHEMA_VERSION = 3;
 const SCHEMA = `
