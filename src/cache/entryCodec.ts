@@ -42,10 +42,15 @@ export function encodeHead(entry: StoredEntry): Buffer {
   return Buffer.concat([prefix, json, hash]);
 }
 
-/** Serialise an entry into one checksummed blob. */
-export function encodeEntry(entry: StoredEntry): Buffer {
+/** The tail of `entry`: its body and the checksum that binds the body to the entry id. */
+export function encodeTail(entry: StoredEntry): Buffer {
   const tailHash = createHash('sha256').update(entry.id, 'utf8').update(entry.body).digest();
-  return Buffer.concat([encodeHead(entry), entry.body, tailHash]);
+  return Buffer.concat([entry.body, tailHash]);
+}
+
+/** Serialise an entry into one checksummed blob (head then tail). */
+export function encodeEntry(entry: StoredEntry): Buffer {
+  return Buffer.concat([encodeHead(entry), encodeTail(entry)]);
 }
 
 /** Parse and verify a blob written by {@link encodeEntry}; throws {@link CorruptEntryError}. */

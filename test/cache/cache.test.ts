@@ -416,17 +416,22 @@ for (const damage of ['a flipped body byte', 'a torn (truncated) blob'] as const
     const store = new SqliteStore({ directory: dir, onCorrupt: (k) => corrupt.push(k) });
     const s = await setup((_q, r, n) => ok(r, { etag: `"v${n}"`, 'cache-control': 'max-age=100' }, `body ${n}`), { store });
     const db = new DatabaseSync(store.path);
-    const row = () => db.prepare('SELECT data FROM hf_entries').get() as { data: Uint8Array } | undefined;
+    const row = () => {
+      const r = db.prepare('SELECT h.head, b.tail FROM hf_heads h JOIN hf_bodies b ON b.n = h.n').get() as { head: Uint8Array; tail: Uint8Array } | undefined;
+      return r && { data: Buffer.concat([r.head, r.tail]) };
+    };
+    const setTail = (tail: Uint8Array) => db.prepare('UPDATE hf_bodies SET tail = ?').run(tail);
+    const tail = () => Buffer.from((db.prepare('SELECT tail FROM hf_bodies').get() as { tail: Uint8Array }).tail);
     try {
       assert.equal((await s.cache.handle(get(s.url('/c')), s.next)).cacheOutcome, 'miss');
-      const data = Buffer.from(row()!.data);
+      const data = tail();
       if (damage === 'a flipped body byte') {
         // The body sits just before the 32-byte digest: flip a byte of "body 0" itself.
         data[data.length - 32 - 2]! ^= 0x01;
-        db.prepare('UPDATE hf_entries SET data = ?').run(data);
+        setTail(data);
       } else {
         // A few bytes short: the header still fits, so only the checksum can tell.
-        db.prepare('UPDATE hf_entries SET data = ?').run(data.subarray(0, data.length - 4));
+        setTail(data.subarray(0, data.length - 4));
       }
       // Fresh for 100 s, so only the damage can send this request to the origin.
       const again = await s.cache.handle(get(s.url('/c')), s.next);
@@ -439,7 +444,7 @@ for (const damage of ['a flipped body byte', 'a torn (truncated) blob'] as const
       assert.equal(s.cache.stats.storeErrors, 0); // a miss, not a store failure
       // The damaged row was replaced by the good answer, which now reads back whole...
       assert.equal(Buffer.from(decodeEntry(row()!.data).body).toString(), 'body 1');
-      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_entries').get() as { n: number }).n, 1);
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_heads').get() as { n: number }).n, 1);
       // ...and is served from then on.
       const hit = await s.cache.handle(get(s.url('/c')), s.next);
       assert.equal(hit.cacheOutcome, 'hit');

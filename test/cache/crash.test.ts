@@ -74,8 +74,11 @@ test('crash safety: SQLite writers SIGKILLed mid-write leave every entry whole o
     const db = new DatabaseSync(store.path);
     assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
     // The byte total kept by triggers survived the kills exactly.
-    const sum = (db.prepare('SELECT COALESCE(SUM(size), 0) AS s FROM hf_entries').get() as { s: number }).s;
+    const sum = (db.prepare('SELECT COALESCE(SUM(size), 0) AS s FROM hf_heads').get() as { s: number }).s;
     assert.equal(store.bytes, sum);
+    // No body outlived its head, and no head lost its body.
+    const orphans = db.prepare('SELECT (SELECT COUNT(*) FROM hf_bodies WHERE n NOT IN (SELECT n FROM hf_heads)) + (SELECT COUNT(*) FROM hf_heads WHERE n NOT IN (SELECT n FROM hf_bodies)) AS n').get() as { n: number };
+    assert.equal(orphans.n, 0);
     db.close();
     await store.close();
   } finally {

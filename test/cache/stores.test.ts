@@ -1,7 +1,7 @@
 /** The store contract (store.ts), run against every built-in store; then each store's own limits. */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
@@ -174,27 +174,63 @@ test('sqlite: total bytes stay under maxBytes; the oldest entries go first', asy
   await store.close();
 });
 
-test('sqlite: a freshen in place keeps the byte total exact; an entry of the older layout still reads and freshens whole', async () => {
+test('sqlite: a freshen rewrites the head row only, keeps the byte total exact, and leaves the body row as it was', async () => {
   const directory = tmp();
   const store = new SqliteStore({ directory });
+  const db = new DatabaseSync(join(directory, 'cache.sqlite'));
   try {
     const k = `http://t/${randomUUID()}`;
-    const e = entry(k, 'v', 'x'.repeat(1000));
+    const e = entry(k, 'v', 'x'.repeat(64 * 1024));
     await store.put(e);
-    await store.freshen({ ...e, headers: new HeaderList([['x-fresh', 'z'.repeat(300)]]) });
-    const db = new DatabaseSync(join(directory, 'cache.sqlite'));
-    const sum = (db.prepare('SELECT sum(length(data)) AS n, sum(size) AS s FROM hf_entries').get() as { n: number; s: number });
+    const bodyRow = () => db.prepare('SELECT b.n, b.tail FROM hf_bodies b JOIN hf_heads h ON h.n = b.n WHERE h.key = ?').get(k) as { n: number; tail: Uint8Array };
+    const before = bodyRow();
+    // The body's 16 or more pages are what a 304 must not rewrite: the WAL receives the pages of
+    // the head row, its indexes and the byte total only.
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    assert.equal(await store.freshen({ ...e, headers: new HeaderList([['x-fresh', 'z'.repeat(300)]]) }), true);
+    const { log: pages } = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
+    assert.ok(pages <= 6, `a freshen wrote ${pages} pages`);
+    assert.deepEqual(bodyRow(), before);
+    const sum = db.prepare('SELECT sum(length(h.head) + length(b.tail)) AS n, sum(h.size) AS s FROM hf_heads h JOIN hf_bodies b ON b.n = h.n').get() as { n: number; s: number };
     assert.equal(sum.s, sum.n);
     assert.equal(store.bytes, sum.n);
-    const old = entry(`http://t/${randomUUID()}`, 'v', 'old layout');
-    const blob = oldLayout(old);
-    db.prepare('INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?)').run(old.key, 'v', old.id, blob, blob.length, old.expires, Date.now());
+    const [got] = await store.get(k);
+    assert.deepEqual(got!.headers.entries(), [['x-fresh', 'z'.repeat(300)]]);
+    assert.equal(Buffer.from(got!.body).toString(), 'x'.repeat(64 * 1024));
+    // Replaced or removed, an entry takes its body row with it.
+    await store.put({ ...e, id: randomUUID(), body: Buffer.from('short') });
+    await store.delete(`http://t/${randomUUID()}`);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_bodies').get() as { n: number }).n, 1);
+    await store.delete(k);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_bodies').get() as { n: number }).n, 0);
+    assert.equal(store.bytes, 0);
+  } finally {
     db.close();
+    await store.close();
+  }
+});
+
+test('sqlite: a database of the older one-blob layout is emptied and migrated on open (it is a cache)', async () => {
+  const directory = tmp();
+  mkdirSync(directory, { recursive: true });
+  const db = new DatabaseSync(join(directory, 'cache.sqlite'));
+  db.exec(`CREATE TABLE hf_entries (key TEXT NOT NULL, variant TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL, size INTEGER NOT NULL, expires INTEGER NOT NULL, atime INTEGER NOT NULL, PRIMARY KEY (key, variant));
+    CREATE TABLE hf_stats (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL); INSERT INTO hf_stats VALUES (1, 0);
+    CREATE TRIGGER hf_entries_ins AFTER INSERT ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes + NEW.size; END;`);
+  const old = entry(`http://t/${randomUUID()}`, 'v', 'old layout');
+  const blob = oldLayout(old);
+  db.prepare('INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?)').run(old.key, 'v', old.id, blob, blob.length, old.expires, Date.now());
+  db.close();
+  const store = new SqliteStore({ directory });
+  try {
+    assert.equal(store.bytes, 0);
+    assert.deepEqual(await store.get(old.key), []);
+    await store.put(old);
     assert.equal(Buffer.from((await store.get(old.key))[0]!.body).toString(), 'old layout');
-    assert.equal(await store.freshen({ ...old, headers: new HeaderList([['x-fresh', '1']]) }), true);
-    const [got] = await store.get(old.key);
-    assert.deepEqual(got!.headers.entries(), [['x-fresh', '1']]);
-    assert.equal(Buffer.from(got!.body).toString(), 'old layout');
+    // A second process opening the migrated database keeps what is there.
+    const other = new SqliteStore({ directory });
+    assert.equal((await other.get(old.key)).length, 1);
+    await other.close();
   } finally {
     await store.close();
   }
@@ -208,14 +244,20 @@ test('sqlite: a corrupt entry is a miss and is removed, never served', async () 
   await store.put(entry('k', 'b', 'will rot'));
   const db = new DatabaseSync(store.path);
   // Flip one byte in the body of variant b.
-  const row = db.prepare("SELECT data FROM hf_entries WHERE variant = 'b'").get() as { data: Uint8Array };
-  const data = Buffer.from(row.data);
-  data[data.length - 40] = data[data.length - 40]! ^ 0xff;
-  db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'b'").run(data);
-  db.prepare("UPDATE hf_entries SET data = ? WHERE variant = 'a' AND 0").run(data);
+  const bodyOf = "SELECT n FROM hf_heads WHERE variant = 'b'";
+  const row = db.prepare(`SELECT tail FROM hf_bodies WHERE n = (${bodyOf})`).get() as { tail: Uint8Array };
+  const data = Buffer.from(row.tail);
+  data[data.length - 34] = data[data.length - 34]! ^ 0xff;
+  db.prepare(`UPDATE hf_bodies SET tail = ? WHERE n = (${bodyOf})`).run(data);
   assert.deepEqual(bodies(await store.get('k')), ['good']);
   assert.deepEqual(corrupt, ['k']);
-  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_entries').get() as { n: number }).n, 1);
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_heads').get() as { n: number }).n, 1);
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM hf_bodies').get() as { n: number }).n, 1);
+  // A head whose body row is missing is damaged too.
+  db.prepare("DELETE FROM hf_bodies WHERE n = (SELECT n FROM hf_heads WHERE variant = 'a')").run();
+  assert.deepEqual(bodies(await store.get('k')), []);
+  assert.deepEqual(corrupt, ['k', 'k']);
+  assert.equal(store.bytes, 0);
   db.close();
   await store.close();
 });

@@ -2,8 +2,9 @@
  * SQLite store via the built-in `node:sqlite`: the embedded default. A cache directory that many
  * processes open at once: WAL journal (readers never block the writer), a busy timeout (writers
  * queue instead of failing), and each entry written in one transaction, so `kill -9` at any
- * instant leaves every entry whole or absent. Each entry is also a checksummed blob
- * (entryCodec.ts), so a damaged one is removed and read as a miss, never served.
+ * instant leaves every entry whole or absent. Each entry is also checksummed (entryCodec.ts: the
+ * head and the body each under their own checksum, kept in separate rows), so a damaged one is
+ * removed and read as a miss, never served.
  * @module
  */
 import { DatabaseSync } from 'node:sqlite';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
-import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
+import { HEAD_LAYOUT, decodeEntry, encodeHead, encodeTail } from '../entryCodec.ts';
 import { CorruptEntryError, StoreClosedError } from '../errors.ts';
 import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
@@ -33,40 +34,43 @@ export interface SqliteStoreOptions extends StoreLimits {
   onCorrupt?: (key: string, error: CorruptEntryError) => void;
 }
 
+/**
+ * Schema version 3: each entry is a small head row (`hf_heads`: metadata, header fields, timing,
+ * the entry's head bytes) and a body row (`hf_bodies`: body and its checksum) keyed by the head
+ * row's number. A 304 updates only the head row, so SQLite rewrites a few hundred bytes instead
+ * of every page of the body. Earlier releases (user_version 0) kept both in one `hf_entries` blob;
+ * opening such a database drops that table (it is a cache: the entries are fetched again) and
+ * recounts the byte total.
+ */
+const SCHEMA_VERSION = 3;
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS hf_entries (
+DROP TABLE IF EXISTS hf_entries;
+CREATE TABLE IF NOT EXISTS hf_heads (
+  n INTEGER PRIMARY KEY,
   key TEXT NOT NULL,
   variant TEXT NOT NULL,
   id TEXT NOT NULL,
-  data BLOB NOT NULL,
+  head BLOB NOT NULL,
   size INTEGER NOT NULL,
   expires INTEGER NOT NULL,
   atime INTEGER NOT NULL,
-  PRIMARY KEY (key, variant)
+  UNIQUE (key, variant)
 );
-CREATE INDEX IF NOT EXISTS hf_entries_atime ON hf_entries(atime);
-CREATE INDEX IF NOT EXISTS hf_entries_expires ON hf_entries(expires);
+CREATE TABLE IF NOT EXISTS hf_bodies (n INTEGER PRIMARY KEY, tail BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS hf_heads_atime ON hf_heads(atime);
+CREATE INDEX IF NOT EXISTS hf_heads_expires ON hf_heads(expires);
 CREATE TABLE IF NOT EXISTS hf_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hf_stats (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL);
 INSERT OR IGNORE INTO hf_stats (one, bytes) VALUES (1, 0);
+UPDATE hf_stats SET bytes = (SELECT COALESCE(SUM(size), 0) FROM hf_heads);
 -- The byte total is kept by triggers inside each writing transaction, so it stays exact
--- whichever process writes and wherever one is killed.
-CREATE TRIGGER IF NOT EXISTS hf_entries_ins AFTER INSERT ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes + NEW.size; END;
-CREATE TRIGGER IF NOT EXISTS hf_entries_del AFTER DELETE ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size; END;
-CREATE TRIGGER IF NOT EXISTS hf_entries_upd AFTER UPDATE OF size ON hf_entries BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size + NEW.size; END;
+-- whichever process writes and wherever one is killed. Removing a head removes its body in the
+-- same statement, whichever path removes it (eviction, expiry, corruption, replacement).
+CREATE TRIGGER IF NOT EXISTS hf_heads_ins AFTER INSERT ON hf_heads BEGIN UPDATE hf_stats SET bytes = bytes + NEW.size; END;
+CREATE TRIGGER IF NOT EXISTS hf_heads_del AFTER DELETE ON hf_heads BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size; DELETE FROM hf_bodies WHERE n = OLD.n; END;
+CREATE TRIGGER IF NOT EXISTS hf_heads_upd AFTER UPDATE OF size ON hf_heads WHEN NEW.size <> OLD.size BEGIN UPDATE hf_stats SET bytes = bytes - OLD.size + NEW.size; END;
+PRAGMA user_version = ${SCHEMA_VERSION};
 `;
-
-/**
- * A 304 replaces the head of the stored blob (entryCodec.ts) and keeps its tail — the body and the
- * body's checksum — inside SQLite: the body is not read, hashed or written by this process. The
- * tail starts after the old head, whose length the blob states in decimal; `size` follows.
- * Only blobs of the current layout qualify (magic checked); compare-and-set on the id as always.
- * (`||` yields TEXT; the bytes are kept as they are and CAST back to a BLOB.)
- */
-const OLD_HEAD_LENGTH = `(${HEAD_LAYOUT.prefixLength} + CAST(substr(data, ${HEAD_LAYOUT.lengthOffset + 1}, ${HEAD_LAYOUT.lengthDigits}) AS INTEGER) + ${HEAD_LAYOUT.digestLength})`;
-const FRESHEN_HEAD =
-  `UPDATE hf_entries SET data = CAST(? || substr(data, ${OLD_HEAD_LENGTH} + 1) AS BLOB), size = length(?) + length(data) - ${OLD_HEAD_LENGTH}, expires = ?, atime = ? ` +
-  `WHERE key = ? AND variant = ? AND id = ? AND substr(data, 1, 4) = X'${Buffer.from(HEAD_LAYOUT.magic, 'latin1').toString('hex')}'`;
 
 /** Synchronous sleep used only while another process initialises the database. */
 function sleepSync(ms: number): void {
@@ -74,7 +78,7 @@ function sleepSync(ms: number): void {
 }
 
 type Queries = Record<
-  'select' | 'upsert' | 'updateById' | 'freshenHead' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
+  'select' | 'upsert' | 'putBody' | 'freshenHead' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
   StatementSync
 >;
 
@@ -84,7 +88,8 @@ const PRESENCE_CHECK_MS = 1000;
 interface Row {
   variant: string;
   id: string;
-  data: Uint8Array;
+  head: Uint8Array;
+  tail: Uint8Array | null;
   expires: number;
   atime: number;
 }
@@ -132,7 +137,11 @@ export class SqliteStore implements CacheStore {
     for (let attempt = 0; ; attempt++) {
       try {
         db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-        db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+        db.exec('BEGIN IMMEDIATE');
+        // Checked inside the write lock: only one process migrates, the others see it done.
+        const { user_version: version } = db.prepare('PRAGMA user_version').get() as { user_version: number };
+        if (version !== SCHEMA_VERSION) db.exec(SCHEMA);
+        db.exec('COMMIT');
         break;
       } catch (err) {
         try {
@@ -148,20 +157,20 @@ export class SqliteStore implements CacheStore {
       }
     }
     const q: Queries = {
-      select: db.prepare('SELECT variant, id, data, expires, atime FROM hf_entries WHERE key = ?'),
+      select: db.prepare('SELECT h.variant, h.id, h.head, b.tail, h.expires, h.atime FROM hf_heads h LEFT JOIN hf_bodies b ON b.n = h.n WHERE h.key = ?'),
       upsert: db.prepare(
-        'INSERT INTO hf_entries (key, variant, id, data, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-          'ON CONFLICT (key, variant) DO UPDATE SET id = excluded.id, data = excluded.data, size = excluded.size, expires = excluded.expires, atime = excluded.atime',
+        'INSERT INTO hf_heads (key, variant, id, head, size, expires, atime) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (key, variant) DO UPDATE SET id = excluded.id, head = excluded.head, size = excluded.size, expires = excluded.expires, atime = excluded.atime RETURNING n',
       ),
-      updateById: db.prepare('UPDATE hf_entries SET data = ?, size = ?, expires = ?, atime = ? WHERE key = ? AND variant = ? AND id = ?'),
-      freshenHead: db.prepare(FRESHEN_HEAD),
-      deleteKey: db.prepare('DELETE FROM hf_entries WHERE key = ?'),
-      deleteOne: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ? AND id = ?'),
-      deleteVariant: db.prepare('DELETE FROM hf_entries WHERE key = ? AND variant = ?'),
-      touch: db.prepare('UPDATE hf_entries SET atime = ? WHERE key = ? AND variant = ? AND id = ?'),
+      putBody: db.prepare('INSERT OR REPLACE INTO hf_bodies (n, tail) VALUES (?, ?)'),
+      freshenHead: db.prepare('UPDATE hf_heads SET head = ?, size = size - length(head) + length(?), expires = ? WHERE key = ? AND variant = ? AND id = ?'),
+      deleteKey: db.prepare('DELETE FROM hf_heads WHERE key = ?'),
+      deleteOne: db.prepare('DELETE FROM hf_heads WHERE key = ? AND variant = ? AND id = ?'),
+      deleteVariant: db.prepare('DELETE FROM hf_heads WHERE key = ? AND variant = ?'),
+      touch: db.prepare('UPDATE hf_heads SET atime = ? WHERE key = ? AND variant = ? AND id = ?'),
       bytes: db.prepare('SELECT bytes FROM hf_stats WHERE one = 1'),
-      deleteExpired: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries WHERE expires <= ? LIMIT 256)'),
-      evictOldest: db.prepare('DELETE FROM hf_entries WHERE rowid IN (SELECT rowid FROM hf_entries ORDER BY atime, rowid LIMIT 1)'),
+      deleteExpired: db.prepare('DELETE FROM hf_heads WHERE n IN (SELECT n FROM hf_heads WHERE expires <= ? LIMIT 256)'),
+      evictOldest: db.prepare('DELETE FROM hf_heads WHERE n IN (SELECT n FROM hf_heads ORDER BY atime, n LIMIT 1)'),
       lease: db.prepare(
         'INSERT INTO hf_leases (name, owner, until) VALUES (?, ?, ?) ' +
           'ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE hf_leases.until <= ? OR hf_leases.owner = excluded.owner',
@@ -189,7 +198,8 @@ export class SqliteStore implements CacheStore {
       }
       let entry: StoredEntry;
       try {
-        entry = decodeEntry(row.data);
+        if (row.tail === null) throw new CorruptEntryError('entry has no body');
+        entry = decodeEntry(Buffer.concat([row.head, row.tail]));
         if (entry.key !== key || entry.variant !== row.variant || entry.id !== row.id) throw new CorruptEntryError('entry does not belong to its row');
       } catch (err) {
         // A damaged entry is a miss, and is removed so that it is not met again.
@@ -205,15 +215,20 @@ export class SqliteStore implements CacheStore {
 
   async put(entry: StoredEntry): Promise<void> {
     this.#check();
-    const blob = encodeEntry(entry);
-    if (blob.length > this.maxEntryBytes) {
+    const head = encodeHead(entry);
+    const tail = encodeTail(entry);
+    const size = head.length + tail.length;
+    if (size > this.maxEntryBytes) {
       // Too large to keep: do not leave an older copy of the same variant behind either.
       this.#q.deleteVariant.run(entry.key, entry.variant);
       return;
     }
     const now = Date.now();
-    // One statement is one transaction: the entry is written whole or not at all.
-    this.#q.upsert.run(entry.key, entry.variant, entry.id, blob, blob.length, entry.expires, now);
+    // Head and body in one transaction: the entry is written whole or not at all.
+    this.#transaction(() => {
+      const { n } = this.#q.upsert.get(entry.key, entry.variant, entry.id, head, size, entry.expires, now) as { n: number };
+      this.#q.putBody.run(n, tail);
+    });
     this.#evictIfOver(now);
   }
 
@@ -221,20 +236,14 @@ export class SqliteStore implements CacheStore {
     this.#check();
     const head = encodeHead(entry);
     if (head.length + entry.body.byteLength + HEAD_LAYOUT.digestLength > this.maxEntryBytes) return false;
-    const now = Date.now();
     // Compare-and-set on id, in one statement (one transaction): a concurrent replacement wins.
-    let r = this.#q.freshenHead.run(head, head, entry.expires, now, entry.key, entry.variant, entry.id);
-    if (Number(r.changes) === 0) {
-      // Not replaced in place: either displaced (this also changes nothing) or a blob of the
-      // older layout, rewritten whole.
-      const blob = encodeEntry(entry);
-      r = this.#q.updateById.run(blob, blob.length, entry.expires, now, entry.key, entry.variant, entry.id);
-      if (Number(r.changes) === 0) return false;
-      this.#evictIfOver(now);
-    }
-    // In place, the entry changes size only by its head's few bytes: the next put evicts for it,
-    // and a revalidated hit does not pay the byte-total query.
-    return true;
+    // The body row is not touched: its checksum covers the entry id, which the head keeps.
+    // Recency is left as it is: the entry was just read to be revalidated, and that read records
+    // it (at most touchIntervalMs old). Not writing `atime` spares its index a page per 304.
+    const r = this.#q.freshenHead.run(head, head, entry.expires, entry.key, entry.variant, entry.id);
+    // The entry changes size only by its head's few bytes: the next put evicts for it, and a
+    // revalidated hit does not pay the byte-total query.
+    return Number(r.changes) === 1;
   }
 
   async delete(key: string): Promise<void> {
