@@ -4,6 +4,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { CacheOutcome } from '../cache/index.ts';
+import type { TunnelRecord } from './tunnel.ts';
 
 /** Format of the access log. */
 export type AccessLogFormat = 'combined' | 'json';
@@ -17,9 +18,9 @@ export interface AccessRecord {
   target: string;
   versionMinor: number;
   status: number;
-  /** Response body bytes sent. */
+  /** Response body bytes sent; for a tunnel, the bytes sent to the client through it (as nginx counts). */
   bytes: number;
-  /** Milliseconds from the request's arrival to the end of the response. */
+  /** Milliseconds from the request's arrival to the end of the response (for a tunnel: to its close). */
   durationMs: number;
   route: string | null;
   upstream: string | null;
@@ -29,6 +30,8 @@ export interface AccessRecord {
   requestId: string | null;
   referer: string | null;
   userAgent: string | null;
+  /** The tunnel the request became (status 101), once closed; absent or null for plain requests. */
+  tunnel?: TunnelRecord | null;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -52,15 +55,21 @@ function quoted(v: string | null): string {
 /**
  * One line in the combined format, followed by the request id, the request time in seconds
  * (nginx's `$request_time`) and the cache outcome, so the line stays readable by combined parsers
- * (they stop after the user agent).
+ * (they stop after the user agent). A tunnel's line is written when it closes, as nginx writes a
+ * WebSocket's: status 101, the bytes sent to the client through it, the time until its close,
+ * then two more fields, `tunnel=REASON` and `from_client=BYTES`.
  */
 export function formatCombined(r: AccessRecord): string {
   const request = `${r.method} ${r.target} HTTP/1.${r.versionMinor}`;
-  return `${r.client} - - [${clfDate(r.time)}] ${quoted(request)} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} ${quoted(r.requestId)} ${(r.durationMs / 1000).toFixed(3)} ${r.cache ?? '-'}\n`;
+  const tunnel = r.tunnel == null ? '' : ` tunnel=${r.tunnel.reason} from_client=${r.tunnel.bytesFromClient}`;
+  return `${r.client} - - [${clfDate(r.time)}] ${quoted(request)} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} ${quoted(r.requestId)} ${(r.durationMs / 1000).toFixed(3)} ${r.cache ?? '-'}${tunnel}\n`;
 }
 
-/** One JSON object per line. */
+const ms = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** One JSON object per line; a tunnel's has a `tunnel` object (bytes each way, its duration, why it closed). */
 export function formatJson(r: AccessRecord): string {
+  const t = r.tunnel ?? null;
   return `${JSON.stringify({
     time: new Date(r.time).toISOString(),
     client: r.client,
@@ -68,15 +77,18 @@ export function formatJson(r: AccessRecord): string {
     target: r.target,
     status: r.status,
     bytes: r.bytes,
-    duration_ms: Math.round(r.durationMs * 1000) / 1000,
+    duration_ms: ms(r.durationMs),
     route: r.route,
     upstream: r.upstream,
-    upstream_ms: r.upstreamMs === null ? null : Math.round(r.upstreamMs * 1000) / 1000,
+    upstream_ms: r.upstreamMs === null ? null : ms(r.upstreamMs),
     retries: r.retries,
     cache: r.cache,
     request_id: r.requestId,
     referer: r.referer,
     user_agent: r.userAgent,
+    ...(t === null ? {} : {
+      tunnel: { protocol: t.protocol, bytes_from_client: t.bytesFromClient, bytes_from_upstream: t.bytesFromUpstream, duration_ms: ms(t.durationMs), reason: t.reason },
+    }),
   })}\n`;
 }
 
@@ -88,6 +100,8 @@ export class AccessLog {
   readonly path: string;
   readonly format: AccessLogFormat;
   private stream: WriteStream | null;
+  /** Lines after `close()` (a tunnel that ended during shutdown) are dropped, not sent to stdout. */
+  private state: 'open' | 'closed' = 'open';
 
   constructor(path: string, format: AccessLogFormat) {
     this.path = path;
@@ -103,6 +117,7 @@ export class AccessLog {
   }
 
   write(record: AccessRecord): void {
+    if (this.state === 'closed') return;
     const line = this.format === 'json' ? formatJson(record) : formatCombined(record);
     if (this.stream === null) process.stdout.write(line);
     else this.stream.write(line);
@@ -120,6 +135,7 @@ export class AccessLog {
   close(): Promise<void> {
     const s = this.stream;
     this.stream = null;
+    this.state = 'closed';
     if (s === null) return Promise.resolve();
     return new Promise((resolve) => s.end(resolve));
   }

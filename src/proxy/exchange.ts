@@ -4,6 +4,7 @@
  * sent). The caller creates one per request and reads it once `handle` has resolved.
  */
 import type { CacheOutcome } from '../cache/index.ts';
+import type { TunnelRecord } from './tunnel.ts';
 
 /** One request's record, filled in by `ReverseProxy.handle`. */
 export interface ProxyExchange {
@@ -19,9 +20,14 @@ export interface ProxyExchange {
   cacheOutcome: CacheOutcome | null;
   /** Response body bytes written downstream. */
   bytes: number;
+  /**
+   * Set when the request was switched (101) and became a tunnel: resolves with the tunnel's record
+   * once both of its sockets have closed. Null when the request stayed HTTP.
+   */
+  tunnel: Promise<TunnelRecord> | null;
 }
 
 /** A fresh record for one request. */
 export function newExchange(requestId: string | null = null): ProxyExchange {
-  return { requestId, upstream: null, upstreamMs: null, retries: 0, cacheOutcome: null, bytes: 0 };
+  return { requestId, upstream: null, upstreamMs: null, retries: 0, cacheOutcome: null, bytes: 0, tunnel: null };
 }

@@ -15,6 +15,7 @@ import type { AccessLog, AccessRecord } from './accessLog.ts';
 import { newExchange } from './exchange.ts';
 import { ProxyMetrics, type MetricsSnapshot, type UpstreamGauge } from './metrics.ts';
 import type { RouteTable } from './routes.ts';
+import type { TunnelRecord } from './tunnel.ts';
 
 /** Options of a `ProxyFront`. */
 export interface ProxyFrontOptions {
@@ -52,6 +53,8 @@ export class ProxyFront {
   private current: Generation;
   private readonly accessLog: AccessLog | null;
   private readonly requestIds: boolean;
+  /** Tunnels not yet closed and logged: `close()` waits for their lines. */
+  private readonly openTunnels = new Set<Promise<void>>();
 
   constructor(options: ProxyFrontOptions) {
     this.current = { table: options.routes, inFlight: 0, drained: null };
@@ -104,10 +107,26 @@ export class ProxyFront {
         userAgent: req.headers.get('user-agent') ?? null,
       };
       this.metrics.requestEnded(record);
-      this.accessLog?.write(record);
+      if (exchange.tunnel === null) this.accessLog?.write(record);
+      else this.follow(exchange.tunnel, record, started);
       gen.inFlight--;
       if (gen.inFlight === 0 && gen.drained !== null) gen.drained();
     }
+  }
+
+  /**
+   * Counts a tunnel open until it closes, then logs its request, as nginx does a WebSocket's: one
+   * line at the close, status 101, the bytes sent to the client and the time until the close.
+   */
+  private follow(tunnel: Promise<TunnelRecord>, record: AccessRecord, started: number): void {
+    const route = record.route ?? '';
+    this.metrics.tunnelOpened(route);
+    const logged = tunnel.then((t) => {
+      this.metrics.tunnelClosed(route, t);
+      this.accessLog?.write({ ...record, bytes: t.bytesFromUpstream, durationMs: performance.now() - started, tunnel: t });
+      this.openTunnels.delete(logged);
+    });
+    this.openTunnels.add(logged);
   }
 
   /**
@@ -147,9 +166,16 @@ export class ProxyFront {
     return this.metrics.snapshot(gauges, this.server.connectionCount);
   }
 
-  /** Graceful shutdown: the server drains (force-closing after `timeout`), then every route's proxy closes. */
+  /**
+   * Graceful shutdown: the server drains (force-closing after `timeout`), then every route's proxy
+   * closes; resolves once every tunnel's access log line is written.
+   */
   async close(options: CloseOptions = {}): Promise<void> {
     await this.server.close(options);
     await Promise.all(this.current.table.routes.map((r) => r.proxy.close({ timeout: 0 })));
+    // The server closed the tunnels' client sides; their records follow once the upstream sides
+    // have closed too (bounded by the tunnel's close timeout), and their lines belong in the log
+    // the caller closes next.
+    await Promise.all(this.openTunnels);
   }
 }

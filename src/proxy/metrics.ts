@@ -8,6 +8,7 @@
  * highest value (an upstream is up when some worker can reach it).
  */
 import type { AccessRecord } from './accessLog.ts';
+import type { TunnelRecord } from './tunnel.ts';
 
 /** One metric family in a snapshot: samples keyed by their full name with labels. */
 export interface MetricFamily {
@@ -48,6 +49,8 @@ export interface UpstreamGauge {
 export class ProxyMetrics {
   private readonly families: MetricsSnapshot = {};
   private inFlight = 0;
+  /** Tunnels open now, by route (a gauge: the routes keep their sample at 0 once seen). */
+  private readonly openTunnels = new Map<string, number>();
   /** Sample keys already built (a request must not pay for formatting labels). */
   private readonly keys = new Map<string, string>();
   private readonly histogramKeys = new Map<string, { buckets: string[]; sum: string; count: string }>();
@@ -115,6 +118,23 @@ export class ProxyMetrics {
     }
   }
 
+  /** A request of `route` became a tunnel (101). */
+  tunnelOpened(route: string): void {
+    this.openTunnels.set(route, (this.openTunnels.get(route) ?? 0) + 1);
+  }
+
+  /** A tunnel of `route` closed: counted by reason, its bytes by direction, its duration. */
+  tunnelClosed(route: string, t: TunnelRecord): void {
+    this.openTunnels.set(route, (this.openTunnels.get(route) ?? 1) - 1);
+    const closed = this.family('holdfast_proxy_tunnels_closed_total', 'Tunnels (WebSockets) closed, by route and reason.', 'counter');
+    this.add(closed, this.key('holdfast_proxy_tunnels_closed_total', { route, reason: t.reason }));
+    const bytes = this.family('holdfast_proxy_tunnel_bytes_total', 'Bytes carried by closed tunnels, by route and direction (from_client, from_upstream).', 'counter');
+    this.add(bytes, this.key('holdfast_proxy_tunnel_bytes_total', { route, direction: 'from_client' }), t.bytesFromClient);
+    this.add(bytes, this.key('holdfast_proxy_tunnel_bytes_total', { route, direction: 'from_upstream' }), t.bytesFromUpstream);
+    const seconds = this.family('holdfast_proxy_tunnel_seconds_total', 'Lifetime of closed tunnels added up, by route (divide by the closed count for the mean).', 'counter');
+    this.add(seconds, this.key('holdfast_proxy_tunnel_seconds_total', { route }), t.durationMs / 1000);
+  }
+
   /** The cache store of `route` failed (the request went on without it). */
   storeError(route: string): void {
     const f = this.family('holdfast_proxy_cache_store_errors_total', 'Cache store failures, by route.', 'counter');
@@ -136,6 +156,9 @@ export class ProxyMetrics {
       merge: 'sum',
       samples: { holdfast_proxy_client_connections: connections },
     };
+    const tunnels: MetricFamily = { help: 'Tunnels (WebSockets) open, by route.', type: 'gauge', merge: 'sum', samples: {} };
+    for (const [route, n] of this.openTunnels) tunnels.samples[this.key('holdfast_proxy_tunnels_open', { route })] = n;
+    out.holdfast_proxy_tunnels_open = tunnels;
     const healthy: MetricFamily = { help: 'Whether the upstream is taking traffic (1) or marked down (0).', type: 'gauge', merge: 'max', samples: {} };
     const active: MetricFamily = { help: 'Requests in flight to the upstream.', type: 'gauge', merge: 'sum', samples: {} };
     const upstreamConnections: MetricFamily = { help: 'Connections open to the upstream.', type: 'gauge', merge: 'sum', samples: {} };

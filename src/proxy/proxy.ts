@@ -476,6 +476,8 @@ export class ReverseProxy {
       return this.answerError(res, err, 'upstream', exchange);
     }
     const u = lease.upstream;
+    exchange.upstream = u.url;
+    const sentAt = performance.now();
     let result: UpgradeResult;
     try {
       result = await u.agent.upgrade(u.prefix === '' ? u.origin + pathAndQuery : u.url + pathAndQuery, {
@@ -490,6 +492,7 @@ export class ReverseProxy {
       return this.answerError(res, err, 'upstream', exchange);
     }
     u.recordSuccess();
+    exchange.upstreamMs = performance.now() - sentAt;
     const upstreamRes = result.response;
     if (!result.upgraded) {
       this.stats.tunnels.refused++;
@@ -517,6 +520,8 @@ export class ReverseProxy {
     tunnels.opened++;
     tunnels.active++;
     const protocol = upgradeGranted(101, upstreamRes.headers, protocols) ?? protocols[0]!;
+    let closed: (record: TunnelRecord) => void = () => {};
+    exchange.tunnel = new Promise<TunnelRecord>((resolve) => (closed = resolve));
     const tunnel = new Tunnel(switched.socket, switched.head, upstreamSocket, upstreamHead, this.tunnelOptions, (t, reason, durationMs) => {
       this.tunnels.delete(t);
       lease.release();
@@ -524,10 +529,12 @@ export class ReverseProxy {
       tunnels.bytesFromClient += t.bytesFromClient;
       tunnels.bytesFromUpstream += t.bytesFromUpstream;
       if (reason === 'idle-timeout') tunnels.idleTimeouts++;
-      this.onTunnel?.({
+      const record: TunnelRecord = {
         protocol, upstream: u.url, target: req.target, remoteAddress: req.remoteAddress,
         bytesFromClient: t.bytesFromClient, bytesFromUpstream: t.bytesFromUpstream, durationMs, reason,
-      });
+      };
+      this.onTunnel?.(record);
+      closed(record);
     });
     if (tunnel.active) this.tunnels.add(tunnel);
   }
