@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, InvalidOptionError, ServerError, type ServerOptions } from '../../src/server/index.ts';
+import { createServer, InvalidOptionError, ServerError, type ServerOptions, type StreamingHandler } from '../../src/server/index.ts';
 import { RawClient, startServer, type Ending } from './helpers.ts';
 import { sleep } from '../support.ts';
 
@@ -30,19 +30,24 @@ function codeOf(err: unknown): string {
   return err instanceof ServerError ? err.code : String(err);
 }
 
+/** A handler that reads the whole body, records the code it fails with, and rethrows. */
+function readingBody(seen: string[]): StreamingHandler {
+  return async (req, res) => {
+    try {
+      await req.body.text();
+    } catch (err) {
+      seen.push(codeOf(err));
+      throw err;
+    }
+    void res.end('never');
+  };
+}
+
 test('a body that stops arriving: 408, the handler sees HF_SERVER_BODY_TIMEOUT, the connection closes', async (t) => {
   const seen: string[] = [];
   const server = await startServer(t, {
     bodyTimeout: 150,
-    handler: async (req, res) => {
-      try {
-        await req.body.text();
-      } catch (err) {
-        seen.push(codeOf(err));
-        throw err;
-      }
-      void res.end('never');
-    },
+    handler: readingBody(seen),
   });
   for (const head of [
     'POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc',
@@ -105,15 +110,7 @@ test('requestTimeout bounds the whole request, however steadily its bytes trickl
   const server = await startServer(t, {
     bodyTimeout: 2_000,
     requestTimeout: 300,
-    handler: async (req, res) => {
-      try {
-        await req.body.text();
-      } catch (err) {
-        seen.push(codeOf(err));
-        throw err;
-      }
-      void res.end('never');
-    },
+    handler: readingBody(seen),
   });
   const c = new RawClient(server.address()!.port);
   await c.connected;
