@@ -83,13 +83,21 @@ interface Link {
   lastError: unknown;
 }
 
-/** Set the variant, then extend the key's TTL to cover it (never shorten it for other variants). */
-const PUT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local ttl = tonumber(ARGV[3])
+/**
+ * The tail of every write script: extend the key's TTL (ms, in ARGV[`ttlArg`]) to cover the
+ * variant just written, never shortening it for the other variants under the same key.
+ */
+function extendTtl(ttlArg: number): string {
+  return `local ttl = tonumber(ARGV[${ttlArg}])
 local cur = redis.call('PTTL', KEYS[1])
 if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`;
+}
+
+/** Set the variant, then extend the key's TTL to cover it. */
+const PUT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+${extendTtl(3)}`;
 
 /**
  * Compare-and-set on the entry id prefix of the variant's value (§4.3.4 freshening), replacing
@@ -106,20 +114,14 @@ if string.sub(v, p + 1, p + 4) ~= '${HEAD_LAYOUT.magic}' then return 2 end
 local n = tonumber(string.sub(v, p + ${HEAD_LAYOUT.lengthOffset + 1}, p + ${HEAD_LAYOUT.prefixLength}))
 if not n then return 2 end
 redis.call('HSET', KEYS[1], ARGV[1], id .. ARGV[3] .. string.sub(v, p + ${HEAD_LAYOUT.prefixLength} + n + ${HEAD_LAYOUT.digestLength} + 1))
-local ttl = tonumber(ARGV[4])
-local cur = redis.call('PTTL', KEYS[1])
-if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1`;
+${extendTtl(4)}`;
 
 /** Compare-and-set on the entry id prefix, writing the whole value (blobs of the older layout). */
 const FRESHEN_WHOLE = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v or string.sub(v, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-local ttl = tonumber(ARGV[4])
-local cur = redis.call('PTTL', KEYS[1])
-if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1`;
+${extendTtl(4)}`;
 
 /** Remove a variant only if its value is still the one found corrupt or expired. */
 const DROP_IF_SAME = `
