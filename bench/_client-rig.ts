@@ -94,3 +94,23 @@ export function median(xs: number[]): number {
 export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** A cell's figure: the median of its runs, with the spread. */
+export function figure(runs: Run[]): Figure {
+  const rps = runs.map((x) => x.rps);
+  return {
+    rps: Math.round(median(rps)),
+    min: Math.round(Math.min(...rps)),
+    max: Math.round(Math.max(...rps)),
+    cpuUsPerReq: Math.round(median(runs.map((x) => x.cpuUs)) * 10) / 10,
+  };
+}
+
+/** Prints one cell: a line per client, then its ratios. */
+export function printCell(key: string, row: Record<string, Figure>, ratios: Record<string, number>): void {
+  process.stdout.write(`${key}\n`);
+  for (const [name, f] of Object.entries(row)) {
+    process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
+  }
+  for (const [k, v] of Object.entries(ratios)) process.stdout.write(`  ${k} = ${v}\n`);
+}

@@ -24,7 +24,7 @@
 import http from 'node:http';
 import { request as undiciRequest, Pool as UndiciPool, Agent as UndiciAgent } from 'undici';
 import { Agent } from '../src/client/index.ts';
-import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, measureWith, median, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
+import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, figure, measureWith, median, printCell, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
 
 type Client = (path: string, post: boolean) => Promise<void>;
 
@@ -109,16 +109,7 @@ export async function run(): Promise<object> {
           }
         }
         const row: Record<string, Figure> = {};
-        for (const name of active) {
-          const rs = runs[name]!;
-          const rps = rs.map((x) => x.rps);
-          row[name] = {
-            rps: Math.round(median(rps)),
-            min: Math.round(Math.min(...rps)),
-            max: Math.round(Math.max(...rps)),
-            cpuUsPerReq: Math.round(median(rs.map((x) => x.cpuUs)) * 10) / 10,
-          };
-        }
+        for (const name of active) row[name] = figure(runs[name]!);
         results[key] = row;
         const ratio: Record<string, number> = {
           'holdfast request / undici request': round2(row['holdfast request']!.rps / row['undici request']!.rps),
@@ -130,11 +121,7 @@ export async function run(): Promise<object> {
           ratio['liveness turn: CPU per request with / without'] = round2(median(turnCpuRatios));
         }
         ratios[key] = ratio;
-        process.stdout.write(`${key}\n`);
-        for (const [name, f] of Object.entries(row)) {
-          process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
-        }
-        for (const [k, v] of Object.entries(ratio)) process.stdout.write(`  ${k} = ${v}\n`);
+        printCell(key, row, ratio);
       }
     }
     await Promise.all([hf.close(), hfNoTurn.close(), undiciAgent.close(), pool.close()]);

@@ -18,7 +18,7 @@
  * Run alone: `npm run bench -- fetch-register`. About 40 s.
  */
 import { Agent, HoldfastDispatcher, installGlobalDispatcher, uninstallGlobalDispatcher } from '../src/client/index.ts';
-import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, measureWith, median, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
+import { POST_BODY, SCENARIOS, ROUNDS, RUN_MS, WARMUP_MS, INITIAL_WARMUP_MS, figure, measureWith, printCell, round2, startTarget, type Figure, type Run, type Scenario } from './_client-rig.ts';
 
 const DEFAULT = 'global fetch (default dispatcher)';
 const REGISTERED = 'global fetch (holdfast/register)';
@@ -58,25 +58,13 @@ export async function run(): Promise<object> {
           for (const name of order) runs[name]!.push(await runAs(name, s, c, WARMUP_MS, RUN_MS));
         }
         const row: Record<string, Figure> = {};
-        for (const name of names) {
-          const rps = runs[name]!.map((x) => x.rps);
-          row[name] = {
-            rps: Math.round(median(rps)),
-            min: Math.round(Math.min(...rps)),
-            max: Math.round(Math.max(...rps)),
-            cpuUsPerReq: Math.round(median(runs[name]!.map((x) => x.cpuUs)) * 10) / 10,
-          };
-        }
+        for (const name of names) row[name] = figure(runs[name]!);
         results[key] = row;
         ratios[key] = {
           'registered / default (req/s)': round2(row[REGISTERED]!.rps / row[DEFAULT]!.rps),
           'CPU per request, registered / default': round2(row[REGISTERED]!.cpuUsPerReq / row[DEFAULT]!.cpuUsPerReq),
         };
-        process.stdout.write(`${key}\n`);
-        for (const [name, f] of Object.entries(row)) {
-          process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
-        }
-        for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
+        printCell(key, row, ratios[key]);
       }
     }
     // The dispatchers alone, with the request fetch would pass for a GET.
@@ -105,20 +93,13 @@ export async function run(): Promise<object> {
     }
     const key = 'GET small c=50, dispatcher alone';
     const row: Record<string, Figure> = {};
-    for (const [name, rs] of Object.entries(dispatchRuns)) {
-      const rps = rs.map((x) => x.rps);
-      row[name] = { rps: Math.round(median(rps)), min: Math.round(Math.min(...rps)), max: Math.round(Math.max(...rps)), cpuUsPerReq: Math.round(median(rs.map((x) => x.cpuUs)) * 10) / 10 };
-    }
+    for (const [name, rs] of Object.entries(dispatchRuns)) row[name] = figure(rs);
     results[key] = row;
     ratios[key] = {
       'holdfast / default (req/s)': round2(row[DISPATCH_HOLDFAST]!.rps / row[DISPATCH_DEFAULT]!.rps),
       'CPU per request, holdfast / default': round2(row[DISPATCH_HOLDFAST]!.cpuUsPerReq / row[DISPATCH_DEFAULT]!.cpuUsPerReq),
     };
-    process.stdout.write(`${key}\n`);
-    for (const [name, f] of Object.entries(row)) {
-      process.stdout.write(`  ${name.padEnd(36)} ${String(f.rps).padStart(7)} req/s  (${f.min}–${f.max})  ${f.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req\n`);
-    }
-    for (const [k, v] of Object.entries(ratios[key])) process.stdout.write(`  ${k} = ${v}\n`);
+    printCell(key, row, ratios[key]);
     return { unit: 'requests/s (median of rounds); CPU µs per request (client process)', rounds: ROUNDS, runMs: RUN_MS, warmupMs: WARMUP_MS, results, ratios };
   } finally {
     await agent.destroy();
