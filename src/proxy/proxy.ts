@@ -17,7 +17,7 @@
 import type { AddressInfo } from 'node:net';
 import { ClientError, type AgentOptions, type ClientResponse, type UpgradeResult } from '../client/index.ts';
 import {
-  HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody, requestedUpgrade,
+  HeaderList, parseContentLength, isStrictTarget, formatAuthority, requestUrl, parseAbsoluteTarget, responseHasNoBody,
   upgradeGranted, splitList, isToken, type Authority,
 } from '../wire/index.ts';
 import { Tunnel, type TunnelOptions, type TunnelRecord } from './tunnel.ts';
@@ -306,7 +306,7 @@ export class ReverseProxy {
     }
     const headers = stripHopByHop(req.headers);
     // Upgrade is hop-by-hop; an allowed one is asked for again, on a connection of its own.
-    const upgrade = this.upgradeProtocols.size === 0 ? [] : requestedUpgrade(req.headers, req.versionMinor, req.framing).filter((p) => this.upgradeProtocols.has(p));
+    const upgrade = this.upgradeProtocols.size === 0 ? [] : req.head.upgrade.filter((p) => this.upgradeProtocols.has(p));
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
     // In origin-form the Host line (the parser allows one) is already the one to send.

@@ -13,7 +13,7 @@
  * `lingeringClose`, so no close ever discards the tail of a response.
  */
 import type { Socket } from 'node:net';
-import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentHttpDate, requestedUpgrade } from '../wire/index.ts';
+import { RequestParser, WireError, reasonPhrase, serializeResponseHead, currentHttpDate } from '../wire/index.ts';
 import type { RequestHead } from '../wire/index.ts';
 import { lingeringClose } from '../transport/lingeringClose.ts';
 import { ServerError } from './errors.ts';
@@ -48,8 +48,8 @@ class Exchange {
   /** Body bytes received when the response completed (start of the post-response drain). */
   drainFrom = -1;
   /** The protocols the request asks to upgrade to (empty: none); the parser holds what follows it. */
-  readonly upgrade: string[];
-  constructor(req: ServerRequest, upgrade: string[]) {
+  readonly upgrade: readonly string[];
+  constructor(req: ServerRequest, upgrade: readonly string[]) {
     this.req = req;
     this.upgrade = upgrade;
   }
@@ -311,7 +311,7 @@ export class Connection implements ResponseSink, BodySource {
     const empty = head.framing.kind === 'none';
     const body = new IncomingBody(this, empty);
     const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
-    const ex = new Exchange(req, head.method === 'CONNECT' ? [] : requestedUpgrade(head.headers, head.versionMinor, head.framing));
+    const ex = new Exchange(req, head.upgrade);
     if (head.method === 'CONNECT') {
       ex.autoStatus = 501;
       this.closeAfterResponse = true;

@@ -68,6 +68,12 @@ export interface RequestHead {
    * replace Host), else `Host`'s; null when `Host` is empty or absent (HTTP/1.0).
    */
   readonly authority: Authority | null;
+  /**
+   * Protocols the request asks to upgrade to (RFC 9110 §7.8: `Upgrade` nominated by
+   * `Connection`, HTTP/1.1, no body), lower-cased without versions; empty for none and for
+   * CONNECT. Worked out once here for the parser, the server and the proxy.
+   */
+  readonly upgrade: readonly string[];
   /** Bytes of the head on the wire. */
   readonly headSize: number;
 }
@@ -578,6 +584,7 @@ export class RequestParser extends MessageParser<RequestHead> {
       keepAlive,
       expect: expectValue === undefined ? undefined : trimOws(expectValue).toLowerCase(),
       authority,
+      upgrade: method === 'CONNECT' ? [] : requestedUpgrade(headers, versionMinor, framing),
       headSize,
     };
     // The handler sees the head before any body byte, so it can answer early (413, 417...).
@@ -586,7 +593,7 @@ export class RequestParser extends MessageParser<RequestHead> {
       this.enterUpgraded();
       return;
     }
-    if (requestedUpgrade(headers, versionMinor, framing).length > 0) {
+    if (head.upgrade.length > 0) {
       // What follows is either the new protocol or the next request: only the server's answer
       // to this one can say which, so nothing after it is parsed until then (`releaseUpgrade`).
       this.enterUpgraded();
