@@ -38,6 +38,10 @@ export interface HttpDateOptions {
 }
 
 /** `sUNDAY` -> `Sunday`: the table spelling of a name matched case-insensitively. */
+function asIs(name: string): string {
+  return name;
+}
+
 function folded(name: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1).toLowerCase();
 }
@@ -53,9 +57,10 @@ const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
  */
 export function parseHttpDate(value: string | undefined, options: number | HttpDateOptions = {}): number | undefined {
   if (value === undefined) return undefined;
-  const o = typeof options === 'number' ? { now: options } : options;
-  const any = o.anyCase === true;
-  const name = any ? folded : (n: string) => n;
+  // No object or closure per call: the cache parses several dates for every response it reads.
+  const now = typeof options === 'number' ? options : options.now;
+  const any = typeof options !== 'number' && options.anyCase === true;
+  const name = any ? folded : asIs;
   let m = (any ? IMF_FIXDATE_ANY_CASE : IMF_FIXDATE).exec(value);
   if (m !== null) {
     if (!DAY_NAMES.includes(name(m[1]!))) return undefined;
@@ -64,7 +69,7 @@ export function parseHttpDate(value: string | undefined, options: number | HttpD
   m = (any ? RFC850_DATE_ANY_CASE : RFC850_DATE).exec(value);
   if (m !== null) {
     if (!DAY_NAMES_LONG.includes(name(m[1]!))) return undefined;
-    return toEpoch(rfc850Year(Number(m[4]), o.now ?? Date.now()), name(m[3]!), Number(m[2]), m[5]!, m[6]!, m[7]!);
+    return toEpoch(rfc850Year(Number(m[4]), now ?? Date.now()), name(m[3]!), Number(m[2]), m[5]!, m[6]!, m[7]!);
   }
   m = (any ? ASCTIME_DATE_ANY_CASE : ASCTIME_DATE).exec(value);
   if (m !== null) {

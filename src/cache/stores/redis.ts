@@ -14,7 +14,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { CacheStore, StoreLimits } from '../store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../store.ts';
 import type { StoredEntry } from '../types.ts';
-import { HEAD_LAYOUT, decodeEntry, encodeEntry, encodeHead } from '../entryCodec.ts';
+import { HEAD_LAYOUT, decodeEntry, encodeHead, encodeTail } from '../entryCodec.ts';
 import { CorruptEntryError, RedisClientMissingError, StoreClosedError, StoreConnectionError, StoreTimeoutError, describeError } from '../errors.ts';
 import { InvalidOptionError, amountOption, durationOption } from '../../wire/optionValidation.ts';
 
@@ -93,6 +93,9 @@ local cur = redis.call('PTTL', KEYS[1])
 if cur < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`;
 }
+
+/** SHA-1 of each script, computed once (every put and freshen runs one). */
+const SCRIPT_SHA = new Map<string, string>();
 
 /** Set the variant, then extend the key's TTL to cover it. */
 const PUT = `
@@ -342,7 +345,8 @@ export class RedisStore implements CacheStore {
   }
 
   #value(entry: StoredEntry): Buffer {
-    return Buffer.concat([Buffer.from(`${entry.id}\n`, 'utf8'), encodeEntry(entry)]);
+    // One concatenation of the parts (encodeEntry would copy the body once more).
+    return Buffer.concat([Buffer.from(`${entry.id}\n`, 'utf8'), encodeHead(entry), encodeTail(entry)]);
   }
 
   #ttl(entry: StoredEntry): number {
@@ -418,7 +422,8 @@ export class RedisStore implements CacheStore {
 
   /** EVALSHA, loading the script on first use (NOSCRIPT). */
   async #eval(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
-    const sha = sha1(script);
+    let sha = SCRIPT_SHA.get(script);
+    if (sha === undefined) SCRIPT_SHA.set(script, (sha = sha1(script)));
     try {
       return await this.#send(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
     } catch (err) {
