@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { createProxy, type ReverseProxy, type ReverseProxyOptions } from '../../src/proxy/index.ts';
+import { stopChild } from '../../src/lab/child.ts';
 
 export const PYTHON = '/usr/bin/python3';
 export const CURL = '/usr/bin/curl';
@@ -24,19 +25,6 @@ export interface Backend {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-/** Stops a child by PID: SIGTERM, then SIGKILL after a grace period. */
-export function stopChild(child: ChildProcess, graceMs = 2000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /** Starts the Python fixture backend (single-threaded unless `threaded`). */
@@ -69,7 +57,7 @@ export async function startPython(t: TestContext, options: { threaded?: boolean 
   return { port, url: `http://127.0.0.1:${port}`, child, stop };
 }
 
-export { freePort, waitForPort } from '../../src/lab/child.ts';
+export { freePort, stopChild, waitForPort } from '../../src/lab/child.ts';
 
 /** One request straight to a backend on its own connection (`Connection: close`, no pooling). */
 export function directRequest(
