@@ -344,7 +344,7 @@ export class ReverseProxy {
     // Aborting the upstream exchange when the client goes away; not with a cache, where the
     // response may be wanted by collapsed requests and by the next client.
     const signal = cache === null || req.method !== 'GET' ? req.signal : undefined;
-    let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; outcome: CacheOutcome | null; trailers: () => HeaderList | null; stripped: boolean };
+    let out: { status: number; statusText: string; headers: HeaderList; body: Uint8Array | AsyncIterable<Uint8Array>; trailers: () => HeaderList | null; stripped: boolean };
     try {
       if (cache !== null) {
         // From the validated parts, never Host pasted before the target: `Host: victim#` with
@@ -361,16 +361,16 @@ export class ReverseProxy {
         const outcome = cres.cacheOutcome ?? null;
         if (outcome !== null) this.stats.cache[outcome] = (this.stats.cache[outcome] ?? 0) + 1;
         exchange.cacheOutcome = outcome;
-        out = { status: cres.status, statusText: cres.statusText, headers: cres.headers, body: cres.body, outcome, trailers: () => trailers(), stripped: false };
+        out = { status: cres.status, statusText: cres.statusText, headers: cres.headers, body: cres.body, trailers: () => trailers(), stripped: false };
       } else {
         const f = await this.forward(req.method, target.pathAndQuery, headers, body, signal, exchange, interim);
         // `forward` already stripped hop-by-hop fields and re-derived the length.
-        out = { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body, outcome: null, trailers: f.trailers, stripped: true };
+        out = { status: f.status, statusText: f.statusText, headers: f.headers, body: f.body, trailers: f.trailers, stripped: true };
       }
     } catch (err) {
       return this.answerError(res, err, 'upstream', exchange);
     }
-    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.outcome, out.trailers, out.stripped, exchange);
+    await this.respond(req, res, out.status, out.statusText, out.headers, out.body, out.trailers, out.stripped, exchange);
   };
 
   /**
@@ -500,7 +500,7 @@ export class ReverseProxy {
       const length = upstreamRes.headers.has('transfer-encoding') ? undefined : safeContentLength(upstreamRes.headers);
       if (length !== undefined) out.set('content-length', String(length));
       const body = new ReadAhead(upstreamRes.body, this.bufferResponses, () => lease.release());
-      return this.respond(req, res, upstreamRes.status, upstreamRes.statusText, out, body, null, () => upstreamRes.trailers, true, exchange);
+      return this.respond(req, res, upstreamRes.status, upstreamRes.statusText, out, body, () => upstreamRes.trailers, true, exchange);
     }
     const { socket: upstreamSocket, head: upstreamHead } = result;
     const out = stripHopByHop(upstreamRes.headers);
@@ -559,7 +559,6 @@ export class ReverseProxy {
     statusText: string,
     upstreamHeaders: HeaderList,
     body: Uint8Array | AsyncIterable<Uint8Array>,
-    _outcome: CacheOutcome | null,
     trailers: () => HeaderList | null,
     stripped: boolean,
     exchange: ProxyExchange,
