@@ -9,7 +9,7 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { formatHttpDate, parseHttpDate } from '../wire/httpDate.ts';
 import { ifMatchPasses, ifNoneMatchPasses, parseEntityTag, strongMatch } from '../wire/etag.ts';
-import { trimOws } from '../wire/chars.ts';
+import { resolveByteRanges } from '../wire/byteRanges.ts';
 import { mimeType } from './mime.ts';
 import type { StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
@@ -33,25 +33,6 @@ function escapeHtml(s: string): string {
 
 function etagOf(st: Stats): string {
   return `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-}
-
-/** Parses one `bytes=` range against `size`: [start, end] inclusive, 'unsatisfiable', or null (ignore). */
-function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | null {
-  const m = /^bytes=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)$/.exec(trimOws(header));
-  // Several ranges or another unit: serving the whole representation is allowed (RFC 9110 §14.2).
-  if (m === null) return null;
-  const [, a, b] = m;
-  if (a === '' && b === '') return null;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) return 'unsatisfiable';
-    return [Math.max(0, size - n), size - 1];
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (b !== '' && Number(b) < start) return null;
-  if (start >= size) return 'unsatisfiable';
-  return [start, end];
 }
 
 async function sendText(res: ResponseWriter, status: number, text: string, extra: Record<string, string> = {}): Promise<void> {
@@ -210,13 +191,17 @@ async function sendFile(req: ServerRequest, res: ResponseWriter, file: string, s
     const rangeApplies = ifRange === undefined
       || (rangeTag !== undefined ? tag !== undefined && strongMatch(rangeTag, tag) : parseHttpDate(ifRange) === mtime);
     if (rangeApplies) {
-      const r = parseRange(range, size);
-      if (r === 'unsatisfiable') {
+      const ranges = resolveByteRanges(range, size);
+      if (ranges !== null && ranges.length === 0) {
         await sendText(res, 416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}` });
         return;
       }
-      if (r !== null) {
-        [start, end] = r;
+      // Several ranges are answered with the whole file, as RFC 9110 §14.2 allows a server to do:
+      // serveStatic does not build multipart/byteranges bodies.
+      const only = ranges?.length === 1 ? ranges[0] : undefined;
+      if (only !== undefined) {
+        start = only.first;
+        end = only.last;
         status = 206;
         headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
       }

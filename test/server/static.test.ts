@@ -101,6 +101,16 @@ test('byte ranges: single, suffix, open-ended, unsatisfiable, If-Range', async (
   const lm = full.headers.get('last-modified')!;
   assert.equal((await req(server.port, 'GET', '/data.bin', `Range: bytes=0-0\r\nIf-Range: ${lm}\r\n`)).status, 206);
   assert.equal((await req(server.port, 'GET', '/data.bin', 'Range: bytes=0-0\r\nIf-Range: Thu, 01 Jan 1970 00:00:00 GMT\r\n')).status, 200);
+  // RFC 9110 §14.1.1: a range set is a list; unsatisfiable members are dropped (§14.1.2), so the one
+  // satisfiable range is served, and several satisfiable ones get the whole file (§14.2 allows it).
+  const one = await req(server.port, 'GET', '/data.bin', 'Range: bytes=5000-6000, 0-4\r\n');
+  assert.equal(one.status, 206);
+  assert.equal(one.headers.get('content-range'), 'bytes 0-4/1000');
+  const several = await req(server.port, 'GET', '/data.bin', 'Range: bytes=0-4, 10-14\r\n');
+  assert.equal(several.status, 200);
+  assert.equal(several.body.length, 1000);
+  // Zero-length suffix: nothing is satisfiable.
+  assert.equal((await req(server.port, 'GET', '/data.bin', 'Range: bytes=-0\r\n')).status, 416);
 });
 
 test('directories: redirect to slash, index.html, escaped listing; traversal and dotfiles refused', async (t) => {
