@@ -6,11 +6,11 @@
 import { trimOws } from './chars.ts';
 
 /**
- * Splits a list-based field value (RFC 9110 §5.6.1) on commas outside quoted-strings, trimming
- * each member of OWS and dropping empty members (`a, , b` is `a`, `b`). Quoted-strings are kept
- * as they are, quotes and escapes included: a comma inside `"a, b"` does not split.
+ * Splits `value` on `separator` outside quoted-strings, trimming each member of OWS. Quoted-strings
+ * are kept as they are, quotes and escapes included: a comma inside `"a, b"` does not split.
+ * `keepEmpty` keeps empty members, for grammars where one is an error (`chunked;`).
  */
-export function splitList(value: string): string[] {
+function splitOutsideQuotes(value: string, separator: number, keepEmpty: boolean): string[] {
   const out: string[] = [];
   let start = 0;
   let quoted = false;
@@ -21,15 +21,32 @@ export function splitList(value: string): string[] {
       if (c === 0x5c /* \ */) i++;
       else if (c === 0x22 /* " */) quoted = false;
     } else if (c === 0x22) quoted = true;
-    else if (c === 0x2c /* , */) {
+    else if (c === separator) {
       const m = trimOws(value.slice(start, i));
-      if (m.length > 0) out.push(m);
+      if (keepEmpty || m.length > 0) out.push(m);
       start = i + 1;
     }
   }
   const m = trimOws(value.slice(start));
-  if (m.length > 0) out.push(m);
+  if (keepEmpty || m.length > 0) out.push(m);
   return out;
+}
+
+/**
+ * Splits a list-based field value (RFC 9110 §5.6.1) on commas outside quoted-strings, trimming
+ * each member of OWS and dropping empty members (`a, , b` is `a`, `b`). Quoted-strings are kept
+ * as they are, quotes and escapes included: a comma inside `"a, b"` does not split.
+ */
+export function splitList(value: string): string[] {
+  return splitOutsideQuotes(value, 0x2c /* , */, false);
+}
+
+/**
+ * Splits a list member into its first part and its `;` parameters (RFC 9110 §5.6.6), outside
+ * quoted-strings, each trimmed of OWS; empty parts are kept so that the caller can refuse them.
+ */
+export function splitParameters(member: string): string[] {
+  return splitOutsideQuotes(member, 0x3b /* ; */, true);
 }
 
 /** Splits a comma-separated list into lower-cased, trimmed, non-empty members. */

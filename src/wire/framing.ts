@@ -5,6 +5,7 @@
 import { WireError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
 import { TCHAR_CLASS, isToken, trimOws } from './chars.ts';
+import { splitList, splitParameters } from './fields.ts';
 
 export type BodyFraming =
   | { readonly kind: 'none' }
@@ -69,17 +70,16 @@ function transferCodings(headers: HeaderList): string[] {
   if (lines.length === 1 && lines[0]!.length === 7 && lines[0]!.toLowerCase() === 'chunked') return ['chunked'];
   const codings: string[] = [];
   for (const line of lines) {
-    for (const member of line.split(',')) {
-      const m = trimOws(member);
-      // Empty list elements are ignored (RFC 9110 §5.6.1.2).
-      if (m === '') continue;
-      const parts = m.split(';');
-      const coding = trimOws(parts[0]!).toLowerCase();
+    // Quote-aware: a comma or semicolon inside a quoted parameter value does not split
+    // (`gzip;x="a,b"` is one coding). Empty list elements are ignored (RFC 9110 §5.6.1.2).
+    for (const m of splitList(line)) {
+      const parts = splitParameters(m);
+      const coding = parts[0]!.toLowerCase();
       if (!isToken(coding)) {
         throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `invalid transfer coding ${JSON.stringify(m)}`);
       }
       for (let k = 1; k < parts.length; k++) {
-        if (!TRANSFER_PARAMETER_RE.test(trimOws(parts[k]!))) {
+        if (!TRANSFER_PARAMETER_RE.test(parts[k]!)) {
           throw new WireError('HF_WIRE_INVALID_TRANSFER_ENCODING', `malformed transfer-coding parameter in ${JSON.stringify(m)}`);
         }
       }

@@ -79,6 +79,19 @@ describe('request framing', () => {
     assert.deepEqual(requestFraming(H(['Transfer-Encoding', 'chunked']), 1), { kind: 'chunked' });
   });
 
+  test('transfer-coding parameters are read quote-aware (RFC 9110 §5.6.1, §5.6.6, §10.1.4)', () => {
+    // A comma or semicolon inside a quoted parameter value neither splits the list nor the
+    // parameters: this is gzip then chunked (an unsupported coding, 501), not a malformed field.
+    for (const te of ['gzip;x="a,b", chunked', 'gzip;x="a;b", chunked', 'gzip ; x = "a\\",b" , chunked']) {
+      assert.throws(() => requestFraming(H(['Transfer-Encoding', te]), 1), { code: 'HF_WIRE_UNSUPPORTED_TRANSFER_ENCODING' }, te);
+    }
+    assert.throws(() => responseFraming(H(['Transfer-Encoding', 'gzip;x="a,b", chunked']), 'GET', 200), { code: 'HF_WIRE_UNSUPPORTED_TRANSFER_ENCODING' });
+    // Still strict: an unterminated quote, an empty parameter, a parameter on chunked.
+    for (const te of ['gzip;x="a, chunked', 'gzip;, chunked', 'chunked;x="a,b"']) {
+      assert.throws(() => requestFraming(H(['Transfer-Encoding', te]), 1), { code: 'HF_WIRE_INVALID_TRANSFER_ENCODING' }, te);
+    }
+  });
+
   test('parseContentLength accepts identical repeats and rejects the rest', () => {
     assert.equal(parseContentLength(H()), undefined);
     assert.equal(parseContentLength(H(['Content-Length', '42'], ['content-length', '42'])), 42);
