@@ -2,10 +2,10 @@
  * `holdfast check URL`: audits a running server for the connection-lifecycle races and prints a
  * verdict per probe, with evidence.
  */
-import { parseArgs } from 'node:util';
-import { writeFile } from 'node:fs/promises';
 import { check, checkProbes, renderCheckReport, renderCheckHtml, LabError, type CheckProgress } from '../lab/index.ts';
 import { ProgressLine } from './progress.ts';
+import { parseCommandLine, positiveNumberFlag, usageFailure, UsageError } from './args.ts';
+import { abortOnSigint, csvFlag, writeReport } from './reportOutput.ts';
 
 export const CHECK_HELP = `Usage: holdfast check URL [options]
 
@@ -36,11 +36,6 @@ Options:
 Progress goes to stderr. Each probe is explained in docs/check.md.
 `;
 
-function fail(message: string): number {
-  process.stderr.write(`holdfast check: ${message}\n\n${CHECK_HELP}`);
-  return 2;
-}
-
 /** The progress display: the probe running now, then each verdict as it comes. */
 export function checkProgress(progress: ProgressLine): (ev: CheckProgress) => void {
   return (ev) => {
@@ -52,9 +47,12 @@ export function checkProgress(progress: ProgressLine): (ev: CheckProgress) => vo
 
 /** Entry point of `holdfast check`; returns the exit status. */
 export async function runCheck(argv: string[]): Promise<number> {
-  let parsed;
+  let values;
+  let url: string;
+  let scale: number;
   try {
-    parsed = parseArgs({
+    let positionals;
+    ({ values, positionals } = parseCommandLine({
       args: argv,
       allowPositionals: true,
       options: {
@@ -67,50 +65,38 @@ export async function runCheck(argv: string[]): Promise<number> {
         list: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-      strict: true,
-    });
+    }));
+    if (values.help === true) {
+      process.stdout.write(CHECK_HELP);
+      return 0;
+    }
+    if (values.list === true) {
+      for (const p of checkProbes) process.stdout.write(`${p.id.padEnd(14)}${p.title}\n${' '.repeat(14)}${p.description}\n`);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL, got ${positionals.length} arguments`);
+    url = positionals[0]!;
+    scale = positiveNumberFlag('timeout-scale', values['timeout-scale']) ?? 1;
   } catch (err) {
-    return fail((err as Error).message);
+    return usageFailure('check', err, CHECK_HELP);
   }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(CHECK_HELP);
-    return 0;
-  }
-  if (values.list === true) {
-    for (const p of checkProbes) process.stdout.write(`${p.id.padEnd(14)}${p.title}\n${' '.repeat(14)}${p.description}\n`);
-    return 0;
-  }
-  if (positionals.length !== 1) return fail(positionals.length === 0 ? 'a URL is required' : `one URL, got ${positionals.length} arguments`);
-  const scale = values['timeout-scale'] === undefined ? 1 : Number(values['timeout-scale']);
-  if (!Number.isFinite(scale) || scale <= 0) return fail('--timeout-scale must be a positive number');
-  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const progress = new ProgressLine();
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
   try {
-    const report = await check(positionals[0]!, {
+    const report = await abortOnSigint((signal) => check(url, {
       uploadPath: values['upload-path'],
       largePath: values['large-path'],
-      only,
+      only: csvFlag(values.only),
       timeoutScale: scale,
-      signal: controller.signal,
+      signal,
       onProgress: checkProgress(progress),
-    });
+    }));
     progress.done();
-    if (values.html !== undefined) {
-      await writeFile(values.html, renderCheckHtml(report));
-      process.stderr.write(`holdfast check: HTML report written to ${values.html}\n`);
-    }
-    if (values.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else process.stdout.write(renderCheckReport(report, { color: process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined }));
+    await writeReport(report, { command: 'check', json: values.json === true, html: values.html, renderText: renderCheckReport, renderHtml: renderCheckHtml });
     return report.passed ? 0 : 1;
   } catch (err) {
     progress.done();
-    if (err instanceof LabError) return fail(err.message);
+    // The target or a probe option the lab refuses (a non-HTTP URL, an unknown probe): a usage error.
+    if (err instanceof LabError) return usageFailure('check', new UsageError(err.message, { cause: err }), CHECK_HELP);
     throw err;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 }

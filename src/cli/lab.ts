@@ -1,12 +1,12 @@
 /**
  * `holdfast lab`: runs the race lab and prints the scorecard.
  */
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runLab, renderScorecard, renderHtmlReport, scenarios, subjects, LabError, type LabProgress, type Subject } from '../lab/index.ts';
 import { ProgressLine } from './progress.ts';
 import { integerFlag, parseCommandLine, positiveNumberFlag, usageFailure } from './args.ts';
+import { abortOnSigint, csvFlag, writeReport } from './reportOutput.ts';
 
 export const LAB_HELP = `Usage: holdfast lab [options]
 
@@ -33,10 +33,6 @@ otherwise. External programs: HOLDFAST_LAB_PYTHON (default /usr/bin/python3),
 HOLDFAST_LAB_CURL (/usr/bin/curl), HOLDFAST_LAB_APACHE (/usr/sbin/apache2); a subject whose
 program is missing is shown as "not installed", never as a pass.
 `;
-
-function csv(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-}
 
 const FAMILIES = new Set(['holdfast', 'naive', 'peer']);
 
@@ -137,26 +133,18 @@ export async function runLabCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const progress = new ProgressLine();
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
   try {
-    const card = await runLab({
-      only: csv(values.only),
-      subjects: csv(values.subjects),
+    const card = await abortOnSigint((signal) => runLab({
+      only: csvFlag(values.only),
+      subjects: csvFlag(values.subjects),
       repeat,
       concurrency,
-      signal: controller.signal,
+      signal,
       extraSubjects: extra,
       onProgress: labProgress(progress),
-    });
+    }));
     progress.done();
-    if (values.html !== undefined) {
-      await writeFile(values.html, renderHtmlReport(card));
-      process.stderr.write(`holdfast lab: HTML report written to ${values.html}\n`);
-    }
-    if (values.json === true) process.stdout.write(`${JSON.stringify(card, null, 2)}\n`);
-    else process.stdout.write(renderScorecard(card, { color: process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined }));
+    await writeReport(card, { command: 'lab', json: values.json === true, html: values.html, renderText: renderScorecard, renderHtml: renderHtmlReport });
     return card.holdfastPassed ? 0 : 1;
   } catch (err) {
     progress.done();
@@ -165,7 +153,5 @@ export async function runLabCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 }
