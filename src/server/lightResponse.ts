@@ -87,14 +87,13 @@ function snapshotHeaders(init: unknown): HeaderPairs | null {
   }
   const initProto = Object.getPrototypeOf(init) as unknown;
   if (initProto !== Object.prototype && initProto !== null) return null;
-  for (const name in init) {
-    if (!Object.hasOwn(init, name)) continue;
+  // The platform converts every own key, enumerable or not, and throws on a symbol key.
+  for (const name of Reflect.ownKeys(init)) {
+    if (typeof name !== 'string') return null;
     const value = (init as Record<string, unknown>)[name];
     if (!isToken(name) || !plainValue(value)) return null;
     pairs.push([name, value]);
   }
-  // A record's symbol keys are ignored by the platform too; an accessor's second read is not
-  // observable beyond what the platform's own conversion does (it reads each once, as here).
   return pairs;
 }
 

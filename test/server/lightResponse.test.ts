@@ -55,6 +55,17 @@ const cases: Record<string, (R: Ctor) => Response> = {
   'string, Headers object': (R) => new R('hi', { headers: new Headers({ 'x-h': 'v', 'content-type': 'application/json' }) }),
   'header value with outer spaces (normalised)': (R) => new R('hi', { headers: { 'x-a': '  padded\t' } }),
   'header value with a control byte the platform allows': (R) => new R('hi', { headers: { 'x-a': 'a\u0001b' } }),
+  'record with a symbol key': (R) => new R('hi', { headers: { 'x-a': '1', [Symbol('s')]: 'v' } as unknown as Record<string, string> }),
+  'record with a non-enumerable key': (R) => {
+    const h: Record<string, string> = { 'x-vis': '1' };
+    Object.defineProperty(h, 'x-hidden', { value: '2', enumerable: false });
+    return new R('hi', { headers: h });
+  },
+  'record with an inherited key': (R) => {
+    const h = Object.create({ 'x-inherited': '1' }) as Record<string, string>;
+    h['x-own'] = '2';
+    return new R('hi', { headers: h });
+  },
   'non-string header value': (R) => new R('hi', { headers: { 'x-n': 42 as unknown as string } }),
   'invalid header name': (R) => new R('hi', { headers: { 'bad name': 'v' } }),
   'header value with LF': (R) => new R('hi', { headers: { 'x-a': 'a\nb' } }),
