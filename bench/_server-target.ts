@@ -1,6 +1,8 @@
 /**
  * A benchmark target, run in its own process by bench/server.ts:
- * `node bench/_server-target.ts <holdfast-fetch|holdfast-fetch-light|holdfast-stream|hono-node|hono-node-light|node-http|raw-net>`.
+ * `node bench/_server-target.ts <holdfast-fetch|holdfast-fetch-platform|holdfast-stream|hono-node|hono-node-platform|node-http|raw-net>`.
+ * `holdfast-fetch` and `hono-node` run at their defaults; the `-platform` variants keep the
+ * platform's own `Response` (`lightResponse: false`, `overrideGlobalObjects: false`).
  * Serves the same four handlers on every server and prints the port.
  */
 import http from 'node:http';
@@ -25,15 +27,15 @@ const fetchHandler = async (req: Request): Promise<Response> => {
   return new Response('not found', { status: 404 });
 };
 
-if (kind === 'holdfast-fetch' || kind === 'holdfast-fetch-light') {
-  const server = createServer({ lightResponse: kind === 'holdfast-fetch-light', fetch: fetchHandler });
+if (kind === 'holdfast-fetch' || kind === 'holdfast-fetch-platform') {
+  const server = createServer(kind === 'holdfast-fetch' ? { fetch: fetchHandler } : { fetch: fetchHandler, lightResponse: false });
   port = (await server.listen(0, '127.0.0.1')).port;
-} else if (kind === 'hono-node' || kind === 'hono-node-light') {
+} else if (kind === 'hono-node' || kind === 'hono-node-platform') {
   // The usual way to run a fetch handler on node:http. Its default replaces the global
-  // Request/Response with lighter ones (as holdfast's lightResponse does); hono-node keeps the
-  // platform's, like holdfast-fetch.
+  // Request/Response with lighter ones (as holdfast's default does); hono-node-platform keeps
+  // the platform's, like holdfast-fetch-platform.
   const { createAdaptorServer } = await import('@hono/node-server');
-  const server = createAdaptorServer({ fetch: fetchHandler, overrideGlobalObjects: kind === 'hono-node-light' });
+  const server = createAdaptorServer(kind === 'hono-node' ? { fetch: fetchHandler } : { fetch: fetchHandler, overrideGlobalObjects: false });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 } else if (kind === 'holdfast-stream') {

@@ -10,9 +10,9 @@
  */
 import { statusHasNoBody } from '../wire/framing.ts';
 import { ServerError } from './errors.ts';
-import { NativeResponse, lightParts, initHas } from './lightResponse.ts';
+import { NativeResponse, lightParts } from './lightResponse.ts';
 import type { ServerRequest } from './serverRequest.ts';
-import type { ResponseWriter, ResponseHeaders } from './responseWriter.ts';
+import type { ResponseWriter } from './responseWriter.ts';
 import type { ReadableStreamReadResult } from 'node:stream/web';
 import type { FetchHandler, FetchInfo, StreamingHandler } from './options.ts';
 
@@ -167,9 +167,9 @@ export function writeResponse(req: ServerRequest, res: ResponseWriter, response:
   }
   const light = lightParts(response);
   if (light !== undefined) {
-    // Fast path: the body is already a value; no Headers, no stream, one write.
-    res.writeHead(light.status, light.headers as ResponseHeaders | undefined, light.statusText === '' ? undefined : light.statusText);
-    if (typeof light.body === 'string' && !initHas(light.headers, 'content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8');
+    // Fast path: the body is already a value and the headers a validated snapshot (the default
+    // Content-Type of a string body included); no Headers, no stream, one write.
+    res.writeHead(light.status, light.headers, light.statusText === '' ? undefined : light.statusText);
     void res.end(light.body);
     return undefined;
   }

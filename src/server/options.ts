@@ -33,8 +33,17 @@ export interface ServerOptions {
   /** Fetch handler. */
   fetch?: FetchHandler;
   /**
-   * Replace `globalThis.Response` with `LightResponse` (process-wide), so fetch handlers —
-   * frameworks included — skip undici's per-response Headers and stream construction. Default false.
+   * Install `LightResponse` as `globalThis.Response`, so every `new Response()` and
+   * `Response.json()` of the process — a framework's included — is lazy: it validates and
+   * snapshots its arguments as the platform's does, is an `instanceof Response` and behaves as
+   * one, but builds undici's `Headers` and body stream only if something reads them; the server
+   * writes its body straight to the socket. A byte body is sent from the buffer passed (not
+   * copied, unlike the platform): do not modify it afterwards. `globalThis.Response` is
+   * replaced when the server is created (`createServer()` / `serve()`, not when holdfast is
+   * imported) and not restored when it closes: objects and subclasses made meanwhile would
+   * otherwise see `Response` change identity. `Headers`, `Request` and `fetch` are left alone, and `instanceof Response` stays
+   * true for the platform's own responses. Default: true with `fetch`, false with `handler`;
+   * pass `false` to keep the platform's `Response`.
    */
   lightResponse?: boolean;
   /** TLS options (`key`, `cert`, ...): serve HTTPS. */

@@ -98,7 +98,8 @@ export class Server {
       throw new InvalidOptionError('handler', 'pass exactly one of `handler` (streaming) and `fetch`');
     }
     this.options = resolveOptions(options);
-    if (booleanOption('lightResponse', options.lightResponse ?? false)) installLightResponse();
+    // The default of a fetch server: its handler's `new Response()` is what dominates its cost.
+    if (booleanOption('lightResponse', options.lightResponse ?? options.fetch !== undefined)) installLightResponse();
     this.handler = options.handler ?? fetchToStreaming(options.fetch as FetchHandler);
     this.secure = options.tls !== undefined;
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.

@@ -26,6 +26,8 @@ export class ServerRequest {
   /** @internal The head as parsed. */
   readonly head: RequestHead;
   private controller: AbortController | null = null;
+  /** `url`, built on first read: a fetch handler reads it once or more per request. */
+  private urlCache: string | null = null;
   private abortReason: Error | null = null;
 
   constructor(head: RequestHead, body: IncomingBody, secure: boolean, remoteAddress: string, remotePort: number) {
@@ -67,11 +69,13 @@ export class ServerRequest {
    * would make `/public` read as `/admin` (the parser refuses such a Host; see wire/authority.ts).
    */
   get url(): string {
+    if (this.urlCache !== null) return this.urlCache;
     const t = this.target;
     const pq = this.pathAndQuery;
     const absolute = t.charCodeAt(0) !== 0x2f && t !== '*' ? parseAbsoluteTarget(t) : null;
     const scheme = absolute !== null ? absolute.scheme : this.secure ? 'https' : 'http';
-    return requestUrl(scheme, this.head.authority, pq.charCodeAt(0) === 0x2f ? pq : '/');
+    this.urlCache = requestUrl(scheme, this.head.authority, pq.charCodeAt(0) === 0x2f ? pq : '/');
+    return this.urlCache;
   }
 
   /** The value of the field `name` (lines joined with ", "), or undefined. */
