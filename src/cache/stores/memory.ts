@@ -49,12 +49,17 @@ export class MemoryStore implements CacheStore {
   }
 
   async get(key: string): Promise<StoredEntry[]> {
+    return this.getSync(key);
+  }
+
+  getSync(key: string): StoredEntry[] {
     this.#check();
     const ids = this.#byKey.get(key);
     if (ids === undefined) return [];
     const now = Date.now();
     const out: StoredEntry[] = [];
-    for (const id of [...ids]) {
+    // No copy of the set: deleting the id being visited while iterating a Set is well defined.
+    for (const id of ids) {
       const slot = this.#slots.get(id)!;
       if (slot.entry.expires <= now) {
         this.#remove(id);
