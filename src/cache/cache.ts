@@ -32,7 +32,8 @@ import { invalidationKeys } from './invalidation.ts';
 import { ERROR_STATUSES, decideReuse, staleForbidden, staleIfErrorAllows } from './reuse.ts';
 import { CDN_CACHE_CONTROL, responsePolicy } from './targeted.ts';
 import type { ResponsePolicy } from './targeted.ts';
-import { CacheStatusNote, formatCacheStatus } from './cacheStatus.ts';
+import { CacheStatusNote, cacheStatusMember } from './cacheStatus.ts';
+import { serializeTokenOrString } from '../wire/structuredFields.ts';
 import type { ForwardReason } from './cacheStatus.ts';
 import { rangeFromStored } from './ranges.ts';
 import { cacheKey } from './cacheKey.ts';
@@ -179,7 +180,8 @@ export class Cache {
   readonly #stored = new WeakSet<CacheResponse>();
   readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
   readonly #targets: readonly string[];
-  readonly #statusName: string | null;
+  /** The name in this cache's Cache-Status entries, serialised as a token or string (null: no entry). */
+  readonly #statusId: string | null;
   readonly #statusKey: boolean;
   readonly #staleIfDisconnected: boolean;
   #interceptor: Interceptor | undefined;
@@ -212,8 +214,9 @@ export class Cache {
     this.#targets = targets.map((n) => n.toLowerCase());
     const status = options.cacheStatus ?? {};
     if (status !== false && (typeof status !== 'object' || status === null)) throw new InvalidOptionError('cacheStatus', 'cacheStatus must be an object or false');
-    this.#statusName = status === false ? null : (status.name ?? 'holdfast');
-    if (this.#statusName !== null && formatCacheStatus(this.#statusName, new CacheStatusNote()) === undefined) {
+    const statusName = status === false ? null : (status.name ?? 'holdfast');
+    this.#statusId = statusName === null ? null : (serializeTokenOrString(statusName) ?? null);
+    if (statusName !== null && this.#statusId === null) {
       throw new InvalidOptionError('cacheStatus.name', 'cacheStatus.name must be printable ASCII');
     }
     this.#statusKey = status !== false && status.key === true;
@@ -228,11 +231,8 @@ export class Cache {
   async handle(request: CacheRequest, next: Next): Promise<CacheResponse> {
     const note = new CacheStatusNote();
     const response = await this.#handle(request, next, note);
-    if (this.#statusName !== null) {
-      const entry = formatCacheStatus(this.#statusName, note);
-      // RFC 9211 §2: each cache appends its entry, keeping those of the caches before it.
-      if (entry !== undefined) response.headers.append('cache-status', entry);
-    }
+    // RFC 9211 §2: each cache appends its entry, keeping those of the caches before it.
+    if (this.#statusId !== null) response.headers.append('cache-status', cacheStatusMember(this.#statusId, note));
     return response;
   }
 
@@ -274,13 +274,13 @@ export class Cache {
     if (reuse !== 'fresh') return undefined;
     this.stats.hits++;
     let cacheStatus: string | undefined;
-    if (this.#statusName !== null) {
+    if (this.#statusId !== null) {
       // The entry `handle` would append for this hit (see #answer for ttl).
       const note = new CacheStatusNote();
       note.hit = true;
       note.ttl = Math.floor(facts.lifetime) - Math.floor(age);
       if (this.#statusKey) note.key = key;
-      cacheStatus = formatCacheStatus(this.#statusName, note);
+      cacheStatus = cacheStatusMember(this.#statusId, note);
     }
     return { entry: selected, age: ageHeaderValue(age), cacheStatus };
   }

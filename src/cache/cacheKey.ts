@@ -69,7 +69,7 @@ export function urlKeepsPath(pathAndQuery: string): boolean {
  * `urlKeepsPath` for `s` from `from` (a `/`). In the path: unreserved characters, sub-delims but
  * `'`, `:`, `@`, `%` and `/`, with no segment starting with `.` or `%` (a dot-segment may be spelt
  * `%2e`) and no empty first segment (`//host` would name an authority). In the query: the same set
- * plus `?` (the parser encodes `'` there, so it is refused). No fragment.
+ * plus `?` (the parser encodes `'` there, so it is refused), and not empty. No fragment.
  */
 function keepsPath(s: string, from: number): boolean {
   let query = false;
@@ -78,7 +78,8 @@ function keepsPath(s: string, from: number): boolean {
   for (let i = from; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80 || PATH_CHAR[c] !== 1) {
-      if (c === 0x3f /* ? */) {
+      // An empty query (a final `?`) reads back as no search at all from `URL.search`.
+      if (c === 0x3f /* ? */ && i + 1 < n) {
         query = true;
         continue;
       }

@@ -36,7 +36,11 @@ export class CacheStatusNote {
 /** The list member for cache `name`, or `undefined` when `name` cannot be written as a token or string. */
 export function formatCacheStatus(name: string, note: CacheStatusNote): string | undefined {
   const id = serializeTokenOrString(name);
-  if (id === undefined) return undefined;
+  return id === undefined ? undefined : cacheStatusMember(id, note);
+}
+
+/** The list member for a cache whose name is already serialised (`id`, see `serializeTokenOrString`). */
+export function cacheStatusMember(id: string, note: CacheStatusNote): string {
   const params: string[] = [];
   // A request that waited for another's forward and then found its response stored is a hit:
   // the forward reason noted before the wait is not what happened.
