@@ -218,8 +218,21 @@ export async function run(): Promise<unknown> {
   for (const r of rows) {
     table += `${pad(r.name, 40)} ${r.rps.toFixed(0).padStart(9)} ${r.ratio.toFixed(2).padStart(6)} ${`${r.latencyMs.toFixed(2)} ms`.padStart(12)} ${String(r.errors).padStart(7)}\n`;
   }
+  // The figures the proxy is judged by: each holdfast path against nginx doing the same, same run.
+  const rps = (name: string): number | undefined => rows.find((r) => r.name === name)?.rps;
+  const versus: Array<{ name: string; ratio: number }> = [];
+  for (const [ours, theirs] of [
+    ['holdfast proxy, cache hit (memory)', 'nginx proxy_cache hit (reference)'],
+    ['holdfast proxy (no cache)', 'nginx proxy_pass (reference)'],
+  ] as const) {
+    const a = rps(ours);
+    const b = rps(theirs);
+    if (a === undefined || b === undefined) continue;
+    versus.push({ name: `${ours} ÷ ${theirs.replace(' (reference)', '')}`, ratio: a / b });
+    table += `${ours} ÷ ${theirs.replace(' (reference)', '')}: ${(a / b).toFixed(2)}\n`;
+  }
   process.stdout.write(table);
-  return { tool: 'wrk', seconds: SECONDS, connections: CONNECTIONS, rows };
+  return { tool: 'wrk', seconds: SECONDS, connections: CONNECTIONS, rows, versus };
 }
 
 if (import.meta.main) {

@@ -32,7 +32,8 @@ import { invalidationKeys } from './invalidation.ts';
 import { ERROR_STATUSES, decideReuse, staleForbidden, staleIfErrorAllows } from './reuse.ts';
 import { CDN_CACHE_CONTROL, responsePolicy } from './targeted.ts';
 import type { ResponsePolicy } from './targeted.ts';
-import { CacheStatusNote, formatCacheStatus } from './cacheStatus.ts';
+import { CacheStatusNote, cacheStatusMember } from './cacheStatus.ts';
+import { serializeTokenOrString } from '../wire/structuredFields.ts';
 import type { ForwardReason } from './cacheStatus.ts';
 import { rangeFromStored } from './ranges.ts';
 import { cacheKey } from './cacheKey.ts';
@@ -179,7 +180,8 @@ export class Cache {
   readonly #stored = new WeakSet<CacheResponse>();
   readonly #factsMemo = new WeakMap<StoredEntry, { cc: Directives; lifetime: number; initialAge: number }>();
   readonly #targets: readonly string[];
-  readonly #statusName: string | null;
+  /** The name in this cache's Cache-Status entries, serialised as a token or string (null: no entry). */
+  readonly #statusId: string | null;
   readonly #statusKey: boolean;
   readonly #staleIfDisconnected: boolean;
   #interceptor: Interceptor | undefined;
@@ -212,8 +214,9 @@ export class Cache {
     this.#targets = targets.map((n) => n.toLowerCase());
     const status = options.cacheStatus ?? {};
     if (status !== false && (typeof status !== 'object' || status === null)) throw new InvalidOptionError('cacheStatus', 'cacheStatus must be an object or false');
-    this.#statusName = status === false ? null : (status.name ?? 'holdfast');
-    if (this.#statusName !== null && formatCacheStatus(this.#statusName, new CacheStatusNote()) === undefined) {
+    const statusName = status === false ? null : (status.name ?? 'holdfast');
+    this.#statusId = statusName === null ? null : (serializeTokenOrString(statusName) ?? null);
+    if (statusName !== null && this.#statusId === null) {
       throw new InvalidOptionError('cacheStatus.name', 'cacheStatus.name must be printable ASCII');
     }
     this.#statusKey = status !== false && status.key === true;
@@ -228,12 +231,58 @@ export class Cache {
   async handle(request: CacheRequest, next: Next): Promise<CacheResponse> {
     const note = new CacheStatusNote();
     const response = await this.#handle(request, next, note);
-    if (this.#statusName !== null) {
-      const entry = formatCacheStatus(this.#statusName, note);
-      // RFC 9211 §2: each cache appends its entry, keeping those of the caches before it.
-      if (entry !== undefined) response.headers.append('cache-status', entry);
-    }
+    // RFC 9211 §2: each cache appends its entry, keeping those of the caches before it.
+    if (this.#statusId !== null) response.headers.append('cache-status', cacheStatusMember(this.#statusId, note));
     return response;
+  }
+
+  /**
+   * `handle`'s answer when it is a fresh stored response served as it is, found without a promise;
+   * `undefined` whenever `handle` could do anything else (then call it). For callers that answer
+   * many hits and can write a stored response themselves (the reverse proxy).
+   *
+   * Only a store with `getSync` (the memory store) answers here, and only for the plainest request:
+   * GET or HEAD, no Range, no Cache-Control or Pragma, no If-None-Match or If-Modified-Since. Then
+   * RFC 9111 leaves one question, the same `handle` asks through `decideReuse`: is the selected
+   * response (§4.1) fresh (§4.2)? A stale one, one to validate, a miss, or a store that fails are
+   * all `handle`'s to deal with. `varyUsable(field)` says whether `headers` hold the request's
+   * final value of a field a stored response varies on (a proxy adds and removes fields before
+   * the request reaches its cache); when it says no for any stored variant, `undefined`.
+   *
+   * Counts the hit in `stats`. The entry is the stored one, shared by every hit: read it, never
+   * change it.
+   * @internal
+   */
+  freshHit(method: string, url: string, headers: HeaderList, varyUsable: (field: string) => boolean): FreshHit | undefined {
+    if ((method !== 'GET' && method !== 'HEAD') || hasFieldOf(headers, FRESH_HIT_EXCLUDES)) return undefined;
+    let entries: StoredEntry[] | undefined;
+    let key: string;
+    try {
+      key = cacheKey(url);
+      const guard = this.storeGuard;
+      entries = guard !== null ? guard.tryGetSync(key) : this.store.getSync?.(key);
+    } catch {
+      return undefined; // `handle` meets the same failure and deals with it
+    }
+    if (entries === undefined || entries.length === 0) return undefined;
+    for (const e of entries) for (const field of e.vary) if (!varyUsable(field)) return undefined;
+    const selected = selectVariant(entries, headers);
+    if (selected === undefined) return undefined;
+    const facts = this.#facts(selected);
+    const age = facts.initialAge + Math.max(0, (this.#now() - selected.responseTime) / 1000);
+    const reuse = decideReuse({ mode: this.mode, requestDirectives: NO_DIRECTIVES, responseDirectives: facts.cc, lifetime: facts.lifetime, age });
+    if (reuse !== 'fresh') return undefined;
+    this.stats.hits++;
+    let cacheStatus: string | undefined;
+    if (this.#statusId !== null) {
+      // The entry `handle` would append for this hit (see #answer for ttl).
+      const note = new CacheStatusNote();
+      note.hit = true;
+      note.ttl = Math.floor(facts.lifetime) - Math.floor(age);
+      if (this.#statusKey) note.key = key;
+      cacheStatus = cacheStatusMember(this.#statusId, note);
+    }
+    return { entry: selected, age: ageHeaderValue(age), cacheStatus };
   }
 
   async #handle(request: CacheRequest, next: Next, note: CacheStatusNote): Promise<CacheResponse> {
@@ -776,6 +825,25 @@ export class Cache {
  */
 export function createCache(options: CacheOptions): Cache {
   return new Cache(options);
+}
+
+/** A fresh stored response as `Cache.freshHit` finds it. @internal */
+export interface FreshHit {
+  /** The stored response (shared: never change it). */
+  readonly entry: StoredEntry;
+  /** The Age field value to send (RFC 9111 §5.1). */
+  readonly age: string;
+  /** This cache's Cache-Status entry to append (RFC 9211), or undefined when it adds none. */
+  readonly cacheStatus: string | undefined;
+}
+
+/** Request fields that take a request off `freshHit`'s path: ranges, request directives, the caller's conditions. */
+const FRESH_HIT_EXCLUDES: readonly string[] = ['range', 'cache-control', 'pragma', 'if-none-match', 'if-modified-since'];
+const NO_DIRECTIVES: Directives = new Map();
+
+function hasFieldOf(headers: HeaderList, names: readonly string[]): boolean {
+  for (const name of names) if (headers.has(name)) return true;
+  return false;
 }
 
 /** Fields of a range request (RFC 9110 §14.2, §13.1.5); the whole response is looked up without them. */

@@ -16,6 +16,13 @@ import type { StoredEntry } from './types.ts';
 export interface CacheStore {
   /** Every stored variant for a primary key (expired and corrupt entries are omitted). */
   get(key: string): Promise<StoredEntry[]>;
+  /**
+   * Optional: `get` answered synchronously, for a store that holds its entries in this process's
+   * memory. The cache then serves a fresh hit without waiting for a promise (the memory store's
+   * hits cost about as much as the promise hops around them); it still calls `get` for
+   * everything else. Same contract as `get`; it must not block on I/O.
+   */
+  getSync?(key: string): StoredEntry[];
   /** Store an entry, atomically replacing the one with the same `key` and `variant`. */
   put(entry: StoredEntry): Promise<void>;
   /**

@@ -121,6 +121,25 @@ export class StoreGuard implements CacheStore {
     return this.#run('get', () => this.inner.get(key));
   }
 
+  /**
+   * The guarded store's `getSync`, counted as a successful operation; `undefined` when the store
+   * has none, when the breaker is not closed (then `get` decides: skip, or probe), or when the
+   * call threw (not counted: the caller falls back to `get`, which meets and counts the failure
+   * once). A synchronous call needs no timeout: it cannot leave the caller waiting.
+   */
+  tryGetSync(key: string): StoredEntry[] | undefined {
+    const inner = this.inner;
+    if (this.#state !== 'closed' || inner.getSync === undefined) return undefined;
+    let entries: StoredEntry[];
+    try {
+      entries = inner.getSync(key);
+    } catch {
+      return undefined;
+    }
+    this.#succeeded(false);
+    return entries;
+  }
+
   put(entry: StoredEntry): Promise<void> {
     return this.#run('put', () => this.inner.put(entry));
   }

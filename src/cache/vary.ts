@@ -56,14 +56,25 @@ export function variantMatches(entry: Pick<StoredEntry, 'vary' | 'varyValues'>, 
  */
 export function selectVariant<E extends Pick<StoredEntry, 'vary' | 'varyValues' | 'headers' | 'responseTime'>>(entries: readonly E[], requestHeaders: HeaderList): E | undefined {
   let best: E | undefined;
-  let bestDate = -Infinity;
+  // Dates are read only once a second match needs comparing: a hit usually has one variant.
+  let bestDate = NaN;
   for (const e of entries) {
     if (!variantMatches(e, requestHeaders)) continue;
-    const date = parseHttpDate(e.headers.first('date')) ?? e.responseTime;
-    if (best === undefined || date > bestDate || (date === bestDate && e.responseTime > best.responseTime)) {
+    if (best === undefined) {
+      best = e;
+      continue;
+    }
+    if (Number.isNaN(bestDate)) bestDate = dateOf(best);
+    const date = dateOf(e);
+    if (date > bestDate || (date === bestDate && e.responseTime > best.responseTime)) {
       best = e;
       bestDate = date;
     }
   }
   return best;
+}
+
+/** The Date of a stored response (§4.1 "as determined by the Date header field"), else when it was received. */
+function dateOf(e: Pick<StoredEntry, 'headers' | 'responseTime'>): number {
+  return parseHttpDate(e.headers.first('date')) ?? e.responseTime;
 }

@@ -30,9 +30,10 @@ import {
   type ServerOptions,
   type ServerRequest,
 } from '../server/index.ts';
-import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheResponse, type CacheStore } from '../cache/index.ts';
+import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheResponse, type CacheStore, type StoredEntry } from '../cache/index.ts';
+import { urlKeepsPath } from '../cache/cacheKey.ts';
 import { ProxyError } from './errors.ts';
-import { stripHopByHop } from '../wire/hopByHop.ts';
+import { connectionNominated, isHopByHop, stripHopByHop } from '../wire/hopByHop.ts';
 import { InvalidOptionError, amountOption, booleanOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
@@ -180,6 +181,10 @@ export class ReverseProxy {
   private readonly tunnelOptions: TunnelOptions;
   private readonly onTunnel: ((record: TunnelRecord) => void) | null;
   private readonly tunnels = new Set<Tunnel>();
+  /** The `Via` value of responses (`1.1 holdfast`), see `respond`. */
+  private readonly responseVia: string;
+  /** Per stored response (the memory store hands out the same object on every hit): its fields as a hit sends them. */
+  private readonly storedHeads = new WeakMap<StoredEntry, StoredHead>();
 
   constructor(options: ReverseProxyOptions) {
     if (options === undefined || !Array.isArray(options.upstreams) || options.upstreams.length === 0) {
@@ -215,6 +220,7 @@ export class ReverseProxy {
     this.bufferResponses = Math.max(1, amountOption('bufferResponses', options.bufferResponses ?? DEFAULT_BUFFER, true));
     this.forwardedStyle = oneOfOption('forwarded', options.forwarded ?? 'both', ['x-forwarded', 'forwarded', 'both', 'none']);
     this.via = options.via ?? 'holdfast';
+    this.responseVia = `1.1 ${this.via}`;
     this.preserveHost = booleanOption('preserveHost', options.preserveHost ?? true);
     this.onError = options.onError ?? (() => {});
     const raw: unknown = options.upgradeProtocols ?? ['websocket'];
@@ -239,7 +245,15 @@ export class ReverseProxy {
       // The cache's RFC 9211 Cache-Status entry names this proxy, as its Via does.
       this.cache = createCache({ store: c, mode: 'shared', cacheStatus: { name: this.via }, onError: (err, context) => this.onError(err, `cache ${context}`) });
     }
-    this.server = createServer({ ...options.server, handler: (req, res) => this.handle(req, res) });
+    // A fresh cache hit is answered without a promise: the server calls `.then` only on the
+    // promise of a forwarded request.
+    this.server = createServer({
+      ...options.server,
+      handler: (req, res) => {
+        const exchange = newExchange();
+        return this.cache !== null && this.answerFreshHit(req, res, exchange) ? undefined : this.proxyRequest(req, res, exchange);
+      },
+    });
     const check = options.healthCheck ?? null;
     this.healthCheck = check === null ? null : new ActiveHealthCheck(this.list, check, options.agent?.tls);
   }
@@ -296,7 +310,69 @@ export class ReverseProxy {
    * proxy.handle })`). `exchange`, when given, is filled in with what happened to the request
    * (for access logs and metrics); its `requestId` is echoed downstream as `X-Request-Id`.
    */
-  readonly handle = async (req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange = newExchange()): Promise<void> => {
+  readonly handle = (req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange = newExchange()): Promise<void> => {
+    try {
+      if (this.cache !== null && this.answerFreshHit(req, res, exchange)) return RESOLVED;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.proxyRequest(req, res, exchange);
+  };
+
+  /**
+   * A fresh cache hit for a plain GET or HEAD, answered at once (`Cache.freshHit`: a store that
+   * answers synchronously, the memory store). Returns false, having done nothing, whenever the
+   * request needs more than that: then `proxyRequest` handles it, through the cache as always.
+   *
+   * What makes this the same answer `proxyRequest` gives: the request is one the proxy would pass to
+   * its cache unchanged in every field the cache reads (origin-form target the URL parser keeps
+   * as it is, no body, no upgrade, no Expect, no field named in Connection; stored responses that
+   * vary on a field the proxy adds or removes are left to `proxyRequest`), and the response is built
+   * from the stored fields as `respond` builds it: hop-by-hop fields out, then Age, Cache-Status,
+   * the stored Content-Length, Via and X-Request-Id — serialised once per stored response, then
+   * written with the body in one write.
+   */
+  private answerFreshHit(req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange): boolean {
+    const method = req.method;
+    if ((method !== 'GET' && method !== 'HEAD') || req.framing.kind !== 'none' || req.head.upgrade.length > 0) return false;
+    const target = req.target;
+    if (!urlKeepsPath(target) || !isStrictTarget(target)) return false;
+    const headers = req.headers;
+    if (headers.has('expect') || (headers.has('connection') && !namesOnlyKeepAlive(headers))) return false;
+    const url = requestUrl(req.secure ? 'https' : 'http', req.head.authority, target, 'upstream');
+    const hit = this.cache!.freshHit(method, url, headers, varyUsableOnHit);
+    if (hit === undefined) return false;
+    this.stats.requests++;
+    this.stats.cache.hit = (this.stats.cache.hit ?? 0) + 1;
+    exchange.cacheOutcome = 'hit';
+    const entry = hit.entry;
+    let stored = this.storedHeads.get(entry);
+    if (stored === undefined) {
+      stored = storedHead(entry);
+      this.storedHeads.set(entry, stored);
+    }
+    const requestId = exchange.requestId;
+    const fields = requestId !== null && stored.hasRequestId ? stored.fields.filter(([n]) => n.toLowerCase() !== 'x-request-id') : stored.fields.slice();
+    fields.push(['age', hit.age]);
+    if (hit.cacheStatus !== undefined) fields.push(['cache-status', hit.cacheStatus]);
+    if (stored.length !== undefined) fields.push(['content-length', stored.length]);
+    fields.push(['via', this.responseVia]);
+    if (requestId !== null) fields.push(['x-request-id', requestId]);
+    res.writeHead(entry.status, fields, entry.statusText === '' ? undefined : entry.statusText);
+    const noBody = responseHasNoBody(method, entry.status);
+    if (!noBody) exchange.bytes = entry.body.byteLength;
+    res.end(noBody ? null : entry.body).then(undefined, (err: unknown) => {
+      try {
+        this.onError(err, 'downstream', requestId ?? undefined);
+      } catch {
+        // Nobody awaits this write: a throwing observer must not become an unhandled rejection.
+      }
+    });
+    return true;
+  }
+
+  /** Everything but a fresh cache hit (see `handle`). */
+  private readonly proxyRequest = async (req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange): Promise<void> => {
     this.stats.requests++;
     let target: ProxyTarget;
     try {
@@ -645,6 +721,45 @@ export class ReverseProxy {
   }
 }
 
+const RESOLVED = Promise.resolve();
+
+/**
+ * Request fields a proxy adds, removes or rewrites before its cache sees the request (besides the
+ * hop-by-hop ones): a stored response that varies on one of them is selected by `proxyRequest`, which
+ * selects it with the request as forwarded.
+ */
+const PROXY_REWRITTEN: ReadonlySet<string> = new Set(['host', 'expect', 'via', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id']);
+
+function varyUsableOnHit(field: string): boolean {
+  return !isHopByHop(field) && !PROXY_REWRITTEN.has(field);
+}
+
+/** Whether Connection names no field but Keep-Alive (which goes anyway): `close` is an option, not a field. */
+function namesOnlyKeepAlive(headers: HeaderList): boolean {
+  for (const name of connectionNominated(headers)) if (name !== 'keep-alive') return false;
+  return true;
+}
+
+/** A stored response's fields as a cache hit sends them, worked out once per stored response. */
+interface StoredHead {
+  /** The stored fields without hop-by-hop ones (Content-Length among them, as `respond` strips) nor Age. */
+  fields: ReadonlyArray<[string, string]>;
+  /** The stored Content-Length when it is one `respond` would keep, else undefined. */
+  length: string | undefined;
+  /** Whether `fields` holds an X-Request-Id (replaced by the request's own when there is one). */
+  hasRequestId: boolean;
+}
+
+function storedHead(entry: StoredEntry): StoredHead {
+  const length = entry.headers.get('content-length');
+  const fields = stripHopByHop(entry.headers).entries().filter(([n]) => n.toLowerCase() !== 'age');
+  return {
+    fields,
+    length: length !== undefined && /^\d{1,15}$/.test(length) ? length : undefined,
+    hasRequestId: fields.some(([n]) => n.toLowerCase() === 'x-request-id'),
+  };
+}
+
 /** The Content-Length the client's strict parser accepted, or undefined. */
 function safeContentLength(headers: HeaderList): number | undefined {
   try {
@@ -694,6 +809,7 @@ function requestTarget(req: ServerRequest): ProxyTarget {
 
 /** Whether `new URL()` would turn this origin-form target into another path or query. */
 function urlRewrites(pathAndQuery: string): boolean {
+  if (urlKeepsPath(pathAndQuery)) return false; // the common case, without parsing a URL
   try {
     const u = new URL(pathAndQuery, 'http://x');
     return `${u.pathname}${u.search}` !== pathAndQuery;

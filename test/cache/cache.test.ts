@@ -192,6 +192,87 @@ test('§4.1: Vary variants are stored side by side and each is selected for its 
   }
 });
 
+test('freshHit: a fresh stored response without a promise, with the Age and Cache-Status handle gives; anything else is left to handle', async () => {
+  const s = await setup((q, r) => ok(r, { vary: 'Accept-Encoding', 'cache-control': 'max-age=100' }, `for ${q.headers['accept-encoding'] ?? 'none'}`), { mode: 'shared' });
+  try {
+    const always = (): boolean => true;
+    const gzip = new HeaderList([['accept-encoding', 'gzip']]);
+    assert.equal(s.cache.freshHit('GET', s.url('/f'), gzip, always), undefined, 'nothing stored');
+    await s.cache.handle(get(s.url('/f'), gzip), s.next);
+    s.clock.advance(30);
+    const hitsBefore = s.cache.stats.hits;
+    const hit = s.cache.freshHit('GET', s.url('/f'), gzip, always);
+    assert.ok(hit !== undefined);
+    assert.equal(Buffer.from(hit.entry.body).toString(), 'for gzip');
+    assert.equal(s.cache.stats.hits, hitsBefore + 1);
+    const full = await s.cache.handle(get(s.url('/f'), gzip), s.next);
+    assert.equal(full.cacheOutcome, 'hit');
+    assert.equal(hit.age, header(full, 'age'));
+    assert.equal(hit.cacheStatus, header(full, 'cache-status'));
+    assert.equal(hit.cacheStatus, 'holdfast; hit; ttl=70');
+    assert.ok(s.cache.freshHit('HEAD', s.url('/f'), gzip, always) !== undefined, 'HEAD is answered from a stored GET');
+    // Another variant (§4.1), a Vary field the caller cannot vouch for, the request's own
+    // directives, ranges and conditions: handle's business.
+    assert.equal(s.cache.freshHit('GET', s.url('/f'), new HeaderList([['accept-encoding', 'br']]), always), undefined);
+    assert.equal(s.cache.freshHit('GET', s.url('/f'), gzip, (field) => field !== 'accept-encoding'), undefined);
+    for (const [name, value] of [['cache-control', 'max-age=10'], ['pragma', 'no-cache'], ['range', 'bytes=0-1'], ['if-none-match', '*'], ['if-modified-since', new Date().toUTCString()]] as const) {
+      assert.equal(s.cache.freshHit('GET', s.url('/f'), new HeaderList([['accept-encoding', 'gzip'], [name, value]]), always), undefined, name);
+    }
+    assert.equal(s.cache.freshHit('POST', s.url('/f'), gzip, always), undefined);
+    s.clock.advance(71);
+    assert.equal(s.cache.freshHit('GET', s.url('/f'), gzip, always), undefined, 'stale');
+    assert.equal(s.cache.stats.hits, hitsBefore + 3);
+  } finally {
+    await s.done();
+  }
+});
+
+test('freshHit: only a store that answers synchronously; a failing or skipped store is left to handle', async () => {
+  const clock = fakeClock();
+  const inner = new MemoryStore();
+  const entries = inner.getSync.bind(inner);
+  let failing = false;
+  const store: CacheStore = {
+    get: (k) => (failing ? Promise.reject(new Error('down')) : inner.get(k)),
+    getSync: (k) => {
+      if (failing) throw new Error('down');
+      return entries(k);
+    },
+    put: (e) => inner.put(e),
+    freshen: (e) => inner.freshen(e),
+    delete: (k) => inner.delete(k),
+    acquireLease: (n, o, t) => inner.acquireLease(n, o, t),
+    releaseLease: (n, o) => inner.releaseLease(n, o),
+    close: () => inner.close(),
+  };
+  const origin = await startOrigin((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'), clock.now);
+  const cache = createCache({ store, now: clock.now, storeGuard: { failureThreshold: 1, coolDownMs: 60_000 } });
+  const next = httpNext();
+  try {
+    const url = `${origin.url}/s`;
+    await cache.handle(get(url), next);
+    assert.ok(cache.freshHit('GET', url, new HeaderList(), () => true) !== undefined);
+    failing = true;
+    assert.equal(cache.freshHit('GET', url, new HeaderList(), () => true), undefined, 'the store threw');
+    assert.equal(cache.storeGuard!.state, 'closed', 'a synchronous failure is counted once, by the get that follows');
+    assert.equal((await cache.handle(get(url), next)).cacheOutcome, 'miss');
+    assert.equal(cache.storeGuard!.state, 'open');
+    failing = false;
+    assert.equal(cache.freshHit('GET', url, new HeaderList(), () => true), undefined, 'breaker open: handle probes');
+    const directory = mkdtempSync(join(tmpdir(), 'hf-freshhit-'));
+    const sqlite = createCache({ store: new SqliteStore({ directory }), now: clock.now });
+    await sqlite.handle(get(url), next);
+    assert.equal((await sqlite.handle(get(url), next)).cacheOutcome, 'hit');
+    assert.equal(sqlite.freshHit('GET', url, new HeaderList(), () => true), undefined, 'no getSync');
+    await sqlite.store.close();
+    rmSync(directory, { recursive: true, force: true });
+  } finally {
+    await cache.close();
+    next.agent.destroy();
+    await origin.close();
+  }
+});
+
 test('§5.2.1.7: only-if-cached answers 504 when nothing usable is stored, and the stored response when it is', async () => {
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'x'));
   try {

@@ -20,6 +20,7 @@ import {
 import { HeaderList } from '../../src/cache/index.ts';
 import type { CacheMode } from '../../src/cache/index.ts';
 import { conditionsSayNotModified } from '../../src/cache/conditions.ts';
+import { urlKeepsPath } from '../../src/cache/cacheKey.ts';
 
 const D = (ms: number) => new Date(ms).toUTCString();
 const T0 = Date.parse('Sun, 06 Nov 2022 08:00:00 GMT');
@@ -239,6 +240,52 @@ test('§4.4: unsafe methods with non-error statuses invalidate the URI, and same
 
 test('§2: the primary key is the normalised target URI without fragment', () => {
   assert.equal(cacheKey('HTTP://Example.COM:80/a?b#c'), 'http://example.com/a?b');
+});
+
+/** The key as the URL parser makes it, or the error it throws: what `cacheKey` must equal. */
+function parsedKey(url: string): string {
+  try {
+    const u = new URL(url);
+    u.hash = '';
+    return u.href;
+  } catch (err) {
+    return `throws ${(err as Error).name}`;
+  }
+}
+function keyOrThrow(url: string): string {
+  try {
+    return cacheKey(url);
+  } catch (err) {
+    return `throws ${(err as Error).name}`;
+  }
+}
+
+test('§2: the key of a URL the parser would leave alone is built without parsing it, and equals the parsed one', () => {
+  const urls = [
+    'http://example.com/a', 'http://Example.COM:80/a?b', 'https://h:443/', 'http://h:8080/p?q=1&r=/./', 'http://127.0.0.1:8000/x?y=z',
+    'http://[::1]:80/x', 'http://[0:0::1]/x', 'http://0x7f.1/x', 'http://h:/x', 'http://h.:81/x', 'http://a%41b/x', 'http://xn--nxasmq6b/x',
+    'http://h/a/./b', 'http://h/a/../b', 'http://h/a/%2e%2E/b', 'http://h/.well-known/x', 'http://h/a/..', 'http://h/%2e', 'http://h//x',
+    'http://h/a\\b', "http://h/a?x='y", "http://h/a'b", 'http://h/é', 'http://u@h/x', 'http://u:p@h/x', 'http://h/a b', 'http://h/a#frag',
+    'http://h/%zz', 'http://h/a^b', 'http://h/{x}', 'http://h/a|b', 'http://h/a`b', 'http://h/a"b', 'http://h?x', 'http://h', 'http:///x',
+    'http://h:99999/x', 'http://h:8a/x', 'http://[::1/x', 'http://h/a?b#c?d', 'http://h/a?b/../c', 'http://h/a?%2e', 'ftp://h/x', 'HTTPS://H/x',
+    'http://h/a;b=c,d*e(f)!$&+@:~_-', 'http://h\\x/y', 'http://h%2F/x', 'http://h%00/x',
+  ];
+  for (const url of urls) assert.equal(keyOrThrow(url), parsedKey(url), url);
+  // And a few thousand generated from the characters that matter to the parser.
+  const alphabet = ['a', 'B', '0', '/', '.', '..', '%2e', '%2E', '%41', '%', '?', '#', "'", '\\', '@', ':', ' ', 'é', '~', '//', '\t', '|', '^', '[', ']'];
+  let seed = 7;
+  const pick = (): string => alphabet[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % alphabet.length]!;
+  for (let i = 0; i < 5000; i++) {
+    let path = '';
+    for (let n = (seed % 9) + 1; n > 0; n--) path += pick();
+    const url = `${i % 2 === 0 ? 'http' : 'https'}://Host.test${i % 3 === 0 ? ':80' : ''}/${path}`;
+    assert.equal(keyOrThrow(url), parsedKey(url), url);
+    const target = `/${path}`;
+    if (urlKeepsPath(target)) {
+      const u = new URL(target, 'http://x');
+      assert.equal(`${u.pathname}${u.search}`, target, `urlKeepsPath(${JSON.stringify(target)}) but the parser changes it`);
+    }
+  }
 });
 
 test('RFC 9110 §13.1.2/§13.1.3: a caller\'s own If-None-Match (weak comparison) and If-Modified-Since', () => {

@@ -164,6 +164,26 @@ test('memory: least recently used entries are evicted by bytes', async () => {
   assert.ok(store.bytes <= 3_500);
 });
 
+test('memory: recency is exact when one key is read over and over (getSync as get), and after removals', async () => {
+  const store = new MemoryStore({ maxBytes: 3_500, maxEntryBytes: 3_500 });
+  const put = (k: string) => store.put(entry(k, '', 'x'.repeat(1000), { headers: new HeaderList([]) }));
+  for (const k of ['a', 'b', 'c']) await put(k);
+  // Read c (already the newest) many times, then a, then c again: b is the least recently used.
+  for (let i = 0; i < 3; i++) assert.equal(store.getSync('c').length, 1);
+  store.getSync('a');
+  store.getSync('c');
+  await put('d'); // evicts b
+  await put('e'); // evicts a (read before c)
+  assert.deepEqual(['a', 'b', 'c', 'd', 'e'].map((k) => store.getSync(k).length), [0, 0, 1, 1, 1]);
+  await put('d');
+  // The newest removed, then the old newest read again: it must move behind the others.
+  await store.delete('d'); // order now c, e (d was the newest)
+  store.getSync('c'); // c becomes the newest: e is the oldest
+  await put('f');
+  await put('g');
+  assert.deepEqual(['c', 'e', 'f', 'g'].map((k) => store.getSync(k).length), [1, 0, 1, 1]);
+});
+
 test('sqlite: total bytes stay under maxBytes; the oldest entries go first', async () => {
   const dir = tmp();
   const store = new SqliteStore({ directory: dir, maxBytes: 20_000, maxEntryBytes: 20_000, touchIntervalMs: 0 });

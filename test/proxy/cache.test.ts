@@ -14,6 +14,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MemoryStore, RedisStore, SqliteStore, createCache, type CacheStore } from '../../src/cache/index.ts';
 import { createProxy } from '../../src/proxy/index.ts';
+import { newExchange } from '../../src/proxy/exchange.ts';
+import { createServer } from '../../src/server/index.ts';
 import { backendLog, directRequest, startOrigin, startPython, startProxy, tempDir } from './helpers.ts';
 import { REDIS_SERVER, startRedis } from '../cache/redisServer.ts';
 import type { TestContext } from 'node:test';
@@ -41,6 +43,67 @@ test('a cache passed to the proxy must be shared-mode', () => {
   assert.throws(() => createProxy({ upstreams: ['http://127.0.0.1:1'], cache: createCache({ store: new MemoryStore() }) }), /mode: 'shared'/);
 });
 
+test('a fresh memory-cache hit is answered at once, with the fields, Age and Cache-Status of a hit through the full path', async (t) => {
+  const clock = fakeClock();
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=100', date: new Date(clock.now()).toUTCString(), etag: '"v1"', 'x-request-id': 'from-origin' });
+    res.end('cached body');
+  });
+  const proxy = createProxy({ upstreams: [origin.url], cache: createCache({ store: new MemoryStore(), mode: 'shared', now: clock.now }) });
+  t.after(() => proxy.close({ timeout: 1000 }));
+  // Whether the response was complete when `handle` returned: a hit needs no promise.
+  const atOnce: boolean[] = [];
+  const front = createServer({
+    handler: (req, res) => {
+      const done = proxy.handle(req, res, newExchange(req.headers.get('x-test-id') ?? null));
+      atOnce.push(res.finished);
+      return done;
+    },
+  });
+  await front.listen(0, '127.0.0.1');
+  t.after(() => front.close({ timeout: 1000 }));
+  const url = `${front.url}/page`;
+  assert.equal((await directRequest(url)).headers['cache-status'], 'holdfast; fwd=uri-miss; fwd-status=200; ttl=100; stored');
+  clock.advance(10);
+  const fast = await directRequest(url);
+  // Pragma (without no-cache) changes nothing in RFC 9111 terms but keeps the request off the fast path.
+  const full = await directRequest(url, { headers: { pragma: 'x-nothing' } });
+  const head = await directRequest(url, { method: 'HEAD' });
+  const withId = await directRequest(url, { headers: { 'x-test-id': 'req-7' } });
+  assert.deepEqual(atOnce, [false, true, false, true, true]);
+  assert.equal(origin.seen.length, 1);
+  assert.deepEqual(fast.rawHeaders, full.rawHeaders);
+  assert.deepEqual(head.rawHeaders, full.rawHeaders, 'HEAD: the GET response\'s fields, Content-Length included');
+  assert.equal(fast.body.toString(), 'cached body');
+  assert.equal(head.body.length, 0);
+  assert.equal(fast.headers.age, '10');
+  assert.equal(fast.headers['cache-status'], 'holdfast; hit; ttl=90');
+  assert.equal(fast.headers.via, '1.1 holdfast');
+  assert.equal(fast.headers['x-request-id'], 'from-origin');
+  assert.equal(withId.headers['x-request-id'], 'req-7', 'the request id replaces a stored one');
+  assert.deepEqual(proxy.stats.cache, { miss: 1, hit: 4 });
+  assert.equal(proxy.stats.requests, 5);
+});
+
+test('a stored response that varies on a field the proxy adds or drops is selected by the request as forwarded', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=100', vary: req.url === '/xff' ? 'X-Forwarded-For' : 'Accept-Language' });
+    res.end(`for ${req.headers['x-forwarded-for'] ?? '-'} in ${req.headers['accept-language'] ?? '-'}`);
+  });
+  const proxy = await startProxy(t, { upstreams: [origin.url], cache: new MemoryStore() });
+  const get = async (path: string, headers: Record<string, string> = {}): Promise<string> => (await directRequest(`${proxy.url}${path}`, { headers })).body.toString();
+  assert.equal(await get('/xff'), 'for 127.0.0.1 in -');
+  assert.equal(await get('/xff'), 'for 127.0.0.1 in -');
+  // The proxy appends the client's address: the stored "127.0.0.1" variant is not this request's.
+  assert.equal(await get('/xff', { 'x-forwarded-for': '127.0.0.1' }), 'for 127.0.0.1, 127.0.0.1 in -');
+  assert.equal(await get('/lang'), 'for 127.0.0.1 in -');
+  assert.equal(await get('/lang', { 'accept-language': 'de' }), 'for 127.0.0.1 in de');
+  assert.equal(await get('/lang', { 'accept-language': 'de' }), 'for 127.0.0.1 in de');
+  // Connection names Accept-Language as hop-by-hop: the forwarded request has none.
+  assert.equal(await get('/lang', { 'accept-language': 'de', connection: 'close, accept-language' }), 'for 127.0.0.1 in -');
+  assert.equal(origin.seen.length, 4);
+  assert.equal(proxy.stats.cache.hit, 3);
+});
 
 /** A clock shared by the cache and the origin: ms since the epoch, moved by the test only. */
 function fakeClock(): { now: () => number; advance(seconds: number): void } {

@@ -30,6 +30,8 @@ export class MemoryStore implements CacheStore {
   readonly #leases = new Map<string, { owner: string; until: number }>();
   #bytes = 0;
   #closed = false;
+  /** The id of the last slot in `#slots` (the most recently used), or null when unknown. */
+  #newest: string | null = null;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -49,20 +51,29 @@ export class MemoryStore implements CacheStore {
   }
 
   async get(key: string): Promise<StoredEntry[]> {
+    return this.getSync(key);
+  }
+
+  getSync(key: string): StoredEntry[] {
     this.#check();
     const ids = this.#byKey.get(key);
     if (ids === undefined) return [];
     const now = Date.now();
     const out: StoredEntry[] = [];
-    for (const id of [...ids]) {
+    // No copy of the set: deleting the id being visited while iterating a Set is well defined.
+    for (const id of ids) {
       const slot = this.#slots.get(id)!;
       if (slot.entry.expires <= now) {
         this.#remove(id);
         continue;
       }
-      // Touch: move to the most-recent end.
-      this.#slots.delete(id);
-      this.#slots.set(id, slot);
+      // Touch: move to the most-recent end, unless it is there already (a key read over and over,
+      // the common case under load, then costs no Map delete and insert per hit).
+      if (id !== this.#newest) {
+        this.#slots.delete(id);
+        this.#slots.set(id, slot);
+        this.#newest = id;
+      }
       out.push(slot.entry);
     }
     return out;
@@ -75,6 +86,7 @@ export class MemoryStore implements CacheStore {
     this.#remove(id);
     if (size > this.maxEntryBytes) return;
     this.#slots.set(id, { entry, size });
+    this.#newest = id;
     let ids = this.#byKey.get(entry.key);
     if (ids === undefined) this.#byKey.set(entry.key, (ids = new Set()));
     ids.add(id);
@@ -118,6 +130,7 @@ export class MemoryStore implements CacheStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#slots.clear();
+    this.#newest = null;
     this.#byKey.clear();
     this.#leases.clear();
     this.#bytes = 0;
@@ -127,6 +140,7 @@ export class MemoryStore implements CacheStore {
     const slot = this.#slots.get(id);
     if (slot === undefined) return;
     this.#slots.delete(id);
+    if (id === this.#newest) this.#newest = null;
     this.#bytes -= slot.size;
     const ids = this.#byKey.get(slot.entry.key);
     ids?.delete(id);
