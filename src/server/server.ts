@@ -90,6 +90,13 @@ export class Server {
   readonly secure: boolean;
   private closingFlag = false;
   private readonly connections = new Set<Connection>();
+  /**
+   * Every TCP socket the TLS listener accepted, until it closes. One still in its TLS handshake has
+   * no `Connection` yet, yet `net.Server.close` waits for it: without this set a client that
+   * connected and never finished its handshake held `close()` past its deadline (until the
+   * handshake timeout).
+   */
+  private readonly tlsSockets = new Set<net.Socket>();
   private closePromise: Promise<void> | null = null;
   private onAllClosed: (() => void) | null = null;
 
@@ -104,6 +111,10 @@ export class Server {
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
     if (options.tls !== undefined) {
       const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headersTimeout });
+      server.on('connection', (socket: net.Socket) => {
+        this.tlsSockets.add(socket);
+        socket.once('close', () => this.tlsSockets.delete(socket));
+      });
       server.on('secureConnection', (socket) => this.accept(socket));
       server.on('tlsClientError', (_err, socket) => socket.destroy());
       this.netServer = server;
@@ -221,6 +232,8 @@ export class Server {
       for (const c of [...this.connections]) c.shutdown();
       deadline = setTimeout(() => {
         for (const c of [...this.connections]) c.destroy();
+        // Sockets still in their TLS handshake (the established ones closed with their Connection).
+        for (const s of [...this.tlsSockets]) s.destroy();
       }, timeout);
       check();
     });
