@@ -45,6 +45,7 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
     limits: options.limits ?? {},
     keepAliveValue: `timeout=${advertised}`,
     upgrade: upgradeHook(options.upgrade),
+    onAutoResponse: optionalFunction('onAutoResponse', options.onAutoResponse),
     onError: options.onError ?? ((err: unknown, req: ServerRequest | null) => {
       const where = req === null ? '' : ` (${req.method} ${req.target})`;
       process.stderr.write(`holdfast server: handler error${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -53,9 +54,13 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
 }
 
 function upgradeHook(hook: unknown): UpgradeHook | null {
-  if (hook === undefined) return null;
-  if (typeof hook !== 'function') throw invalid('upgrade', hook, 'a function');
-  return hook as UpgradeHook;
+  return optionalFunction('upgrade', hook) as UpgradeHook | null;
+}
+
+function optionalFunction<F>(name: string, value: F | undefined): F | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'function') throw invalid(name, value, 'a function');
+  return value;
 }
 
 /** Options of `Server.listen`. */
