@@ -14,9 +14,12 @@ export interface AccessRecord {
   /** When the request arrived (ms since the epoch). */
   time: number;
   client: string;
+  /** '-' when the server answered a request whose head it could not parse. */
   method: string;
+  /** '-' when the server answered a request whose head it could not parse. */
   target: string;
-  versionMinor: number;
+  /** null when the request line is unknown (the combined format then writes `"-"`, as nginx does). */
+  versionMinor: number | null;
   status: number;
   /** Response body bytes sent; for a tunnel, the bytes sent to the client through it (as nginx counts). */
   bytes: number;
@@ -60,7 +63,7 @@ function quoted(v: string | null): string {
  * then two more fields, `tunnel=REASON` and `from_client=BYTES`.
  */
 export function formatCombined(r: AccessRecord): string {
-  const request = `${r.method} ${r.target} HTTP/1.${r.versionMinor}`;
+  const request = r.versionMinor === null ? null : `${r.method} ${r.target} HTTP/1.${r.versionMinor}`;
   const tunnel = r.tunnel == null ? '' : ` tunnel=${r.tunnel.reason} from_client=${r.tunnel.bytesFromClient}`;
   return `${r.client} - - [${clfDate(r.time)}] ${quoted(request)} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} ${quoted(r.requestId)} ${(r.durationMs / 1000).toFixed(3)} ${r.cache ?? '-'}${tunnel}\n`;
 }

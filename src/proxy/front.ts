@@ -8,7 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
-import { createServer, type ResponseWriter, type Server, type ServerOptions, type ServerRequest, type CloseOptions } from '../server/index.ts';
+import {
+  createServer, type AutoResponse, type ResponseWriter, type Server, type ServerOptions, type ServerRequest, type CloseOptions,
+} from '../server/index.ts';
 import { HeaderList } from '../wire/index.ts';
 import { InvalidOptionError } from '../wire/optionValidation.ts';
 import type { AccessLog, AccessRecord } from './accessLog.ts';
@@ -60,7 +62,15 @@ export class ProxyFront {
     this.current = { table: options.routes, inFlight: 0, drained: null };
     this.accessLog = options.accessLog ?? null;
     this.requestIds = options.requestIds ?? true;
-    this.server = createServer({ ...options.server, handler: (req, res) => this.handle(req, res) });
+    const given = options.server?.onAutoResponse;
+    this.server = createServer({
+      ...options.server,
+      handler: (req, res) => this.handle(req, res),
+      onAutoResponse: (r) => {
+        this.logAutoResponse(r);
+        given?.(r);
+      },
+    });
   }
 
   /** The routes now in use. */
@@ -112,6 +122,37 @@ export class ProxyFront {
       gen.inFlight--;
       if (gen.inFlight === 0 && gen.drained !== null) gen.drained();
     }
+  }
+
+  /**
+   * Logs and counts a response the server sent without asking the handler (a malformed or stalled
+   * request, a body over the limit): an operator expects every response of the front door in its
+   * log, as nginx writes its 400s and 408s. Unknown request fields are '-'; the id is a new one
+   * (the client's when its head was parsed), for matching the line with what the client reports.
+   */
+  private logAutoResponse(r: AutoResponse): void {
+    const req = r.request;
+    const record: AccessRecord = {
+      time: Date.now() - r.durationMs,
+      client: r.remoteAddress,
+      method: req?.method ?? '-',
+      target: req?.target ?? '-',
+      versionMinor: req?.versionMinor ?? null,
+      status: r.status,
+      bytes: r.bytes,
+      durationMs: r.durationMs,
+      route: null,
+      upstream: null,
+      upstreamMs: null,
+      retries: 0,
+      cache: null,
+      requestId: !this.requestIds ? null : req === null ? randomUUID() : requestIdFor(req.headers),
+      referer: req?.headers.get('referer') ?? null,
+      userAgent: req?.headers.get('user-agent') ?? null,
+    };
+    this.metrics.requestStarted();
+    this.metrics.requestEnded(record);
+    this.accessLog?.write(record);
   }
 
   /**

@@ -49,9 +49,12 @@ class Exchange {
   drainFrom = -1;
   /** The protocols the request asks to upgrade to (empty: none); the parser holds what follows it. */
   readonly upgrade: readonly string[];
-  constructor(req: ServerRequest, upgrade: readonly string[]) {
+  /** When the request began (`performance.now()`), kept only for `onAutoResponse`. */
+  readonly startedAt: number;
+  constructor(req: ServerRequest, upgrade: readonly string[], startedAt: number) {
     this.req = req;
     this.upgrade = upgrade;
+    this.startedAt = startedAt;
   }
 }
 
@@ -98,6 +101,8 @@ export class Connection implements ResponseSink, BodySource {
   private pumping = false;
   private pumpAgain = false;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** When the request head being read began (`performance.now()`); kept only for `onAutoResponse`. */
+  private headStartedAt = 0;
 
   constructor(socket: Socket, host: ConnectionHost, secure: boolean) {
     this.socket = socket;
@@ -129,6 +134,7 @@ export class Connection implements ResponseSink, BodySource {
       // A later request gets its own header timeout from its first byte.
       if (state === 'idle') this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
       this.startRequestTimer();
+      if (this.opts.onAutoResponse !== null) this.headStartedAt = performance.now();
       this.state = 'reading-head';
     }
     try {
@@ -311,7 +317,9 @@ export class Connection implements ResponseSink, BodySource {
     const empty = head.framing.kind === 'none';
     const body = new IncomingBody(this, empty);
     const req = new ServerRequest(head, body, this.secure, this.socket.remoteAddress ?? '', this.socket.remotePort ?? 0);
-    const ex = new Exchange(req, head.upgrade);
+    const ex = new Exchange(req, head.upgrade, this.headStartedAt);
+    // A pipelined head that follows began, at the latest, where this one ended.
+    if (this.opts.onAutoResponse !== null) this.headStartedAt = performance.now();
     if (head.method === 'CONNECT') {
       ex.autoStatus = 501;
       this.closeAfterResponse = true;
@@ -467,7 +475,8 @@ export class Connection implements ResponseSink, BodySource {
     ex.res = res;
     if (ex.autoStatus !== 0) {
       if (ex.autoStatus === 413) this.closeAfterResponse = true;
-      this.writeAutoResponse(res, ex.autoStatus);
+      const bytes = this.writeAutoResponse(res, ex.autoStatus);
+      if (this.opts.onAutoResponse !== null) this.reportAutoResponse(ex.autoStatus, ex.req, ex.req.method === 'HEAD' ? 0 : bytes, ex.startedAt, null);
       return;
     }
     let result: void | Promise<void>;
@@ -556,10 +565,23 @@ export class Connection implements ResponseSink, BodySource {
     this.paused = true;
   }
 
-  private writeAutoResponse(res: ResponseWriter, status: number): void {
+  /** Answers with a short text body; returns its length. */
+  private writeAutoResponse(res: ResponseWriter, status: number): number {
     const text = `${status} ${reasonPhrase(status)}\n`;
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(text).catch(() => {});
+    return text.length;
+  }
+
+  private reportAutoResponse(status: number, req: ServerRequest | null, bytes: number, startedAt: number, error: WireError | null): void {
+    const socket = this.socket;
+    try {
+      this.opts.onAutoResponse?.({
+        status, request: req, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, bytes, durationMs: performance.now() - startedAt, error,
+      });
+    } catch (err) {
+      this.opts.onError(err, req);
+    }
   }
 
   private handlerDone(ex: Exchange): void {
@@ -631,6 +653,7 @@ export class Connection implements ResponseSink, BodySource {
       headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(text.length)], ['Connection', 'close'], ['Date', currentHttpDate()]],
     });
     this.socket.write(head + text, 'latin1');
+    if (this.opts.onAutoResponse !== null) this.reportAutoResponse(status, null, text.length, this.headStartedAt, error);
     this.startLinger(reason);
   }
 

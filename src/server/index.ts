@@ -3,7 +3,7 @@
  * RFC 9112 §9.6 asks. Two handler styles: a web-standard fetch handler and a streaming API.
  */
 export { Server, createServer, serve, type ListenOptions, type CloseOptions, type ServeOptions } from './server.ts';
-export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo } from './options.ts';
+export type { ServerOptions, StreamingHandler, FetchHandler, FetchInfo, AutoResponse } from './options.ts';
 export { ServerRequest } from './serverRequest.ts';
 export { IncomingBody } from './incomingBody.ts';
 export { ResponseWriter, type ResponseHeaders, type BodyChunk, type SwitchedConnection } from './responseWriter.ts';

@@ -2,7 +2,7 @@
  * Server options and their defaults. Every bound a peer can push against has a limit here.
  */
 import type { TlsOptions } from 'node:tls';
-import type { ParserLimits } from '../wire/index.ts';
+import type { ParserLimits, WireError } from '../wire/index.ts';
 import type { LingerOptions } from '../transport/lingeringClose.ts';
 import type { ServerRequest } from './serverRequest.ts';
 import type { ResponseWriter } from './responseWriter.ts';
@@ -21,6 +21,32 @@ export interface FetchInfo {
   readonly remotePort: number;
   /** The underlying streaming request (head, HeaderList, body stream). */
   readonly request: ServerRequest;
+}
+
+/**
+ * A response the server sent itself, without calling the handler: a malformed request (400, 414,
+ * 431...), a request that stalled (408), a body larger than `maxBodySize` (413), an unmet
+ * `Expect` (417), CONNECT (501). What `onAutoResponse` receives, so an access log can show every
+ * response, as nginx logs its own 400s and 408s.
+ */
+export interface AutoResponse {
+  readonly status: number;
+  /**
+   * The request, when its head was parsed (413, 417, 501, a 408 while its body was arriving);
+   * null when the head was malformed or never completed.
+   */
+  readonly request: ServerRequest | null;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Response body bytes sent (0 for a HEAD request). */
+  readonly bytes: number;
+  /**
+   * Milliseconds from the request's first byte (for a pipelined request: the end of the head
+   * before it) until the response was written.
+   */
+  readonly durationMs: number;
+  /** What was wrong with a malformed request (null otherwise). */
+  readonly error: WireError | null;
 }
 
 /** A web-standard fetch handler: `Request` in, `Response` out (a Hono `app.fetch` fits). */
@@ -90,6 +116,11 @@ export interface ServerOptions {
   upgrade?: UpgradeHook;
   /** Called with errors a handler threw or the server met; default writes to stderr. */
   onError?: (err: unknown, req: ServerRequest | null) => void;
+  /**
+   * Called after each response the server sends without calling the handler (see
+   * `AutoResponse`), for access logs and metrics. An error it throws goes to `onError`.
+   */
+  onAutoResponse?: (response: AutoResponse) => void;
 }
 
 /** Options after defaults. */
@@ -113,4 +144,5 @@ export interface ResolvedOptions {
   readonly keepAliveValue: string;
   readonly upgrade: UpgradeHook | null;
   readonly onError: (err: unknown, req: ServerRequest | null) => void;
+  readonly onAutoResponse: ((response: AutoResponse) => void) | null;
 }

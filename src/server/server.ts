@@ -45,6 +45,7 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
     limits: options.limits ?? {},
     keepAliveValue: `timeout=${advertised}`,
     upgrade: upgradeHook(options.upgrade),
+    onAutoResponse: optionalFunction('onAutoResponse', options.onAutoResponse),
     onError: options.onError ?? ((err: unknown, req: ServerRequest | null) => {
       const where = req === null ? '' : ` (${req.method} ${req.target})`;
       process.stderr.write(`holdfast server: handler error${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -53,9 +54,13 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
 }
 
 function upgradeHook(hook: unknown): UpgradeHook | null {
-  if (hook === undefined) return null;
-  if (typeof hook !== 'function') throw invalid('upgrade', hook, 'a function');
-  return hook as UpgradeHook;
+  return optionalFunction('upgrade', hook) as UpgradeHook | null;
+}
+
+function optionalFunction<F>(name: string, value: F | undefined): F | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'function') throw invalid(name, value, 'a function');
+  return value;
 }
 
 /** Options of `Server.listen`. */
@@ -90,6 +95,13 @@ export class Server {
   readonly secure: boolean;
   private closingFlag = false;
   private readonly connections = new Set<Connection>();
+  /**
+   * Every TCP socket the TLS listener accepted, until it closes. One still in its TLS handshake has
+   * no `Connection` yet, yet `net.Server.close` waits for it: without this set a client that
+   * connected and never finished its handshake held `close()` past its deadline (until the
+   * handshake timeout).
+   */
+  private readonly tlsSockets = new Set<net.Socket>();
   private closePromise: Promise<void> | null = null;
   private onAllClosed: (() => void) | null = null;
 
@@ -105,6 +117,10 @@ export class Server {
     // allowHalfOpen: a client's FIN must not make Node end our side before the response is out.
     if (options.tls !== undefined) {
       const server = tls.createServer({ ...options.tls, allowHalfOpen: true, handshakeTimeout: this.options.headersTimeout });
+      server.on('connection', (socket: net.Socket) => {
+        this.tlsSockets.add(socket);
+        socket.once('close', () => this.tlsSockets.delete(socket));
+      });
       server.on('secureConnection', (socket) => this.accept(socket));
       server.on('tlsClientError', (_err, socket) => socket.destroy());
       this.netServer = server;
@@ -222,6 +238,8 @@ export class Server {
       for (const c of [...this.connections]) c.shutdown();
       deadline = setTimeout(() => {
         for (const c of [...this.connections]) c.destroy();
+        // Sockets still in their TLS handshake (the established ones closed with their Connection).
+        for (const s of [...this.tlsSockets]) s.destroy();
       }, timeout);
       check();
     });

@@ -9,6 +9,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { RawClient, parseResponses } from './helpers.ts';
@@ -161,6 +165,31 @@ test('close() force-closes a connection still busy at the deadline', async () =>
   assert.equal(server.connectionCount, 0);
   const e = await c.ended;
   assert.equal(e.data.length, 0);
+});
+
+// The test's timeout guards a hang: without the fix, close() waited for the handshake timeout (10 min here).
+test('close() destroys TLS sockets still in their handshake at the deadline', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hf-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const server = createServer({
+    onError: () => {},
+    headersTimeout: 600_000,
+    tls: { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+    handler: (_req, res) => res.end('never'),
+  });
+  await server.listen(0, '127.0.0.1');
+  let accepted = 0;
+  server.netServer.on('connection', () => accepted++);
+  // One client connects and sends nothing; the other sends the first bytes of a ClientHello.
+  const silent = new RawClient(server.port);
+  const partial = new RawClient(server.port);
+  await Promise.all([silent.connected, partial.connected]);
+  partial.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+  await until(() => accepted === 2, { what: 'the listener to accept both sockets' });
+  await server.close({ timeout: 0 });
+  const endings = await Promise.all([silent.ended, partial.ended]);
+  for (const e of endings) assert.equal(e.data.length, 0);
 });
 
 /** Length of the first complete response in `data` (head plus Content-Length body). */
