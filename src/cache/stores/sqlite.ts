@@ -265,7 +265,7 @@ export class SqliteStore implements CacheStore {
           if (err instanceof CorruptEntryError) this.#onCorrupt?.(key, err);
           continue;
         }
-        this.#remember(slot, entry, row.head, row.tail!);
+        this.#remember(slot, entry, row.head, row.tail);
       }
       if (now - row.atime > this.#touchIntervalMs) this.#q.touch.run(now, key, row.variant, row.id);
       out.push(entry);
