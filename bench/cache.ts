@@ -39,6 +39,8 @@ interface Cell {
   p50Us: number;
   p99Us: number;
   reqPerSec: number;
+  /** CPU time of this process per request, µs (user + system; the origin runs in this process too, the same for every subject). */
+  cpuUs: number;
   originRequests: number;
   error?: string;
 }
@@ -176,6 +178,7 @@ async function measure(subject: Subject, scenario: Cell['scenario'], origin: { u
     }
     const before = origin.count();
     const lat: number[] = [];
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < REQUESTS && performance.now() - start < CELL_MS; i++) {
       const t = process.hrtime.bigint();
@@ -184,6 +187,7 @@ async function measure(subject: Subject, scenario: Cell['scenario'], origin: { u
       if (r.status !== 200 || r.bytes !== BODY.length) throw new Error(`bad response: ${r.status} ${r.bytes} bytes`);
     }
     const elapsed = performance.now() - start;
+    const used = process.cpuUsage(cpu);
     const sorted = [...lat].sort((a, b) => a - b);
     return {
       subject: subject.name,
@@ -193,46 +197,79 @@ async function measure(subject: Subject, scenario: Cell['scenario'], origin: { u
       p50Us: Math.round(percentile(sorted, 50)),
       p99Us: Math.round(percentile(sorted, 99)),
       reqPerSec: Math.round((lat.length / elapsed) * 1000),
+      cpuUs: Math.round((used.user + used.system) / lat.length),
       originRequests: origin.count() - before,
     };
   } catch (err) {
-    return { subject: subject.name, scenario, requests: 0, meanUs: 0, p50Us: 0, p99Us: 0, reqPerSec: 0, originRequests: 0, error: String((err as Error).message ?? err) };
+    return { subject: subject.name, scenario, requests: 0, meanUs: 0, p50Us: 0, p99Us: 0, reqPerSec: 0, cpuUs: 0, originRequests: 0, error: String((err as Error).message ?? err) };
   } finally {
     await inst.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Run the benchmark; prints a table and returns JSON-able results. */
+/** The median of some numbers (0 when there are none). */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/**
+ * Run the benchmark; prints a table and returns JSON-able results. Environment (to keep a run
+ * short on a shared machine): `CACHE_BENCH_SCENARIOS` (comma-separated: fresh-hit,
+ * revalidated-hit), `CACHE_BENCH_SUBJECTS` (comma-separated substrings of subject names),
+ * `CACHE_BENCH_ROUNDS` (default 1: subjects alternate within each round; each figure is the
+ * median over the rounds).
+ */
 export async function run(): Promise<object> {
+  const scenarios = (process.env.CACHE_BENCH_SCENARIOS ?? 'fresh-hit,revalidated-hit').split(',').filter((x): x is Cell['scenario'] => x === 'fresh-hit' || x === 'revalidated-hit');
+  const wanted = process.env.CACHE_BENCH_SUBJECTS?.split(',');
+  const subjects = wanted === undefined ? SUBJECTS : SUBJECTS.filter((s) => wanted.some((w) => s.name.includes(w)));
+  const rounds = Math.max(1, Number(process.env.CACHE_BENCH_ROUNDS ?? 1) || 1);
   const origin = await startOrigin();
-  const cells: Cell[] = [];
+  const all: Cell[] = [];
   try {
-    for (const scenario of ['fresh-hit', 'revalidated-hit'] as const) {
-      for (const subject of SUBJECTS) cells.push(await measure(subject, scenario, origin));
+    for (const scenario of scenarios) {
+      for (let round = 0; round < rounds; round++) {
+        for (const subject of subjects) all.push(await measure(subject, scenario, origin));
+      }
     }
   } finally {
     await origin.close();
   }
+  const cells: Cell[] = [];
+  for (const scenario of scenarios) {
+    for (const subject of subjects) {
+      const mine = all.filter((c) => c.scenario === scenario && c.subject === subject.name);
+      const failed = mine.find((c) => c.error !== undefined);
+      if (failed !== undefined) {
+        cells.push(failed);
+        continue;
+      }
+      const m = (f: (c: Cell) => number) => median(mine.map(f));
+      cells.push({ subject: subject.name, scenario, requests: m((c) => c.requests), meanUs: m((c) => c.meanUs), p50Us: m((c) => c.p50Us), p99Us: m((c) => c.p99Us), reqPerSec: m((c) => c.reqPerSec), cpuUs: m((c) => c.cpuUs), originRequests: m((c) => c.originRequests) });
+    }
+  }
   const lines: string[] = [];
   const pad = (s: string | number, n: number) => String(s).padStart(n);
-  for (const scenario of ['fresh-hit', 'revalidated-hit'] as const) {
+  for (const scenario of scenarios) {
     const rows = cells.filter((c) => c.scenario === scenario);
     const hf = rows.find((c) => c.subject === 'holdfast memory');
-    lines.push('', `${scenario} (sequential, 4 KiB body)`);
-    lines.push(`${'subject'.padEnd(30)}${pad('req/s', 9)}${pad('mean µs', 9)}${pad('p50 µs', 9)}${pad('p99 µs', 9)}${pad('origin', 8)}${pad('hf-mem ×', 10)}`);
+    lines.push('', `${scenario} (sequential, 4 KiB body${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''})`);
+    lines.push(`${'subject'.padEnd(30)}${pad('req/s', 9)}${pad('mean µs', 9)}${pad('p50 µs', 9)}${pad('p99 µs', 9)}${pad('cpu µs', 9)}${pad('origin', 8)}${pad('hf-mem ×', 10)}`);
     for (const c of rows) {
       if (c.error !== undefined) {
         lines.push(`${c.subject.padEnd(30)} error: ${c.error}`);
         continue;
       }
       const ratio = hf !== undefined && c.reqPerSec > 0 ? (hf.reqPerSec / c.reqPerSec).toFixed(2) : '-';
-      lines.push(`${c.subject.padEnd(30)}${pad(c.reqPerSec, 9)}${pad(c.meanUs, 9)}${pad(c.p50Us, 9)}${pad(c.p99Us, 9)}${pad(c.originRequests, 8)}${pad(ratio, 10)}`);
+      lines.push(`${c.subject.padEnd(30)}${pad(c.reqPerSec, 9)}${pad(c.meanUs, 9)}${pad(c.p50Us, 9)}${pad(c.p99Us, 9)}${pad(c.cpuUs, 9)}${pad(c.originRequests, 8)}${pad(ratio, 10)}`);
     }
   }
   lines.push('', '"hf-mem ×" = holdfast-memory throughput ÷ this subject\'s (>1: holdfast memory is faster). "origin" = origin requests during the timed part.');
+  lines.push('"cpu µs" = this process\'s CPU time per request (the loopback origin runs in it too, alike for every subject); steadier than wall time on a busy machine.');
   process.stdout.write(`${lines.join('\n')}\n`);
-  return { node: process.version, bodyBytes: BODY.length, cells };
+  return { node: process.version, bodyBytes: BODY.length, rounds, cells };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
