@@ -55,9 +55,9 @@ export interface SqliteStoreOptions extends StoreLimits {
 }
 
 /** Freshened heads waiting to be written; one more is written with them at once. */
-export const MAX_PENDING_FRESHENS = 64;
+const MAX_PENDING_FRESHENS = 64;
 /** Bytes of decoded entries a store remembers (bodies and head bytes, roughly). */
-export const MEMO_MAX_BYTES = 8 * 1024 * 1024;
+const MEMO_MAX_BYTES = 8 * 1024 * 1024;
 /** Decoded entries a store remembers at most (a `delete` looks through them). */
 const MEMO_MAX_ENTRIES = 1024;
 /** An entry with a larger body is not remembered decoded (it would push out many small ones). */
