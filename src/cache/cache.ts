@@ -307,7 +307,9 @@ export class Cache {
       const response = await this.#lookupOrFetch(ctx);
       return this.#finish(ctx, response.status === 200 ? rangeFromStored(response, original.headers) : response);
     }
-    ctx.note.fwd = selected?.status === 206 ? 'partial' : this.#forwardReason(entries, selected, ctx.reqCC);
+    // RFC 9211 §2.2: `partial` when the stored part lacks the range asked for; a part that holds
+    // it but must be validated goes forward for the same reasons as a complete response.
+    ctx.note.fwd = selected?.status === 206 && part === undefined ? 'partial' : this.#forwardReason(entries, selected, ctx.reqCC);
     const forwarded = { ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) };
     if (part !== undefined && hasValidator(part)) return this.#finish(ctx, await this.#revalidatePart(ctx, forwarded, part, entries));
     return this.#finish(ctx, await this.#forwardRange(ctx, forwarded, selected));

@@ -201,7 +201,7 @@ for (const s of stores) {
     assert.equal(validated.status, 206);
     assert.equal(validated.body, '67');
     assert.equal(validated.res.cacheOutcome, 'revalidated');
-    assert.match(validated.cs, /^holdfast; fwd=partial; fwd-status=304/);
+    assert.match(validated.cs, /^holdfast; fwd=stale; fwd-status=304/);
     assert.equal(o.seen.at(-1)!.headers.get('if-none-match'), '"v"');
     assert.equal(o.seen.at(-1)!.headers.get('range'), 'bytes=6-7');
     n = o.seen.length;
