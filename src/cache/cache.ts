@@ -35,7 +35,7 @@ import type { ResponsePolicy } from './targeted.ts';
 import { CacheStatusNote, cacheStatusMember } from './cacheStatus.ts';
 import { serializeTokenOrString } from '../wire/structuredFields.ts';
 import type { ForwardReason } from './cacheStatus.ts';
-import { rangeFromStored } from './ranges.ts';
+import { combineParts, partSatisfies, rangeFromPart, rangeFromStored } from './ranges.ts';
 import { cacheKey } from './cacheKey.ts';
 import { Flights, awaitLease, keepLease } from './collapse.ts';
 import { bufferUpTo, cancel, drain } from './body.ts';
@@ -314,9 +314,11 @@ export class Cache {
   }
 
   /**
-   * RFC 9110 §14, RFC 9111 §3.4: a range of a stored complete response is cut from it, without an
-   * origin request, or after validating it when it is stale; with nothing usable stored the
-   * request is forwarded as the client sent it, and the partial answer is not stored.
+   * RFC 9110 §14, RFC 9111 §3.3-3.4: a range of a stored complete response is cut from it, without
+   * an origin request, or after validating it when it is stale; a range wholly within a stored
+   * part (a 206) is cut from that part, after validating it with a conditional range request when
+   * it is stale. Otherwise the request is forwarded as the client sent it, and a 206 that comes
+   * back is stored, combined with a stored part of the same strong validator (ranges.ts).
    */
   async #range(ctx: Ctx, original: CacheRequest): Promise<CacheResponse> {
     const entries = await this.#get(ctx.key, ctx);
@@ -332,6 +334,20 @@ export class Cache {
         return this.#finish(ctx, rangeFromStored(answer, original.headers));
       }
     }
+    const part = selected !== undefined && selected.status === 206 && partSatisfies(selected.headers, selected.body.byteLength, original.headers) ? selected : undefined;
+    if (part !== undefined) {
+      const reuse = decideReuse(this.#reuseInput(part, ctx.reqCC));
+      if (reuse === 'fresh' || reuse === 'stale' || reuse === 'stale-while-revalidate') {
+        // A stale part is revalidated in the background as a whole; a 304 freshens it, a 200
+        // replaces it with the complete response.
+        if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, part, entries);
+        if (reuse === 'fresh') this.stats.hits++;
+        else this.stats.stale++;
+        const answer = this.#answer(ctx, part, reuse === 'fresh' ? 'hit' : 'stale');
+        ctx.note.hit = true;
+        return this.#finish(ctx, rangeFromPart(answer, original.headers));
+      }
+    }
     if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
     if (selected !== undefined && selected.status === 200 && hasValidator(selected)) {
       // A stored response that needs validation: validate it (the origin sees a conditional
@@ -340,11 +356,76 @@ export class Cache {
       const response = await this.#lookupOrFetch(ctx);
       return this.#finish(ctx, response.status === 200 ? rangeFromStored(response, original.headers) : response);
     }
-    ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
-    this.stats.bypassed++;
-    const response = await ctx.next({ ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) });
+    // RFC 9211 §2.2: `partial` when the stored part lacks the range asked for; a part that holds
+    // it but must be validated goes forward for the same reasons as a complete response.
+    ctx.note.fwd = selected?.status === 206 && part === undefined ? 'partial' : this.#forwardReason(entries, selected, ctx.reqCC);
+    const forwarded = { ...original, headers: withoutFields(original.headers, CONDITIONAL_REQUEST_FIELDS) };
+    if (part !== undefined && hasValidator(part)) return this.#finish(ctx, await this.#revalidatePart(ctx, forwarded, part, entries));
+    return this.#finish(ctx, await this.#forwardRange(ctx, forwarded, selected));
+  }
+
+  /**
+   * §4.3.1 with §3.3: a stale stored part that holds the range asked for is validated by the range
+   * request made conditional on the part's validators. A 304 that matches it freshens it (§4.3.4)
+   * and the range is cut from it; a 304 that does not is not trusted, and the range request is
+   * repeated unconditionally; a 206 or 200 is stored like any other.
+   */
+  async #revalidatePart(ctx: Ctx, forwarded: CacheRequest, part: StoredEntry, entries: StoredEntry[]): Promise<CacheResponse> {
+    const headers = forwarded.headers.clone();
+    for (const [name, value] of conditionalHeaders(part)) headers.append(name, value);
+    const requestTime = this.#now();
+    let response: CacheResponse;
+    try {
+      response = await ctx.next({ ...forwarded, headers });
+    } catch (err) {
+      const stale = this.#staleOnFailure(part, ctx);
+      if (stale !== undefined) return rangeFromPart(stale, forwarded.headers);
+      throw err;
+    }
     ctx.note.fwdStatus = response.status;
-    return this.#finish(ctx, { ...response, cacheOutcome: 'bypass' });
+    const responseTime = this.#now();
+    if (response.status !== 304) return this.#storeRange(ctx, response, part, requestTime, responseTime);
+    await drain(response.body);
+    if (!notModifiedMatches(part, response.headers)) {
+      this.stats.repeatedUnconditionally++;
+      return this.#forwardRange(ctx, forwarded, part);
+    }
+    const fresh = this.#freshened(part, response.headers, requestTime, responseTime);
+    if (!(await this.#persistFreshened(part, fresh, response.headers, entries, ctx))) this.stats.revalidatedDisplaced++;
+    this.stats.revalidated++;
+    return rangeFromPart(this.#answer(ctx, fresh, 'revalidated'), forwarded.headers);
+  }
+
+  /** A range request forwarded as the client sent it (less its conditions); its answer stored when allowed. */
+  async #forwardRange(ctx: Ctx, forwarded: CacheRequest, selected: StoredEntry | undefined): Promise<CacheResponse> {
+    const requestTime = this.#now();
+    const response = await ctx.next(forwarded);
+    ctx.note.fwdStatus = response.status;
+    return this.#storeRange(ctx, response, selected, requestTime, this.#now());
+  }
+
+  /**
+   * The answer to a forwarded range request, stored when allowed: a 206 (§3.3) combined with the
+   * stored part of the same strong validator where the parts meet (§3.4), else replacing it;
+   * a 200 (the origin sent the whole) like any complete response. The caller gets what the origin
+   * sent.
+   */
+  async #storeRange(ctx: Ctx, response: CacheResponse, selected: StoredEntry | undefined, requestTime: number, responseTime: number): Promise<CacheResponse> {
+    if (response.status === 200) return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
+    if (response.status !== 206) {
+      this.stats.bypassed++;
+      return { ...response, cacheOutcome: 'bypass' };
+    }
+    return this.#storeAndAnswer(ctx, response, requestTime, responseTime, (part) => {
+      // Only a stored part is combined: a stored complete response with a strong validator is
+      // validated rather than forwarded around (#range), so a part never meets one here.
+      if (selected === undefined || selected.status !== 206) return part;
+      const combined = combineParts(selected, part);
+      if (combined === undefined) return part;
+      const union: StoredEntry = { ...part, ...combined };
+      union.expires = this.#expires(union);
+      return union;
+    });
   }
 
   /**
@@ -416,7 +497,9 @@ export class Cache {
   async #lookupOrFetch(ctx: Ctx): Promise<CacheResponse> {
     for (let round = 0; ; round++) {
       const entries = await this.#get(ctx.key, ctx);
-      const selected = selectVariant(entries, ctx.request.headers);
+      const found = selectVariant(entries, ctx.request.headers);
+      // §3.3: a stored part (206) never answers a request for the whole response.
+      const selected = found?.status === 206 ? undefined : found;
       if (selected !== undefined) {
         const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
         if (reuse === 'fresh') {
@@ -433,7 +516,7 @@ export class Cache {
       }
       // §5.2.1.7: only-if-cached and nothing usable: 504.
       if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
-      ctx.note.fwd = this.#forwardReason(entries, selected, ctx.reqCC);
+      ctx.note.fwd = found !== selected ? 'partial' : this.#forwardReason(entries, selected, ctx.reqCC);
       // HEAD is answered from stored GET responses, but not stored itself; forwarded as sent.
       if (ctx.head) {
         this.stats.misses++;
@@ -567,7 +650,8 @@ export class Cache {
     return this.#storeAndAnswer(ctx, response, requestTime, responseTime);
   }
 
-  async #storeAndAnswer(ctx: Ctx, response: CacheResponse, requestTime: number, responseTime: number): Promise<CacheResponse> {
+  /** `combine`: what to store in place of the entry made from `response` (a part combined with a stored one); the answer is `response`'s all the same. */
+  async #storeAndAnswer(ctx: Ctx, response: CacheResponse, requestTime: number, responseTime: number, combine?: (entry: StoredEntry) => StoredEntry): Promise<CacheResponse> {
     this.stats.misses++;
     const policy = this.#policy(response.headers);
     const why = whyNotStorable({
@@ -608,8 +692,9 @@ export class Cache {
       expires: 0,
     };
     entry.expires = this.#expires(entry);
+    const stored = combine === undefined ? entry : combine(entry);
     let put = true;
-    await this.#storeOp('put', () => this.#store.put(entry), undefined, ctx, () => (put = false));
+    await this.#storeOp('put', () => this.#store.put(stored), undefined, ctx, () => (put = false));
     ctx.note.stored = put;
     const answer = this.#answer(ctx, entry, 'miss');
     this.#stored.add(answer);

@@ -9,9 +9,10 @@ import { serializeString, serializeTokenOrString } from '../wire/structuredField
  * RFC 9211 §2.2 `fwd` values this cache uses: `bypass` (the request is not one the cache
  * handles), `method` (not GET/HEAD), `uri-miss` (nothing stored for the URI), `vary-miss` (stored
  * responses, none selected by Vary), `request` (the request's directives asked for it), `stale`
- * (the stored response needed validation).
+ * (the stored response needed validation), `partial` (only part of the response was stored, and
+ * not the part asked for).
  */
-export type ForwardReason = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'request' | 'stale';
+export type ForwardReason = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'request' | 'stale' | 'partial';
 
 /** What a request's entry says; filled in as the cache handles it. */
 export class CacheStatusNote {

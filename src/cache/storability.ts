@@ -7,13 +7,14 @@ import type { HeaderList } from '../wire/headers.ts';
 import type { Directives } from './cacheControl.ts';
 import { HEURISTICALLY_CACHEABLE, hasExplicitExpiration } from './freshness.ts';
 import { varyFields } from './vary.ts';
+import { parseContentRange } from '../wire/byteRanges.ts';
 
 /**
  * Status codes this cache understands (§3: "the cache understands the response status code";
- * also what `must-understand` is checked against, §5.2.2.3). 206 and 304 are understood but never
- * stored as responses of their own: this cache keeps no partial content, and a 304 only freshens.
+ * also what `must-understand` is checked against, §5.2.2.3). A 206 is stored as an incomplete
+ * response (§3.3, ranges.ts); a 304 is understood but never stored: it only freshens.
  */
-export const UNDERSTOOD_STATUS = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 421, 451, 500, 501, 502, 503, 504]);
+export const UNDERSTOOD_STATUS = new Set([200, 203, 204, 206, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 421, 451, 500, 501, 502, 503, 504]);
 
 /** What the storability decision looks at. */
 export interface StorabilityInput {
@@ -35,7 +36,11 @@ export function whyNotStorable(x: StorabilityInput): string | undefined {
   if (x.method !== 'GET') return 'method';
   // §3: the status must be final, and understood by the cache. A 1xx is interim: never stored,
   // and the final response that follows it is judged on its own.
-  if (x.status < 200 || x.status === 206 || x.status === 304) return 'status';
+  if (x.status < 200 || x.status === 304) return 'status';
+  // §3.3: a 206 may be stored as an incomplete response when the cache understands its range
+  // unit: one part of bytes, with the complete length known (a multipart/byteranges 206 or an
+  // unknown length is passed on unstored).
+  if (x.status === 206 && parseContentRange(x.responseHeaders.first('content-range')) === undefined) return 'partial';
   if (cc.has('must-understand')) {
     // §5.2.2.3: with must-understand, an understood status overrides no-store; else never store.
     if (!UNDERSTOOD_STATUS.has(x.status)) return 'must-understand';

@@ -49,3 +49,25 @@ export function resolveByteRanges(value: string, length: number): ByteRange[] | 
   }
   return out;
 }
+
+/** A `Content-Range` of one satisfied byte range (RFC 9110 §14.4): `bytes first-last/complete`. */
+export interface ContentRange extends ByteRange {
+  /** The complete length of the representation. */
+  complete: number;
+}
+
+/**
+ * `Content-Range: bytes first-last/complete` (RFC 9110 §14.4), strictly: `undefined` for another
+ * unit, an unsatisfied-range (`bytes *\/n`), an unknown complete length (`/*`), or a range that is
+ * invalid (`last` < `first`, `last` >= `complete`, RFC 9110 §14.4: "MUST consider invalid").
+ */
+export function parseContentRange(value: string | undefined): ContentRange | undefined {
+  if (value === undefined) return undefined;
+  const m = /^bytes ([0-9]{1,15})-([0-9]{1,15})\/([0-9]{1,15})$/i.exec(trimOws(value));
+  if (m === null) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  const complete = Number(m[3]);
+  if (last < first || last >= complete) return undefined;
+  return { first, last, complete };
+}

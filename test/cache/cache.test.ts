@@ -449,12 +449,17 @@ test('§4 (HEAD): a HEAD is answered from a stored GET response, without a body'
   }
 });
 
-test('a Range request with nothing stored goes to the origin as sent, and its answer is not stored (RFC 9111 §3.4: no partial content kept)', async () => {
+test('a Range request with nothing stored goes to the origin as sent; a 200 answer (the origin ignored the range) is stored as the complete response it is (RFC 9111 §3, §3.4)', async () => {
   const s = await setup((_q, r) => ok(r, { 'cache-control': 'max-age=100' }, 'hello'));
   try {
     const a = await s.cache.handle(get(s.url('/r'), new HeaderList([['range', 'bytes=0-1']])), s.next);
-    assert.equal(a.cacheOutcome, 'bypass');
-    assert.equal(s.store.size, 0);
+    assert.equal(a.cacheOutcome, 'miss');
+    assert.equal(a.status, 200);
+    assert.equal(s.store.size, 1);
+    const b = await s.cache.handle(get(s.url('/r'), new HeaderList([['range', 'bytes=0-1']])), s.next);
+    assert.equal(b.cacheOutcome, 'hit');
+    assert.equal(b.status, 206);
+    assert.equal(Buffer.from(b.body as Uint8Array).toString(), 'he');
   } finally {
     await s.done();
   }

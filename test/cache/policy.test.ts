@@ -97,7 +97,11 @@ const storable = (over: Partial<Parameters<typeof whyNotStorable>[0]>) =>
 test('§3: only GET, final understood statuses, with freshness information or a heuristically cacheable status', () => {
   assert.equal(storable({}), undefined);
   assert.equal(storable({ method: 'POST' }), 'method');
-  assert.equal(storable({ status: 206 }), 'status');
+  // §3.3: a 206 is stored (as an incomplete response) only as one part of bytes with a known complete length.
+  assert.equal(storable({ status: 206 }), 'partial');
+  assert.equal(storable({ status: 206, responseHeaders: new HeaderList([['content-range', 'bytes 0-1/*']]) }), 'partial');
+  assert.equal(storable({ status: 206, responseHeaders: new HeaderList([['content-type', 'multipart/byteranges; boundary=x']]) }), 'partial');
+  assert.equal(storable({ status: 206, responseHeaders: new HeaderList([['content-range', 'bytes 0-1/10']]) }), undefined);
   assert.equal(storable({ status: 304 }), 'status');
   assert.equal(storable({ status: 302 }), 'no freshness information');
   assert.equal(storable({ status: 302, responseHeaders: new HeaderList([['cache-control', 'max-age=5']]) }), undefined);

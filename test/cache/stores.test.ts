@@ -208,6 +208,7 @@ test('sqlite: a freshen rewrites the head row only, keeps the byte total exact, 
     // the head row, its indexes and the byte total only.
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     assert.equal(await store.freshen({ ...e, headers: new HeaderList([['x-fresh', 'z'.repeat(300)]]) }), true);
+    await store.flush(); // written behind by default: write it now to count its pages
     const { log: pages } = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
     assert.ok(pages <= 6, `a freshen wrote ${pages} pages`);
     assert.deepEqual(bodyRow(), before);
@@ -227,6 +228,82 @@ test('sqlite: a freshen rewrites the head row only, keeps the byte total exact, 
   } finally {
     db.close();
     await store.close();
+  }
+});
+
+test('sqlite: a freshen is written behind (RFC 9111 §4.3.4): this store reads it at once, other connections once the batch is written; lost, it leaves the older head whole', async () => {
+  const directory = tmp();
+  const store = new SqliteStore({ directory, freshenDelayMs: 60_000 });
+  const other = new SqliteStore({ directory });
+  try {
+    const k = `http://t/${randomUUID()}`;
+    const e = entry(k, 'v', 'body');
+    await store.put(e);
+    assert.equal((await store.get(k)).length, 1);
+    const fresh = { ...e, headers: new HeaderList([['etag', '"body"'], ['x-fresh', '1']]), expires: e.expires + 1000 };
+    assert.equal(await store.freshen(fresh), true);
+    assert.deepEqual((await store.get(k))[0]!.headers.entries(), fresh.headers.entries(), 'this store reads its own freshen');
+    // Not yet written: another process reads the older head, whole, and would revalidate it once more.
+    const before = (await other.get(k))[0]!;
+    assert.deepEqual(before.headers.entries(), e.headers.entries());
+    assert.equal(Buffer.from(before.body).toString(), 'body');
+    // A lease release writes the batch in its transaction: a process that waited on the lease reads the freshened entry.
+    assert.equal(await store.acquireLease('fetch k', 'me', 10_000), true);
+    await store.releaseLease('fetch k', 'me');
+    assert.deepEqual((await other.get(k))[0]!.headers.entries(), fresh.headers.entries());
+    // So does close().
+    const again = { ...fresh, headers: new HeaderList([['etag', '"body"'], ['x-fresh', '2']]) };
+    assert.equal(await store.freshen(again), true);
+    await store.close();
+    assert.deepEqual((await other.get(k))[0]!.headers.entries(), again.headers.entries());
+  } finally {
+    await store.close();
+    await other.close();
+  }
+});
+
+test('sqlite: a freshen is written within freshenDelayMs, and at once with freshenDelayMs: 0', async () => {
+  const directory = tmp();
+  const soon = new SqliteStore({ directory, freshenDelayMs: 5 });
+  const now = new SqliteStore({ directory, freshenDelayMs: 0 });
+  const other = new SqliteStore({ directory });
+  try {
+    for (const [store, wait] of [[soon, true], [now, false]] as const) {
+      const k = `http://t/${randomUUID()}`;
+      const e = entry(k, 'v', 'body');
+      await store.put(e);
+      await store.get(k);
+      const fresh = { ...e, headers: new HeaderList([['x-fresh', String(wait)]]) };
+      assert.equal(await store.freshen(fresh), true);
+      const seen = async () => (await other.get(k))[0]!.headers.first('x-fresh');
+      if (wait) await until(async () => (await seen()) === 'true');
+      else assert.equal(await seen(), 'false');
+    }
+  } finally {
+    for (const s of [soon, now, other]) await s.close();
+  }
+});
+
+test('sqlite: an entry remembered decoded is reused only while its row holds the same bytes: another connection\'s freshen or replacement is read at once', async () => {
+  const directory = tmp();
+  const store = new SqliteStore({ directory });
+  const other = new SqliteStore({ directory, freshenDelayMs: 0 });
+  try {
+    const k = `http://t/${randomUUID()}`;
+    const e = entry(k, 'v', 'body');
+    await store.put(e);
+    assert.equal((await store.get(k))[0], (await store.get(k))[0], 'the same decoded entry while nothing changed');
+    await other.get(k);
+    assert.equal(await other.freshen({ ...e, headers: new HeaderList([['x-fresh', 'elsewhere']]) }), true);
+    assert.deepEqual((await store.get(k))[0]!.headers.entries(), [['x-fresh', 'elsewhere']]);
+    await other.put(entry(k, 'v', 'replaced'));
+    assert.deepEqual(bodies(await store.get(k)), ['replaced']);
+    // A freshen of the replaced entry changes nothing, and says so.
+    assert.equal(await store.freshen({ ...e, headers: new HeaderList([['x-fresh', 'late']]) }), false);
+    assert.deepEqual(bodies(await other.get(k)), ['replaced']);
+  } finally {
+    await store.close();
+    await other.close();
   }
 });
 

@@ -182,6 +182,16 @@ function routes(now: () => number): Record<string, Route> {
     '/chain': (_q, send, n) => send(200, { 'cache-control': 'max-age=60', 'cache-status': 'origin-cache; fwd=uri-miss' }, `chain ${n}`),
     '/range': (_q, send) => send(200, { 'cache-control': 'max-age=60', etag: '"r1"', 'content-type': 'text/plain' }, '0123456789abcdefghij'),
     '/range-stale': (q, send) => (q.headers['if-none-match'] === '"rs"' ? send(304, { etag: '"rs"', 'cache-control': 'max-age=0' }) : send(200, { etag: '"rs"', 'cache-control': 'max-age=0' }, 'abcdefghij')),
+    '/parts': (q, send) => {
+      // One part per Range request (RFC 9110 §14.2), a strong validator; the whole otherwise.
+      const body = '0123456789abcdefghij';
+      const m = /^bytes=(\d+)-(\d*)$/.exec(String(q.headers.range ?? ''));
+      const headers = { etag: '"parts"', 'cache-control': 'max-age=60', 'content-type': 'text/plain' };
+      if (m === null) return send(200, headers, body);
+      const first = Number(m[1]);
+      const last = m[2] === '' ? body.length - 1 : Math.min(Number(m[2]), body.length - 1);
+      send(206, { ...headers, 'content-range': `bytes ${first}-${last}/${body.length}` }, body.slice(first, last + 1));
+    },
     '/early-hints': (_q, send, n, res) => {
       res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
       send(200, { 'cache-control': 'max-age=60' }, `early-hints ${n}`);
@@ -562,6 +572,31 @@ for (const run of stores) {
       assert.equal(cut.body.toString(), 'hij');
       assert.match(status(cut), /fwd=stale; fwd-status=304/);
       assert.equal(seen('/range-stale').filter((r) => hasHeader(r.rawHeaders, 'range')).length, 0);
+    });
+
+    await t.test('RFC 9111 §3.3-3.4 partial content: a 206 is stored, answers ranges within it, is combined with the next part and completed into a 200; never answers the whole before that', async () => {
+      const a = await get('/parts', { range: 'bytes=0-9' });
+      assert.equal(a.status, 206);
+      assert.equal(a.body.toString(), '0123456789');
+      assert.match(status(a), /^holdfast; fwd=uri-miss; fwd-status=206; ttl=60; stored$/);
+      const within = await get('/parts', { range: 'bytes=2-4' });
+      assert.equal(within.status, 206);
+      assert.equal(within.body.toString(), '234');
+      assert.equal(within.headers['content-range'], 'bytes 2-4/20');
+      assert.match(status(within), /^holdfast; hit; ttl=\d+$/);
+      assert.equal(count('/parts'), 1);
+      // The rest of the representation, forwarded as asked and combined (same strong validator).
+      const rest = await get('/parts', { range: 'bytes=10-' });
+      assert.equal(rest.body.toString(), 'abcdefghij');
+      assert.match(status(rest), /^holdfast; fwd=partial; fwd-status=206/);
+      const whole = await get('/parts');
+      assert.equal(whole.status, 200);
+      assert.equal(whole.body.toString(), '0123456789abcdefghij');
+      assert.equal(whole.headers['content-length'], '20');
+      assert.equal(whole.headers['content-range'], undefined);
+      assert.match(status(whole), /^holdfast; hit/);
+      assert.equal(count('/parts'), 2);
+      assert.equal(seen('/parts').filter((r) => !hasHeader(r.rawHeaders, 'range')).length, 0, 'the whole was never fetched');
     });
 
     await t.test('RFC 9111 §3 a 1xx (103 Early Hints) is not stored and does not keep the final response from being stored', async () => {

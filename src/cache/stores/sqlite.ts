@@ -5,6 +5,20 @@
  * instant leaves every entry whole or absent. Each entry is also checksummed (entryCodec.ts: the
  * head and the body each under their own checksum, kept in separate rows), so a damaged one is
  * removed and read as a miss, never served.
+ *
+ * Two things keep a revalidated hit (a 304) cheap, neither of which weakens what a reader gets:
+ * - **write-behind freshening**: a 304's new head is kept in this process (and consulted by its
+ *   reads) and written in one transaction per batch: after `freshenDelayMs`, when
+ *   {@link MAX_PENDING_FRESHENS} are waiting, together with a lease release (so a process that
+ *   waited on the lease reads the freshened entry), and on `close()`. Losing a batch (a crash,
+ *   `kill -9`) loses nothing but freshness: the stored head is the older one, still whole and with
+ *   the same validator, so the cost is one extra revalidation (RFC 9111 §4.3.4 is then applied on
+ *   the next 304). Other processes see a freshened head up to `freshenDelayMs` late, with the same
+ *   cost at most;
+ * - **decoded entries remembered**: the last entries read or written here are kept decoded (at most
+ *   {@link MEMO_MAX_BYTES}), and reused only when the row still holds the same id and the very same
+ *   head bytes, so any other process's write is seen at once. The body served is the one that
+ *   was checksummed when it was remembered.
  * @module
  */
 import { DatabaseSync } from 'node:sqlite';
@@ -32,6 +46,31 @@ export interface SqliteStoreOptions extends StoreLimits {
   touchIntervalMs?: number;
   /** Called when a corrupt entry is found and removed (for monitoring). */
   onCorrupt?: (key: string, error: CorruptEntryError) => void;
+  /**
+   * How long a 304's freshened head may wait in this process before it is written, ms (write-behind;
+   * see the module notes: a lost freshen costs one extra revalidation). Default 100; 0 writes each
+   * freshen at once.
+   */
+  freshenDelayMs?: number;
+}
+
+/** Freshened heads waiting to be written; one more is written with them at once. */
+const MAX_PENDING_FRESHENS = 64;
+/** Bytes of decoded entries a store remembers (bodies and head bytes, roughly). */
+const MEMO_MAX_BYTES = 8 * 1024 * 1024;
+/** Decoded entries a store remembers at most (a `delete` looks through them). */
+const MEMO_MAX_ENTRIES = 1024;
+/** An entry with a larger body is not remembered decoded (it would push out many small ones). */
+const MEMO_MAX_ENTRY_BYTES = 256 * 1024;
+
+/** One decoded entry remembered, by `key \n variant`. */
+interface Memo {
+  entry: StoredEntry;
+  /** The head bytes its row holds; null while the entry is a freshen not yet written. */
+  head: Uint8Array | null;
+  /** The tail bytes (body and checksum) its row holds. */
+  tail: Uint8Array;
+  size: number;
 }
 
 /**
@@ -72,13 +111,17 @@ CREATE TRIGGER IF NOT EXISTS hf_heads_upd AFTER UPDATE OF size ON hf_heads WHEN 
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 /** Synchronous sleep used only while another process initialises the database. */
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 type Queries = Record<
-  'select' | 'upsert' | 'putBody' | 'freshenHead' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
+  'select' | 'upsert' | 'putBody' | 'freshenHead' | 'idOf' | 'deleteKey' | 'deleteOne' | 'deleteVariant' | 'touch' | 'bytes' | 'deleteExpired' | 'evictOldest' | 'lease' | 'unlease',
   StatementSync
 >;
 
@@ -106,6 +149,13 @@ export class SqliteStore implements CacheStore {
   #checkedAt = 0;
   readonly #touchIntervalMs: number;
   readonly #onCorrupt: ((key: string, error: CorruptEntryError) => void) | undefined;
+  readonly #freshenDelayMs: number;
+  /** Decoded entries, by `key \n variant`; Map order is recency (oldest first). */
+  readonly #memo = new Map<string, Memo>();
+  #memoBytes = 0;
+  /** Slots (`key \n variant`) whose memo is a freshen not yet written. */
+  readonly #pending = new Set<string>();
+  #flushTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -119,6 +169,7 @@ export class SqliteStore implements CacheStore {
     this.directory = options.directory;
     this.path = join(options.directory, 'cache.sqlite');
     this.#busyTimeoutMs = durationOption('busyTimeoutMs', options.busyTimeoutMs ?? 500, true);
+    this.#freshenDelayMs = durationOption('freshenDelayMs', options.freshenDelayMs ?? 100, true);
     [this.#db, this.#q] = this.#open();
     this.#checkedAt = Date.now();
   }
@@ -164,6 +215,7 @@ export class SqliteStore implements CacheStore {
       ),
       putBody: db.prepare('INSERT OR REPLACE INTO hf_bodies (n, tail) VALUES (?, ?)'),
       freshenHead: db.prepare('UPDATE hf_heads SET head = ?, size = size - length(head) + length(?), expires = ? WHERE key = ? AND variant = ? AND id = ?'),
+      idOf: db.prepare('SELECT id FROM hf_heads WHERE key = ? AND variant = ?'),
       deleteKey: db.prepare('DELETE FROM hf_heads WHERE key = ?'),
       deleteOne: db.prepare('DELETE FROM hf_heads WHERE key = ? AND variant = ? AND id = ?'),
       deleteVariant: db.prepare('DELETE FROM hf_heads WHERE key = ? AND variant = ?'),
@@ -192,20 +244,28 @@ export class SqliteStore implements CacheStore {
     const now = Date.now();
     const out: StoredEntry[] = [];
     for (const row of rows) {
-      if (row.expires <= now) {
+      const slot = `${key}\n${row.variant}`;
+      const known = this.#remembered(slot, row);
+      if ((known?.expires ?? row.expires) <= now) {
+        this.#forget(slot);
         this.#q.deleteOne.run(key, row.variant, row.id);
         continue;
       }
       let entry: StoredEntry;
-      try {
-        if (row.tail === null) throw new CorruptEntryError('entry has no body');
-        entry = decodeEntry(Buffer.concat([row.head, row.tail]));
-        if (entry.key !== key || entry.variant !== row.variant || entry.id !== row.id) throw new CorruptEntryError('entry does not belong to its row');
-      } catch (err) {
-        // A damaged entry is a miss, and is removed so that it is not met again.
-        this.#q.deleteOne.run(key, row.variant, row.id);
-        if (err instanceof CorruptEntryError) this.#onCorrupt?.(key, err);
-        continue;
+      if (known !== undefined) entry = known;
+      else {
+        try {
+          if (row.tail === null) throw new CorruptEntryError('entry has no body');
+          entry = decodeEntry(Buffer.concat([row.head, row.tail]));
+          if (entry.key !== key || entry.variant !== row.variant || entry.id !== row.id) throw new CorruptEntryError('entry does not belong to its row');
+        } catch (err) {
+          // A damaged entry is a miss, and is removed so that it is not met again.
+          this.#forget(slot);
+          this.#q.deleteOne.run(key, row.variant, row.id);
+          if (err instanceof CorruptEntryError) this.#onCorrupt?.(key, err);
+          continue;
+        }
+        this.#remember(slot, entry, row.head, row.tail);
       }
       if (now - row.atime > this.#touchIntervalMs) this.#q.touch.run(now, key, row.variant, row.id);
       out.push(entry);
@@ -218,6 +278,8 @@ export class SqliteStore implements CacheStore {
     const head = encodeHead(entry);
     const tail = encodeTail(entry);
     const size = head.length + tail.length;
+    const slot = `${entry.key}\n${entry.variant}`;
+    this.#forget(slot);
     if (size > this.maxEntryBytes) {
       // Too large to keep: do not leave an older copy of the same variant behind either.
       this.#q.deleteVariant.run(entry.key, entry.variant);
@@ -229,25 +291,84 @@ export class SqliteStore implements CacheStore {
       const { n } = this.#q.upsert.get(entry.key, entry.variant, entry.id, head, size, entry.expires, now) as { n: number };
       this.#q.putBody.run(n, tail);
     });
+    this.#remember(slot, entry, head, tail);
     this.#evictIfOver(now);
   }
 
   async freshen(entry: StoredEntry): Promise<boolean> {
     this.#check();
+    if (this.#freshenDelayMs === 0) return this.#writeHead(entry);
+    // Compare-and-set, checked now (one indexed read): a freshen of a response that was replaced
+    // or removed meanwhile changes nothing and says so. The write itself checks again.
+    const row = this.#q.idOf.get(entry.key, entry.variant) as { id: string } | undefined;
+    if (row?.id !== entry.id) return false;
+    const slot = `${entry.key}\n${entry.variant}`;
+    const stored = this.#memo.get(slot);
+    // Reads of the freshened entry are answered with the stored body, never the one passed in
+    // (a 304 does not change it): known only when this store remembers that entry. It almost
+    // always does (it was read just before being revalidated); when not, write at once.
+    if (stored === undefined || stored.entry.id !== entry.id) return this.#writeHead(entry);
+    this.#remember(slot, { ...entry, body: stored.entry.body }, null, stored.tail);
+    this.#pending.add(slot);
+    if (this.#pending.size >= MAX_PENDING_FRESHENS) this.#flush();
+    else if (this.#flushTimer === null) {
+      // Unreferenced: a process that exits without close() loses at most this batch (see above).
+      this.#flushTimer = setTimeout(() => this.#flush(), this.#freshenDelayMs);
+      this.#flushTimer.unref();
+    }
+    return true;
+  }
+
+  /** Write one freshened head now, by compare-and-set on the entry id. */
+  #writeHead(entry: StoredEntry, inTransaction = false): boolean {
     const head = encodeHead(entry);
     if (head.length + entry.body.byteLength + HEAD_LAYOUT.digestLength > this.maxEntryBytes) return false;
-    // Compare-and-set on id, in one statement (one transaction): a concurrent replacement wins.
-    // The body row is not touched: its checksum covers the entry id, which the head keeps.
-    // Recency is left as it is: the entry was just read to be revalidated, and that read records
-    // it (at most touchIntervalMs old). Not writing `atime` spares its index a page per 304.
+    // Compare-and-set on id, in one statement: a concurrent replacement wins. The body row is not
+    // touched: its checksum covers the entry id, which the head keeps. Recency is left as it is:
+    // the entry was just read to be revalidated, and that read records it (at most
+    // touchIntervalMs old). Not writing `atime` spares its index a page per 304.
     const r = this.#q.freshenHead.run(head, head, entry.expires, entry.key, entry.variant, entry.id);
     // The entry changes size only by its head's few bytes: the next put evicts for it, and a
     // revalidated hit does not pay the byte-total query.
-    return Number(r.changes) === 1;
+    const written = Number(r.changes) === 1;
+    const slot = `${entry.key}\n${entry.variant}`;
+    const memo = this.#memo.get(slot);
+    // Remembered with its new head when the stored body is known (the tail is unchanged).
+    if (written && memo !== undefined && memo.entry.id === entry.id) this.#remember(slot, { ...entry, body: memo.entry.body }, head, memo.tail);
+    else if (!written || inTransaction) this.#forget(slot);
+    return written;
+  }
+
+  /**
+   * Write the waiting freshened heads, in one transaction (plus `also`, e.g. a lease release, in
+   * the same one). A failure (a full disk, a lock held past the busy timeout) drops the batch:
+   * those entries stay as they were stored, to be revalidated once more.
+   */
+  #flush(also?: () => void): void {
+    if (this.#flushTimer !== null) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+    }
+    if (this.#pending.size === 0) {
+      also?.();
+      return;
+    }
+    const batch: StoredEntry[] = [];
+    for (const slot of this.#pending) batch.push(this.#memo.get(slot)!.entry);
+    this.#pending.clear();
+    try {
+      this.#transaction(() => {
+        for (const entry of batch) this.#writeHead(entry, true);
+        also?.();
+      });
+    } catch (err) {
+      if (also !== undefined) throw err;
+    }
   }
 
   async delete(key: string): Promise<void> {
     this.#check();
+    for (const [slot, memo] of this.#memo) if (memo.entry.key === key) this.#forget(slot);
     this.#transaction(() => this.#q.deleteKey.run(key));
   }
 
@@ -260,13 +381,70 @@ export class SqliteStore implements CacheStore {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     if (this.#closed) return;
-    this.#q.unlease.run(name, owner);
+    // The waiting freshens go in the same transaction: a process that waited on this lease (for
+    // this very revalidation, often) then reads the freshened entry, and the 304 costs no
+    // transaction of its own.
+    this.#flush(() => this.#q.unlease.run(name, owner));
+  }
+
+  /** Write the freshened heads waiting in this process now (they are written within `freshenDelayMs` anyway). */
+  async flush(): Promise<void> {
+    this.#check();
+    this.#flush();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    try {
+      this.#flush();
+    } finally {
+      this.#closed = true;
+      this.#memo.clear();
+      this.#memoBytes = 0;
+      this.#db.close();
+    }
+  }
+
+  /**
+   * The remembered decoded entry for `row`, if the row still holds it byte for byte: the same id,
+   * head and tail (a freshen of that id not yet written stands for the head, being newer). A
+   * comparison of bytes, not a checksum: a row changed in any way (another process's write, a
+   * damaged page) is decoded and verified again.
+   */
+  #remembered(slot: string, row: Row): StoredEntry | undefined {
+    const memo = this.#memo.get(slot);
+    if (memo === undefined) return undefined;
+    if (memo.entry.id !== row.id || row.tail === null || (memo.head !== null && !sameBytes(memo.head, row.head)) || !sameBytes(memo.tail, row.tail)) {
+      this.#forget(slot);
+      return undefined;
+    }
+    // Most recently used last.
+    this.#memo.delete(slot);
+    this.#memo.set(slot, memo);
+    return memo.entry;
+  }
+
+  #remember(slot: string, entry: StoredEntry, head: Uint8Array | null, tail: Uint8Array): void {
+    this.#forget(slot);
+    // A freshen not yet written is always kept (it is the newest head); others only if small.
+    if (head !== null && entry.body.byteLength > MEMO_MAX_ENTRY_BYTES) return;
+    const size = entry.body.byteLength + tail.byteLength + (head?.byteLength ?? 512);
+    this.#memo.set(slot, { entry, head, tail, size });
+    this.#memoBytes += size;
+    for (const [oldest, memo] of this.#memo) {
+      if (this.#memoBytes <= MEMO_MAX_BYTES && this.#memo.size <= MEMO_MAX_ENTRIES) break;
+      if (memo.head === null) continue; // waiting to be written
+      this.#forget(oldest);
+    }
+  }
+
+  /** Drop what is remembered for `slot`, a freshen waiting to be written included. */
+  #forget(slot: string): void {
+    const memo = this.#memo.get(slot);
+    if (memo === undefined) return;
+    this.#memo.delete(slot);
+    this.#pending.delete(slot);
+    this.#memoBytes -= memo.size;
   }
 
   /**
@@ -308,6 +486,11 @@ export class SqliteStore implements CacheStore {
     // where it belongs instead. If that fails (the directory cannot be made), the error says why
     // and the next check tries again.
     const old = this.#db;
+    // Nothing remembered belongs to the new database (the waiting freshens were for rows that
+    // went with the old file).
+    this.#pending.clear();
+    this.#memo.clear();
+    this.#memoBytes = 0;
     [this.#db, this.#q] = this.#open();
     try {
       old.close();
