@@ -24,6 +24,8 @@ import { Readable } from 'node:stream';
 import { Agent, type RequestOptions } from './agent.ts';
 import { InvalidRequestError, RequestBodyError } from './errors.ts';
 import type { ClientResponse } from './response.ts';
+import type { BodySink } from './responseBody.ts';
+import { HeaderList } from '../wire/index.ts';
 import type { Timeouts } from './dispatch.ts';
 
 /** The request a dispatcher is asked to send (undici's `Dispatcher.DispatchOptions`, the fields read here). */
@@ -105,14 +107,8 @@ function unsupported(what: string): InvalidRequestError {
 
 function isNewShape(h: AnyDispatchHandler): h is DispatchHandler {
   const n = h as DispatchHandler;
-  return typeof n.onRequestStart === 'function' || typeof n.onResponseStart === 'function' ||
-    typeof n.onResponseData === 'function' || typeof n.onResponseEnd === 'function' || typeof n.onResponseError === 'function';
-}
-
-function toRawBuffers(raw: readonly string[]): Buffer[] {
-  const out = new Array<Buffer>(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = Buffer.from(raw[i]!, 'latin1');
-  return out;
+  return typeof n.onResponseStart === 'function' || typeof n.onResponseData === 'function' || typeof n.onRequestStart === 'function' ||
+    typeof n.onResponseEnd === 'function' || typeof n.onResponseError === 'function';
 }
 
 /**
@@ -126,47 +122,59 @@ function scalarText(value: unknown): string {
   throw new InvalidRequestError(`unsupported header or query value ${Object.prototype.toString.call(value)}`);
 }
 
-/** undici's header inputs as `[name, value]` pairs; a value that is an array becomes several lines. */
-function headerPairs(h: DispatchOptions['headers']): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+/** Appends one undici header input line; a value that is an array becomes several lines. */
+function addHeader(out: HeaderList, name: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) for (const v of value) out.append(name, scalarText(v));
+  else out.append(name, scalarText(value));
+}
+
+/**
+ * undici's header inputs as the agent's `HeaderList`, built in one pass: the agent sends a
+ * `HeaderList` as it is, so no pairs array or second copy is made per request. Node's `fetch`
+ * passes a plain object.
+ */
+function headerList(h: DispatchOptions['headers']): HeaderList {
+  const out = new HeaderList();
   if (h === null || h === undefined) return out;
-  const add = (name: string, value: unknown): void => {
-    if (value === undefined || value === null) return;
-    if (Array.isArray(value)) for (const v of value) out.push([name, scalarText(v)]);
-    else out.push([name, scalarText(value)]);
-  };
   if (Array.isArray(h)) {
     if (h.length > 0 && Array.isArray(h[0])) {
-      for (const pair of h as unknown as Array<[string, unknown]>) add(String(pair[0]), pair[1]);
+      for (const pair of h as unknown as Array<[string, unknown]>) addHeader(out, String(pair[0]), pair[1]);
       return out;
     }
     if (h.length % 2 !== 0) throw new InvalidRequestError('headers array must have an even number of items');
-    for (let i = 0; i < h.length; i += 2) add(String(h[i]), String(h[i + 1]));
+    for (let i = 0; i < h.length; i += 2) addHeader(out, String(h[i]), String(h[i + 1]));
     return out;
   }
   if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of h as Iterable<[string, unknown]>) add(name, value);
+    for (const [name, value] of h as Iterable<[string, unknown]>) addHeader(out, name, value);
     return out;
   }
-  for (const [name, value] of Object.entries(h)) add(name, value);
+  const record = h as Record<string, unknown>;
+  for (const name of Object.keys(record)) addHeader(out, name, record[name]);
   return out;
 }
 
 type AgentBody = NonNullable<RequestOptions['body']>;
 
-/** Bodies of every kind undici accepts, as the agent's request body plus a Content-Type to add. */
-function requestBody(body: DispatchOptions['body']): { body: AgentBody | null; contentType: string | null } {
-  if (body === null || body === undefined) return { body: null, contentType: null };
-  if (typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer) return { body, contentType: null };
-  if (ArrayBuffer.isView(body)) return { body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), contentType: null };
-  if (body instanceof Blob) return { body, contentType: body.type === '' ? null : body.type };
+/** Bodies of every kind undici accepts, as the agent's request body; adds the Content-Type a Blob or FormData implies. */
+function requestBody(body: DispatchOptions['body'], headers: HeaderList): AgentBody | null {
+  if (body === null || body === undefined) return null;
+  if (typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer) return body;
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof Blob) {
+    if (body.type !== '' && !headers.has('content-type')) headers.append('content-type', body.type);
+    return body;
+  }
   if (body instanceof FormData) {
     // Encoded the way fetch encodes it (multipart with a fresh boundary), streamed.
     const encoded = new Response(body);
-    return { body: encoded.body as ReadableStream<Uint8Array>, contentType: encoded.headers.get('content-type') };
+    const type = encoded.headers.get('content-type');
+    if (type !== null && !headers.has('content-type')) headers.append('content-type', type);
+    return encoded.body as ReadableStream<Uint8Array>;
   }
   if (body instanceof Readable || body instanceof ReadableStream || typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-    return { body: body as AgentBody, contentType: null };
+    return body as AgentBody;
   }
   throw new InvalidRequestError(`unsupported request body type ${Object.prototype.toString.call(body)}`);
 }
@@ -190,8 +198,15 @@ function originOf(o: DispatchOptions['origin']): string {
   return s.endsWith('/') ? s.slice(0, -1) : s;
 }
 
+/** The agent's request for undici's dispatch options. */
+interface AgentRequest {
+  url: string;
+  options: RequestOptions;
+  headers: HeaderList;
+}
+
 /** Translates undici's dispatch options into the agent's; throws for what cannot be honoured. */
-function toRequest(opts: DispatchOptions, signal: AbortSignal): { url: string; options: RequestOptions } {
+function toRequest(opts: DispatchOptions, signal: AbortSignal): AgentRequest {
   const method = String(opts.method);
   if (opts.upgrade !== undefined && opts.upgrade !== null && opts.upgrade !== false) {
     throw unsupported(`protocol upgrades (upgrade: ${JSON.stringify(opts.upgrade)}; WebSocket needs undici's own Agent)`);
@@ -203,19 +218,23 @@ function toRequest(opts: DispatchOptions, signal: AbortSignal): { url: string; o
   }
   let path = String(opts.path);
   if (opts.query !== null && opts.query !== undefined) path = appendQuery(path, opts.query);
-  const pairs = headerPairs(opts.headers);
-  const { body, contentType } = requestBody(opts.body);
-  if (contentType !== null && !pairs.some(([n]) => n.toLowerCase() === 'content-type')) pairs.push(['content-type', contentType]);
-  if (opts.reset === true && !pairs.some(([n]) => n.toLowerCase() === 'connection')) pairs.push(['connection', 'close']);
-  const timeouts: Timeouts = {};
-  if (typeof opts.headersTimeout === 'number') timeouts.headers = opts.headersTimeout;
-  if (typeof opts.bodyTimeout === 'number') timeouts.body = opts.bodyTimeout;
-  const options: RequestOptions = { method, headers: pairs, body, signal };
-  if (timeouts.headers !== undefined || timeouts.body !== undefined) options.timeouts = timeouts;
+  const headers = headerList(opts.headers);
+  const body = requestBody(opts.body, headers);
+  if (opts.reset === true && !headers.has('connection')) headers.append('connection', 'close');
+  const options: RequestOptions = { method, headers, body, signal };
+  const headersTimeout = opts.headersTimeout;
+  const bodyTimeout = opts.bodyTimeout;
+  if (typeof headersTimeout === 'number' || typeof bodyTimeout === 'number') {
+    const timeouts: Timeouts = {};
+    if (typeof headersTimeout === 'number') timeouts.headers = headersTimeout;
+    if (typeof bodyTimeout === 'number') timeouts.body = bodyTimeout;
+    options.timeouts = timeouts;
+  }
   if (opts.idempotent === true) options.idempotent = true;
   if (opts.expectContinue === true) options.expectContinue = true;
-  if (path.charCodeAt(0) === 0x2f) options.target = path;
-  return { url: `${originOf(opts.origin)}${path.charCodeAt(0) === 0x2f ? path : `/${path}`}`, options };
+  const originForm = path.charCodeAt(0) === 0x2f;
+  if (originForm) options.target = path;
+  return { url: `${originOf(opts.origin)}${originForm ? path : `/${path}`}`, options, headers };
 }
 
 /**
@@ -227,13 +246,12 @@ function toRequest(opts: DispatchOptions, signal: AbortSignal): { url: string; o
  */
 const REPLAYABLE_BODY_LIMIT = 64 * 1024;
 
-/** The stream body of `options` when its declared length is at most the limit, else `null`. */
-function smallStreamBody(options: RequestOptions): AsyncIterable<Uint8Array | string> | null {
-  const body = options.body;
+/** The stream body of `req` when its declared length is at most the limit, else `null`. */
+function smallStreamBody(req: AgentRequest): AsyncIterable<Uint8Array | string> | null {
+  const body = req.options.body;
   if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof Blob) return null;
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') return null;
-  let length: string | undefined;
-  for (const [name, value] of options.headers as Array<[string, string]>) if (name.toLowerCase() === 'content-length') length = value;
+  const length = req.headers.get('content-length');
   if (length === undefined || !/^\d+$/.test(length) || Number(length) > REPLAYABLE_BODY_LIMIT) return null;
   return body as AsyncIterable<Uint8Array | string>;
 }
@@ -242,6 +260,19 @@ async function collect(body: AsyncIterable<Uint8Array | string>): Promise<Buffer
   const parts: Buffer[] = [];
   for await (const c of body) parts.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * A handler's own exception from a callback that has nobody left to tell (its error callback, or
+ * the end): surfaced as an unhandled rejection, as an async dispatch would, and never thrown
+ * into the connection's read, which called us.
+ */
+function surface(err: unknown): void {
+  void Promise.reject(asError(err));
 }
 
 const STARTING = 0;
@@ -256,18 +287,23 @@ type Phase = typeof STARTING | typeof WAITING | typeof STREAMING | typeof DONE;
  *   STARTING --onConnect--> WAITING --head--> STREAMING --end--> DONE (onComplete)
  *       \__________________\________________\___error/abort__> DONE (onError)
  *
- * The phase is the only record of progress, and `complete` and `fail` are its only writers of
- * DONE, so a handler hears exactly one of complete or error, and nothing after it.
+ * The phase is the only record of progress, and `complete` and `fail` (or `abort`) are its only
+ * writers of DONE, so a handler hears exactly one of complete or error, and nothing after it.
+ *
+ * The body reaches the handler through `ResponseBody.deliver`: each chunk is handed over inside
+ * the connection's read, as undici's own client does, with no iterator, promise or microtask
+ * per chunk; a handler's pause holds chunks in the body, whose buffer then fills and stops the
+ * socket, so memory stays bounded however large the response.
  */
-class Exchange implements DispatchController {
+class Exchange implements DispatchController, BodySink {
   private phase: Phase = STARTING;
   private readonly abortController = new AbortController();
-  private body: AsyncIterator<Uint8Array> | null = null;
   private res: ClientResponse | null = null;
-  private pumping = false;
+  /** `deliver` was called: pause and resume go to the body from then on. */
+  private delivering = false;
   private isPaused = false;
   private abortReason: Error | null = null;
-  rawHeaders: Buffer[] | undefined = undefined;
+  private raw: Buffer[] | undefined = undefined;
   rawTrailers: Buffer[] | undefined = undefined;
   private readonly legacy: LegacyDispatchHandler | null;
   private readonly handler: DispatchHandler | null;
@@ -294,13 +330,19 @@ class Exchange implements DispatchController {
     return this.abortReason;
   }
 
+  /** The head's fields as bytes, made on first read (a new-shape handler may never ask). */
+  get rawHeaders(): Buffer[] | undefined {
+    if (this.raw === undefined && this.res !== null) this.raw = this.res.headers.toRawBuffers();
+    return this.raw;
+  }
+
   start(agent: Agent, opts: DispatchOptions): void {
     if (this.legacy !== null) this.legacy.onConnect?.((reason) => this.abort(reason), {});
     else this.handler!.onRequestStart?.(this, {});
     // The handler may abort from inside onConnect (fetch does, when its controller is already
     // terminated): nothing may be sent then.
     if (this.phase === DONE) return;
-    let req: { url: string; options: RequestOptions };
+    let req: AgentRequest;
     try {
       req = toRequest(opts, this.abortController.signal);
     } catch (err) {
@@ -308,14 +350,15 @@ class Exchange implements DispatchController {
       return;
     }
     this.phase = WAITING;
-    const small = smallStreamBody(req.options);
+    const small = smallStreamBody(req);
     if (small === null) {
       agent.request(req.url, req.options).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
       return;
     }
     collect(small).then((bytes) => {
       if (this.phase !== WAITING) return;
-      agent.request(req.url, { ...req.options, body: bytes }).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
+      req.options.body = bytes;
+      agent.request(req.url, req.options).then((res) => this.onResponse(res), (err: unknown) => this.fail(err));
     }, (err: unknown) => this.fail(new RequestBodyError('reading the request body failed', false, err)));
   }
 
@@ -324,21 +367,25 @@ class Exchange implements DispatchController {
     if (this.phase === DONE) return;
     const err = reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
     this.abortReason = err;
+    // DONE first: the body's own failure, which the lines below cause (synchronously, now that
+    // its chunks come straight from the connection), must not be reported instead of `err`.
+    this.phase = DONE;
     this.abortController.abort(err);
     // The signal ends a body that comes from the network; one an interceptor produced (a cache
     // hit, say) only stops when cancelled.
     this.res?.body.cancel(err);
-    this.fail(err);
+    this.report(err);
   }
 
   pause(): void {
     this.isPaused = true;
+    if (this.delivering) this.res!.body.setDeliveryPaused(true);
   }
 
   resume(): void {
     if (!this.isPaused) return;
     this.isPaused = false;
-    if (this.phase === STREAMING) void this.pump();
+    if (this.delivering && this.phase === STREAMING) this.res!.body.setDeliveryPaused(false);
   }
 
   private onResponse(res: ClientResponse): void {
@@ -348,12 +395,10 @@ class Exchange implements DispatchController {
     }
     this.res = res;
     this.phase = STREAMING;
-    const raw = toRawBuffers(res.headers.toRaw());
-    this.rawHeaders = raw;
     try {
       if (this.legacy !== null) {
         this.legacy.onResponseStarted?.();
-        if (this.legacy.onHeaders?.(res.status, raw, () => this.resume(), res.statusText) === false) this.isPaused = true;
+        if (this.legacy.onHeaders?.(res.status, this.rawHeaders!, () => this.resume(), res.statusText) === false) this.isPaused = true;
       } else {
         this.handler!.onResponseStart?.(this, res.status, res.headers.toObject(), res.statusText);
       }
@@ -362,65 +407,74 @@ class Exchange implements DispatchController {
       return;
     }
     if (this.phase !== STREAMING) return;
-    this.body = res.body[Symbol.asyncIterator]();
-    void this.pump();
+    this.delivering = true;
+    res.body.deliver(this, this.isPaused);
   }
 
-  /**
-   * Moves body chunks into the handler until it asks for a pause. While paused nothing is read
-   * from the body, whose buffer then fills and stops the socket: memory stays bounded by the
-   * body's high-water mark however large the response.
-   */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
+  /** @internal A body chunk (BodySink); false asks the body to hold the next ones. */
+  data(chunk: Buffer): boolean {
+    if (this.phase !== STREAMING) return false;
     try {
-      while (this.phase === STREAMING && !this.isPaused) {
-        const it = this.body!;
-        const r = await it.next();
-        if (this.phase !== STREAMING) return;
-        if (r.done === true) {
-          this.complete();
-          return;
-        }
-        const v = r.value;
-        const chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        if (this.legacy !== null) {
-          if (this.legacy.onData?.(chunk) === false) this.isPaused = true;
-        } else {
-          this.handler!.onResponseData?.(this, chunk);
-        }
+      if (this.legacy !== null) {
+        if (this.legacy.onData?.(chunk) === false) this.isPaused = true;
+      } else {
+        this.handler!.onResponseData?.(this, chunk);
       }
     } catch (err) {
-      if (this.phase === STREAMING) {
-        // The body failed, or the handler threw: either way nobody will read the rest, and a
-        // connection with unread body bytes must not go back to the pool.
-        this.res?.body.cancel(err instanceof Error ? err : new Error(String(err)));
-        this.fail(err);
-      }
-    } finally {
-      this.pumping = false;
+      // The handler threw: nobody will read the rest, and a connection with unread body bytes
+      // must not go back to the pool.
+      const e = asError(err);
+      this.phase = DONE;
+      this.res!.body.cancel(e);
+      this.reportSafely(e);
+      return false;
+    }
+    return !this.isPaused;
+  }
+
+  /** @internal The body ended (BodySink). */
+  end(): void {
+    if (this.phase !== STREAMING) return;
+    this.phase = DONE;
+    try {
+      const trailers = this.res!.trailers;
+      const raw = trailers === null ? [] : trailers.toRawBuffers();
+      this.rawTrailers = raw;
+      if (this.legacy !== null) this.legacy.onComplete?.(raw);
+      else this.handler!.onResponseEnd?.(this, trailers === null ? {} : trailers.toObject());
+    } catch (err) {
+      surface(err);
     }
   }
 
-  private complete(): void {
+  /** @internal The body failed: truncated, reset, timed out (BodySink). */
+  error(err: Error): void {
+    if (this.phase !== STREAMING) return;
     this.phase = DONE;
-    const trailers = this.res!.trailers;
-    const raw = trailers === null ? [] : toRawBuffers(trailers.toRaw());
-    this.rawTrailers = raw;
-    if (this.legacy !== null) this.legacy.onComplete?.(raw);
-    else this.handler!.onResponseEnd?.(this, trailers === null ? {} : trailers.toObject());
+    this.reportSafely(err);
   }
 
   private fail(err: unknown): void {
     if (this.phase === DONE) return;
     this.phase = DONE;
-    const e = err instanceof Error ? err : new Error(String(err));
+    this.report(asError(err));
+  }
+
+  /** Tells the handler of the error that ended the exchange (the phase is DONE already). */
+  private report(e: Error): void {
     if (this.legacy !== null) {
       if (this.legacy.onError === undefined) throw e;
       this.legacy.onError(e);
     } else {
       this.handler!.onResponseError?.(this, e);
+    }
+  }
+
+  private reportSafely(e: Error): void {
+    try {
+      this.report(e);
+    } catch (err) {
+      surface(err);
     }
   }
 }

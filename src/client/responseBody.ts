@@ -14,6 +14,20 @@ export interface BodySource {
   cancel(reason: Error): void;
 }
 
+/**
+ * A consumer that takes chunks as they arrive (`ResponseBody.deliver`): no iterator, no promise
+ * per chunk. It must not throw: it is called from inside the connection's read.
+ * @internal
+ */
+export interface BodySink {
+  /** A chunk of body. Returning false stops delivery until `setDeliveryPaused(false)`. */
+  data(chunk: Buffer): boolean;
+  /** The body ended normally after the last chunk was delivered (never while paused). */
+  end(): void;
+  /** The body failed; nothing follows. */
+  error(err: Error): void;
+}
+
 /** Bytes buffered before the socket is paused, unless the body is being collected whole. */
 const HIGH_WATER_MARK = 256 * 1024;
 /** `dump()` reads at most this much of a body before giving up the connection instead. */
@@ -23,6 +37,7 @@ const MODE_NONE = 0;
 const MODE_STREAM = 1;
 const MODE_COLLECT = 2;
 const MODE_DUMP = 3;
+const MODE_SINK = 4;
 
 interface Waiter {
   resolve(v: IteratorResult<Uint8Array>): void;
@@ -50,6 +65,11 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   private settled: (() => void) | null = null;
   /** The collected body when it was copied into an ArrayBuffer of its own (see `collect`). */
   private owned: Buffer | null = null;
+  /** The consumer of `deliver`, until the body has ended or failed. */
+  private sink: BodySink | null = null;
+  private sinkPaused = false;
+  /** A sink call is on the stack: a chunk pushed or a resume meanwhile is left to its loop. */
+  private delivering = false;
 
   /** @internal Created by the connection (or by `ResponseBody.from`). */
   constructor(source: BodySource | null) {
@@ -144,6 +164,17 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
       w.resolve({ value: chunk, done: false });
       return;
     }
+    if (this.mode === MODE_SINK && !this.sinkPaused && !this.delivering && this.head === this.chunks.length) {
+      this.delivering = true;
+      let more: boolean;
+      try {
+        more = this.sink!.data(chunk);
+      } finally {
+        this.delivering = false;
+      }
+      if (!more) this.sinkPaused = true;
+      return;
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.mode !== MODE_COLLECT && this.buffered >= HIGH_WATER_MARK && !this.paused && this.source !== null) {
@@ -168,6 +199,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
       this.finished = null;
       f.resolve();
     }
+    if (this.mode === MODE_SINK) this.flushSink();
   }
 
   /**
@@ -188,6 +220,15 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     if (f !== null) {
       this.finished = null;
       f.reject(err);
+    }
+    const sink = this.sink;
+    if (sink !== null) {
+      // An error is told at once, ahead of any chunk still held for a paused sink.
+      this.sink = null;
+      this.chunks = [];
+      this.head = 0;
+      this.buffered = 0;
+      sink.error(err);
     }
     return true;
   }
@@ -221,6 +262,62 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
+  }
+
+  /**
+   * @internal Hands the body to `sink` chunk by chunk as it arrives: what is buffered now, then
+   * each chunk straight from the connection's read, then the end or the error. For a consumer
+   * that is itself callback-driven (the undici dispatcher adapter), where an iterator would cost
+   * a promise and a turn per chunk. `paused` starts it paused.
+   */
+  deliver(sink: BodySink, paused: boolean): void {
+    this.claim(MODE_SINK);
+    if (this.error !== null) {
+      sink.error(this.error);
+      return;
+    }
+    this.sink = sink;
+    this.sinkPaused = paused;
+    this.flushSink();
+  }
+
+  /** @internal Pauses or resumes a `deliver` sink; a resume delivers what was held. */
+  setDeliveryPaused(paused: boolean): void {
+    if (this.mode !== MODE_SINK) return;
+    this.sinkPaused = paused;
+    if (!paused) this.flushSink();
+  }
+
+  /** Delivers held chunks (and then the end) to the sink until it pauses. */
+  private flushSink(): void {
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      while (!this.sinkPaused && this.head < this.chunks.length) {
+        const sink = this.sink;
+        if (sink === null) return;
+        const chunk = this.chunks[this.head]!;
+        this.chunks[this.head++] = EMPTY;
+        this.buffered -= chunk.length;
+        if (this.head === this.chunks.length) {
+          this.chunks.length = 0;
+          this.head = 0;
+        }
+        if (this.paused && this.buffered < HIGH_WATER_MARK / 2 && this.source !== null) {
+          this.paused = false;
+          this.source.resume();
+        }
+        if (!sink.data(chunk)) this.sinkPaused = true;
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (this.sinkPaused || this.head < this.chunks.length) return;
+    const sink = this.sink;
+    if (sink !== null && this.ended) {
+      this.sink = null;
+      sink.end();
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {

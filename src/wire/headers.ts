@@ -189,6 +189,27 @@ export class HeaderList implements Iterable<[string, string]> {
     return out;
   }
 
+  /**
+   * Flat `[name, value, ...]` as bytes (latin1), the `rawHeaders` undici's dispatch handlers
+   * take. A parsed head is encoded once and sliced, without a string or a copy per line.
+   */
+  toRawBuffers(): Buffer[] {
+    const src = this.src;
+    const n = this.keys.length;
+    const out = new Array<Buffer>(2 * n);
+    if (src !== null) {
+      const offs = this.offs!;
+      const bytes = Buffer.from(src, 'latin1');
+      for (let i = 0; i < 2 * n; i++) out[i] = bytes.subarray(offs[2 * i], offs[2 * i + 1]);
+      return out;
+    }
+    for (let i = 0; i < n; i++) {
+      out[2 * i] = Buffer.from(this.names[i]!, 'latin1');
+      out[2 * i + 1] = Buffer.from(this.values[i]!, 'latin1');
+    }
+    return out;
+  }
+
   /** A plain object with lower-cased names; repeated fields joined, Set-Cookie as an array. */
   toObject(): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};

@@ -102,7 +102,7 @@ test('a parsed HeaderList behaves like one built line by line', () => {
   const reads: ((h: HeaderList) => unknown)[] = [
     (h) => h.size, (h) => h.get('set-cookie'), (h) => h.getAll('SET-COOKIE'), (h) => h.has('x-a'), (h) => h.count('Set-Cookie'),
     (h) => h.get('missing'), (h) => h.entries(), (h) => h.toRaw(), (h) => [...h], (h) => h.toObject(), (h) => h.clone().entries(),
-    (h) => new HeaderList(h).toRaw(),
+    (h) => new HeaderList(h).toRaw(), (h) => h.toRawBuffers().map((b) => b.toString('latin1')),
   ];
   for (const read of reads) assert.deepEqual(read(parse()), read(built()));
   const edits: ((h: HeaderList) => void)[] = [
@@ -116,6 +116,7 @@ test('a parsed HeaderList behaves like one built line by line', () => {
     edit(a);
     edit(b);
     assert.deepEqual(a.toRaw(), b.toRaw());
+    assert.deepEqual(a.toRawBuffers(), b.toRawBuffers());
     assert.equal(a.size, b.size);
     assert.deepEqual(a.toObject(), b.toObject());
   }
