@@ -443,7 +443,9 @@ class Exchange implements DispatchController, BodySink {
       if (this.legacy !== null) this.legacy.onComplete?.(raw);
       else this.handler!.onResponseEnd?.(this, trailers === null ? {} : trailers.toObject());
     } catch (err) {
-      surface(err);
+      // As undici's Request.onComplete does: the handler's own failure at the end goes to its
+      // error callback (once: the phase is DONE, so nothing else will call it).
+      this.reportSafely(asError(err));
     }
   }
 

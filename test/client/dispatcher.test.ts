@@ -463,6 +463,20 @@ test('a handler that throws gets onError, and the connection with its unread bod
   clearTimeout(timer);
 });
 
+test('a handler whose onComplete throws hears it in onError, as with undici\'s own client', async (t) => {
+  const { url, d } = await echoServer(t);
+  const err = await new Promise<Error>((resolve) => {
+    d.dispatch({ origin: url, path: '/', method: 'GET' }, {
+      onConnect() {},
+      onHeaders() { return true; },
+      onData() { return true; },
+      onComplete() { throw new Error('bug at the end'); },
+      onError(e) { resolve(e); },
+    });
+  });
+  assert.equal(err.message, 'bug at the end');
+});
+
 test('what the adapter cannot do fails with an error naming it', async (t) => {
   const { url, d } = await echoServer(t);
   const cases: Array<[Partial<DispatchOptions>, RegExp]> = [
