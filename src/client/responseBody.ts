@@ -238,21 +238,27 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     this.mode = mode;
   }
 
-  private next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.head < this.chunks.length) {
-      const chunk = this.chunks[this.head]!;
-      this.chunks[this.head++] = EMPTY;
-      this.buffered -= chunk.length;
-      if (this.head === this.chunks.length) {
-        this.chunks.length = 0;
-        this.head = 0;
-      }
-      if (this.paused && this.buffered < HIGH_WATER_MARK / 2 && this.source !== null) {
-        this.paused = false;
-        this.source.resume();
-      }
-      return Promise.resolve({ value: chunk, done: false });
+  /**
+   * Takes the oldest buffered chunk (there is one); resumes the socket once the buffer has
+   * drained below half the high-water mark, so a paused connection reads again before it is empty.
+   */
+  private takeBuffered(): Buffer {
+    const chunk = this.chunks[this.head]!;
+    this.chunks[this.head++] = EMPTY;
+    this.buffered -= chunk.length;
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
     }
+    if (this.paused && this.buffered < HIGH_WATER_MARK / 2 && this.source !== null) {
+      this.paused = false;
+      this.source.resume();
+    }
+    return chunk;
+  }
+
+  private next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.head < this.chunks.length) return Promise.resolve({ value: this.takeBuffered(), done: false });
     if (this.error !== null) return Promise.reject(this.error);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     if (this.paused && this.source !== null) {
@@ -296,18 +302,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
       while (!this.sinkPaused && this.head < this.chunks.length) {
         const sink = this.sink;
         if (sink === null) return;
-        const chunk = this.chunks[this.head]!;
-        this.chunks[this.head++] = EMPTY;
-        this.buffered -= chunk.length;
-        if (this.head === this.chunks.length) {
-          this.chunks.length = 0;
-          this.head = 0;
-        }
-        if (this.paused && this.buffered < HIGH_WATER_MARK / 2 && this.source !== null) {
-          this.paused = false;
-          this.source.resume();
-        }
-        if (!sink.data(chunk)) this.sinkPaused = true;
+        if (!sink.data(this.takeBuffered())) this.sinkPaused = true;
       }
     } finally {
       this.delivering = false;
