@@ -448,9 +448,10 @@ export class ReverseProxy {
       if (res.body.complete && (res.trailers === null || res.trailers.size === 0)) {
         // The body arrived with the head (a small response): the upstream side is finished, so
         // the slot goes back now, and the writer sends head and body in one write without
-        // read-ahead or async iteration. `bytes()` of an ended body settles on the next tick.
+        // read-ahead or async iteration — taken at once, not through `bytes()`'s promise.
         lease.release();
-        return { status: res.status, statusText: res.statusText, headers: out, body: await res.body.bytes(), trailers };
+        const whole = res.body.takeWhole();
+        return { status: res.status, statusText: res.statusText, headers: out, body: whole ?? await res.body.bytes(), trailers };
       }
       const readAhead = new ReadAhead(res.body, this.bufferResponses, () => lease.release());
       return { status: res.status, statusText: res.statusText, headers: out, body: readAhead, trailers };

@@ -7,6 +7,18 @@ import { WireError } from './errors.ts';
 
 export type HeaderInit = HeaderList | Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined>;
 
+/**
+ * A list's lines as parallel arrays (original names, lower-cased keys, values), for the
+ * serializers and copies on the hot path: walking them by index allocates no `[name, value]`
+ * pair per line and lower-cases no name a second time. Read-only views of the list's own arrays.
+ * @internal
+ */
+export interface FieldLines {
+  readonly names: readonly string[];
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
+}
+
 export class HeaderList implements Iterable<[string, string]> {
   /** Names as received or set, in order. Empty while `src` is set (see `fromSource`). */
   private names: string[] = [];
@@ -87,6 +99,12 @@ export class HeaderList implements Iterable<[string, string]> {
     this.names.push(name);
     this.keys.push(key);
     this.values.push(value);
+  }
+
+  /** The lines as parallel arrays (see `FieldLines`); valid until the list is next changed. @internal */
+  lines(): FieldLines {
+    this.materialise();
+    return { names: this.names, keys: this.keys, values: this.values };
   }
 
   /** Number of field lines. */
