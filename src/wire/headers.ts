@@ -48,6 +48,32 @@ export class HeaderList implements Iterable<[string, string]> {
     return h;
   }
 
+  /**
+   * For copies made by the wire layer from another list's lines (already checked): a list over
+   * the given parallel arrays, which it takes over. `keys[i]` must be `names[i].toLowerCase()`.
+   * @internal
+   */
+  static fromLines(names: string[], keys: string[], values: string[]): HeaderList {
+    const h = new HeaderList();
+    h.names = names;
+    h.keys = keys;
+    h.values = values;
+    return h;
+  }
+
+  /** Name of line `i` as spelled, without materialising the others. @internal */
+  nameAt(i: number): string {
+    const src = this.src;
+    if (src === null) return this.names[i]!;
+    const o = i * 4;
+    return src.slice(this.offs![o], this.offs![o + 1]);
+  }
+
+  /** Lower-cased name of line `i`. @internal */
+  keyAt(i: number): string {
+    return this.keys[i]!;
+  }
+
   /** Slices every name and value out of `src`; called before anything that reads or edits them all. */
   private materialise(): void {
     const src = this.src;
@@ -66,8 +92,8 @@ export class HeaderList implements Iterable<[string, string]> {
     this.offs = null;
   }
 
-  /** Value of line `i`, without materialising the others. */
-  private valueAt(i: number): string {
+  /** Value of line `i`, without materialising the others. @internal */
+  valueAt(i: number): string {
     const src = this.src;
     if (src === null) return this.values[i]!;
     const o = i * 4;
