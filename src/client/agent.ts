@@ -207,6 +207,9 @@ class RequestContext implements CheckoutHandle {
   }
 }
 
+/** Listener options shared by every request (not an object per request). */
+const ONCE = Object.freeze({ once: true });
+
 /** An HTTP/1.1 client: pools per origin, safe retries, timeouts, interceptors. */
 export class Agent {
   private readonly pools = new Map<string, Pool>();
@@ -514,7 +517,7 @@ export class Agent {
           const where = c.whereNow();
           c.abort(new AbortedError(where.phase, where.written, signal.reason));
         };
-        signal.addEventListener('abort', c.onSignal, { once: true });
+        signal.addEventListener('abort', c.onSignal, ONCE);
       }
       if (requestTimeout > 0) {
         c.timer = setTimeout(() => {
