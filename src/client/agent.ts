@@ -2,7 +2,8 @@
  * The Agent: one `Pool` per origin, the retry rules, timeouts and abort handling around each
  * exchange, and the interceptor chain that `request()` and `fetch()` share.
  */
-import { HeaderList, hasToken, parseTokenList, serializeRequestHead, trimOws, upgradeGranted, type HeaderInit } from '../wire/index.ts';
+import { HeaderList, hasToken, parseTokenList, trimOws, upgradeGranted, type HeaderInit } from '../wire/index.ts';
+import { serializeRequestHeadAround } from '../wire/serializer.ts';
 import type { Socket } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import type { ClientTlsOptions } from '../transport/connect.ts';
@@ -205,6 +206,9 @@ class RequestContext implements CheckoutHandle {
     return conn.progressOf(this.outgoing);
   }
 }
+
+/** Listener options shared by every request (not an object per request). */
+const ONCE = Object.freeze({ once: true });
 
 /** An HTTP/1.1 client: pools per origin, safe retries, timeouts, interceptors. */
 export class Agent {
@@ -441,10 +445,12 @@ export class Agent {
   private buildOutgoing(req: DispatchRequest, t: Target): OutgoingRequest {
     const headers = req.headers;
     const body = req.body;
-    const fields: Array<readonly [string, string]> = [];
-    if (!headers.has('host')) fields.push(['host', t.hostHeader]);
-    if (t.authorization !== null && !headers.has('authorization')) fields.push(['authorization', t.authorization]);
-    for (const pair of headers) fields.push(pair);
+    // The client's own lines go around the caller's list, which is serialized in place (no copy
+    // into pairs: a proxy sends every request through here).
+    let before: Array<readonly [string, string]> | null = null;
+    let after: Array<readonly [string, string]> | null = null;
+    if (!headers.has('host')) before = [['host', t.hostHeader]];
+    if (t.authorization !== null && !headers.has('authorization')) (before ??= []).push(['authorization', t.authorization]);
     let chunked = false;
     let expectContinue = false;
     if (body !== null) {
@@ -459,12 +465,12 @@ export class Agent {
           throw new InvalidRequestError(`Content-Length ${cl} does not match the body's ${body.length} bytes`);
         }
       } else if (body.length !== null) {
-        fields.push(['content-length', String(body.length)]);
+        after = [['content-length', String(body.length)]];
       } else {
-        fields.push(['transfer-encoding', 'chunked']);
+        after = [['transfer-encoding', 'chunked']];
         chunked = true;
       }
-      if (req.expectContinue === true && !headers.has('expect')) fields.push(['expect', '100-continue']);
+      if (req.expectContinue === true && !headers.has('expect')) (after ??= []).push(['expect', '100-continue']);
       expectContinue = req.expectContinue === true || hasToken(headers.get('expect'), '100-continue');
     }
     let target = t.path;
@@ -478,7 +484,7 @@ export class Agent {
     }
     let head: string;
     try {
-      head = serializeRequestHead({ method: req.method, target, headers: fields });
+      head = serializeRequestHeadAround(req.method, target, before, headers, after);
     } catch (err) {
       throw new InvalidRequestError((err as Error).message, err);
     }
@@ -511,7 +517,7 @@ export class Agent {
           const where = c.whereNow();
           c.abort(new AbortedError(where.phase, where.written, signal.reason));
         };
-        signal.addEventListener('abort', c.onSignal, { once: true });
+        signal.addEventListener('abort', c.onSignal, ONCE);
       }
       if (requestTimeout > 0) {
         c.timer = setTimeout(() => {

@@ -39,7 +39,7 @@
 import assert from 'node:assert';
 import type { Socket } from 'node:net';
 import { ResponseParser, TruncatedMessageError, parseKeepAlive } from '../wire/index.ts';
-import type { ResponseHead, HeaderList } from '../wire/index.ts';
+import type { ResponseHead, HeaderList, KeepAliveHint } from '../wire/index.ts';
 import { encodeChunk, encodeLastChunk } from '../wire/index.ts';
 import { pollTurn } from '../transport/liveness.ts';
 import type { OutgoingBody } from './outgoingBody.ts';
@@ -884,7 +884,7 @@ export class ClientConnection implements BodySource {
     let idleMs = this.settings.idleTimeout;
     const hintValue = headers.get('keep-alive');
     if (hintValue !== undefined) {
-      const hint = parseKeepAlive(hintValue);
+      const hint = keepAliveHint(hintValue);
       if (hint.timeout !== undefined) {
         // A hint at or below the margin leaves no safe window at all.
         const ms = hint.timeout * 1000 - this.settings.keepAliveMargin;
@@ -1031,6 +1031,20 @@ export function takeSwitchedSocket(res: ClientResponse): SwitchedSocket | null {
   switchedSockets.delete(res);
   return s;
 }
+
+/**
+ * `parseKeepAlive`, remembering the last value: a server sends the same `Keep-Alive` line on every
+ * response, and parsing it again per response is work for nothing. The hint is only read.
+ */
+function keepAliveHint(value: string): Readonly<KeepAliveHint> {
+  if (value !== lastHintValue) {
+    lastHint = parseKeepAlive(value);
+    lastHintValue = value;
+  }
+  return lastHint;
+}
+let lastHintValue = '';
+let lastHint: Readonly<KeepAliveHint> = {};
 
 function waitDrain(socket: Socket): Promise<void> {
   return new Promise<void>((resolve) => {

@@ -100,6 +100,21 @@ export class Balancer {
   }
 
   /**
+   * A slot for a request when one is free right now, else null (and then `acquire` queues or
+   * says why not): the usual case without a promise and its turn through the microtask queue.
+   */
+  tryAcquire(exclude: ReadonlySet<Upstream>): Lease | null {
+    if (this.closed) return null;
+    let u: Upstream | null;
+    try {
+      u = this.pick(exclude);
+    } catch {
+      return null;
+    }
+    return u === null ? null : this.lease(u);
+  }
+
+  /**
    * A slot for a request. `exclude` lists upstreams already tried for it. Resolves at once when
    * a slot is free, else waits in FIFO order (bounded by `queueLimit` and `queueTimeout`).
    */

@@ -23,8 +23,15 @@ export interface HopInfo {
 
 /** Appends this hop to `Via` (`1.1 holdfast`): one more line, earlier hops kept. */
 export function appendVia(headers: HeaderList, versionMinor: number, pseudonym: string): void {
-  headers.append('via', `1.${versionMinor} ${pseudonym}`);
+  // Twice per proxied exchange with the same pseudonym: the value is built once per pseudonym.
+  if (pseudonym !== viaPseudonym) {
+    viaPseudonym = pseudonym;
+    viaValues = [`1.0 ${pseudonym}`, `1.1 ${pseudonym}`];
+  }
+  headers.append('via', versionMinor === 0 || versionMinor === 1 ? viaValues[versionMinor]! : `1.${versionMinor} ${pseudonym}`);
 }
+let viaPseudonym = '';
+let viaValues: readonly string[] = ['1.0 ', '1.1 '];
 
 /** An RFC 7239 node: IPv6 addresses are quoted and bracketed, others are tokens. */
 function forwardedNode(address: string): string {

@@ -53,6 +53,7 @@ export class ProxyMetrics {
   private readonly openTunnels = new Map<string, number>();
   /** Sample keys already built (a request must not pay for formatting labels). */
   private readonly keys = new Map<string, string>();
+  private readonly requestKeys = new Map<string, string[]>();
   private readonly histogramKeys = new Map<string, { buckets: string[]; sum: string; count: string }>();
 
   private key(name: string, pairs: Record<string, string>): string {
@@ -63,6 +64,19 @@ export class ProxyMetrics {
       this.keys.set(id, k);
     }
     return k;
+  }
+
+  /**
+   * The requests-total sample key of a route and status class, from a per-route table: every
+   * request comes here, and `key()` would build a label object and an id string for each.
+   */
+  private requestKey(route: string, statusClass: number): string {
+    let byClass = this.requestKeys.get(route);
+    if (byClass === undefined) {
+      byClass = [];
+      this.requestKeys.set(route, byClass);
+    }
+    return (byClass[statusClass] ??= this.key('holdfast_proxy_requests_total', { route, code: `${statusClass}xx` }));
   }
 
   private family(name: string, help: string, type: MetricFamily['type'], merge: MetricFamily['merge'] = 'sum'): MetricFamily {
@@ -88,7 +102,7 @@ export class ProxyMetrics {
     this.inFlight--;
     const route = r.route ?? '';
     const requests = this.family('holdfast_proxy_requests_total', 'Requests answered, by route and status class.', 'counter');
-    this.add(requests, this.key('holdfast_proxy_requests_total', { route, code: `${Math.floor(r.status / 100)}xx` }));
+    this.add(requests, this.requestKey(route, Math.floor(r.status / 100)));
     if (r.retries > 0) {
       const retries = this.family('holdfast_proxy_retries_total', 'Attempts repeated on another upstream after a failure.', 'counter');
       this.add(retries, this.key('holdfast_proxy_retries_total', { route }), r.retries);

@@ -142,6 +142,8 @@ export interface ReverseProxyTunnelStats {
 }
 
 const DEFAULT_BUFFER = 1024 * 1024;
+/** The first attempt's exclusions: none (never added to). */
+const NONE_TRIED: ReadonlySet<Upstream> = new Set();
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Error codes that mean "waited too long", answered 504 Gateway Timeout. */
 const GATEWAY_TIMEOUT = new Set(['HF_CONNECT_TIMEOUT', 'HF_HEADERS_TIMEOUT', 'HF_REQUEST_TIMEOUT', 'HF_BODY_TIMEOUT']);
@@ -382,7 +384,8 @@ export class ReverseProxy {
     }
     const headers = stripHopByHop(req.headers);
     // Upgrade is hop-by-hop; an allowed one is asked for again, on a connection of its own.
-    const upgrade = this.upgradeProtocols.size === 0 ? [] : req.head.upgrade.filter((p) => this.upgradeProtocols.has(p));
+    const asked = req.head.upgrade;
+    const upgrade = asked.length === 0 || this.upgradeProtocols.size === 0 ? asked : asked.filter((p) => this.upgradeProtocols.has(p));
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
     // In origin-form the Host line (the parser allows one) is already the one to send.
@@ -455,19 +458,20 @@ export class ReverseProxy {
    * is idempotent with a replayable body.
    */
   private async forward(method: string, pathAndQuery: string, headers: HeaderList, body: PreparedBody | null, signal: AbortSignal | undefined, exchange: ProxyExchange, interim: (status: number, headers: HeaderList) => void): Promise<Forwarded> {
-    const tried = new Set<Upstream>();
+    // Upstreams already tried, created only when a second attempt is made.
+    let tried: Set<Upstream> | null = null;
     let lastError: ClientError | null = null;
     for (let attempt = 0; attempt < this.list.length; attempt++) {
       let lease: Lease;
       try {
-        lease = await this.balancer.acquire(tried, signal);
+        const exclude = tried ?? NONE_TRIED;
+        lease = this.balancer.tryAcquire(exclude) ?? await this.balancer.acquire(exclude, signal);
       } catch (err) {
         // Every upstream was tried: the last upstream error says more than "none left".
         if (err instanceof ProxyError && err.code === 'HF_PROXY_NO_UPSTREAM' && lastError !== null) throw lastError;
         throw err;
       }
       const u = lease.upstream;
-      tried.add(u);
       exchange.upstream = u.url;
       const sentAt = performance.now();
       // The agent only reads the headers (it serialises its own copy), so they need copying only
@@ -497,6 +501,7 @@ export class ReverseProxy {
         if (isUpstreamFailure(err)) u.recordFailure();
         lastError = err;
         if (!this.mayTryAnother(err, method, body)) throw err;
+        (tried ??= new Set()).add(u);
         this.stats.failovers++;
         exchange.retries++;
         this.onError(err, `upstream ${u.url} (trying another)`, exchange.requestId ?? undefined);
@@ -524,9 +529,10 @@ export class ReverseProxy {
       if (res.body.complete && (res.trailers === null || res.trailers.size === 0)) {
         // The body arrived with the head (a small response): the upstream side is finished, so
         // the slot goes back now, and the writer sends head and body in one write without
-        // read-ahead or async iteration. `bytes()` of an ended body settles on the next tick.
+        // read-ahead or async iteration — taken at once, not through `bytes()`'s promise.
         lease.release();
-        return { status: res.status, statusText: res.statusText, headers: out, body: await res.body.bytes(), trailers };
+        const whole = res.body.takeWhole();
+        return { status: res.status, statusText: res.statusText, headers: out, body: whole ?? await res.body.bytes(), trailers };
       }
       const readAhead = new ReadAhead(res.body, this.bufferResponses, () => lease.release());
       return { status: res.status, statusText: res.statusText, headers: out, body: readAhead, trailers };
@@ -542,7 +548,7 @@ export class ReverseProxy {
    * reached, and a tunnel cannot be replayed). A refusal is relayed as the upstream's response,
    * after which the client's connection carries HTTP again.
    */
-  private async upgrade(req: ServerRequest, res: ResponseWriter, pathAndQuery: string, headers: HeaderList, protocols: string[], exchange: ProxyExchange): Promise<void> {
+  private async upgrade(req: ServerRequest, res: ResponseWriter, pathAndQuery: string, headers: HeaderList, protocols: readonly string[], exchange: ProxyExchange): Promise<void> {
     // The client's own tokens (with versions, `websocket/13`) among those allowed, in its order.
     const asked = splitList(req.headers.get('upgrade') ?? '').filter((t) => protocols.includes((t.split('/')[0] ?? t).toLowerCase()));
     let lease: Lease;

@@ -103,6 +103,8 @@ export class Connection implements ResponseSink, BodySource {
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   /** When the request head being read began (`performance.now()`); kept only for `onAutoResponse`. */
   private headStartedAt = 0;
+  /** Request heads parsed on this connection (tells `onData` whether a read completed one). */
+  private headsParsed = 0;
 
   constructor(socket: Socket, host: ConnectionHost, secure: boolean) {
     this.socket = socket;
@@ -130,17 +132,25 @@ export class Connection implements ResponseSink, BodySource {
   private readonly onData = (chunk: Buffer): void => {
     if (this.inputClosed || this.state === 'upgraded') return;
     const state = this.state;
-    if (state === 'new' || state === 'idle') {
-      // A later request gets its own header timeout from its first byte.
-      if (state === 'idle') this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
-      this.startRequestTimer();
-      if (this.opts.onAutoResponse !== null) this.headStartedAt = performance.now();
+    const first = state === 'new' || state === 'idle';
+    if (first) {
       this.state = 'reading-head';
+      if (this.opts.onAutoResponse !== null) this.headStartedAt = performance.now();
     }
+    const heads = this.headsParsed;
     try {
       this.parser.execute(chunk);
     } catch (err) {
       this.onParseError(err);
+    }
+    if (first && this.headsParsed === heads && !this.inputClosed) {
+      // A request's first bytes without its whole head: its header timeout (a later request
+      // gets its own, replacing the idle timer) and request timeout run from here, the same
+      // tick as its first byte. A head complete in its first read (nearly every request) would
+      // have them cleared by `onHead` at once, so they are not created: two timers less per
+      // keep-alive request. `onHead` clears the idle timer and starts a body's request timer.
+      if (state === 'idle') this.startTimer(this.opts.headersTimeout, this.onHeaderTimeout);
+      this.startRequestTimer();
     }
     this.pump();
   };
@@ -313,6 +323,7 @@ export class Connection implements ResponseSink, BodySource {
   // ---- parser events ------------------------------------------------------------------
 
   private onHead(head: RequestHead): void {
+    this.headsParsed++;
     if (this.queue.length === 0) this.clearTimer();
     const empty = head.framing.kind === 'none';
     const body = new IncomingBody(this, empty);

@@ -175,32 +175,39 @@ export class ResponseWriter {
     let wantsClose = false;
     let wantsTrailers = false;
     const fields: Iterable<readonly [string, string]> | null = this.headerList ?? this.headerInit as Iterable<readonly [string, string]> | null;
-    if (fields !== null) {
+    // One line: checked and serialized, unless it is the server's business (framing, connection
+    // management: a handler's own Transfer-Encoding or Keep-Alive could contradict the framing
+    // actually used). `key` is the lower-cased name.
+    const addLine = (name: string, key: string, value: string): void => {
+      const line = serializeFieldLine(name, value);
+      if (key === 'content-length') {
+        if (!/^\d{1,15}$/.test(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
+          throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
+        }
+        userLength = Number(value);
+        return;
+      }
+      if (key === 'connection') {
+        if (hasToken(value, 'close')) wantsClose = true;
+        return;
+      }
+      if (key === 'transfer-encoding' || key === 'keep-alive') return;
+      if (key === 'date') hasDate = true;
+      else if (key === 'trailer') wantsTrailers = true;
+      head += line;
+    };
+    if (fields instanceof HeaderList) {
+      // A list (what a proxy hands over): by index, keys already lower-cased, no pair per line.
+      const { names, keys, values } = fields.lines();
+      for (let i = 0; i < names.length; i++) addLine(names[i]!, keys[i]!, values[i]!);
+    } else if (fields !== null) {
       const iterable = Symbol.iterator in fields ? fields : Object.entries(fields);
       for (const [name, raw] of iterable as Iterable<readonly [string, string | readonly string[] | undefined]>) {
         if (raw === undefined) continue;
-        const values = typeof raw === 'string' ? [raw] : raw;
-        for (const value of values) {
-          const line = serializeFieldLine(name, value);
-          const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
-          // Connection management and framing belong to the server: a handler's own
-          // Transfer-Encoding or Keep-Alive could contradict the framing actually used.
-          if (key === 'content-length') {
-            if (!/^\d{1,15}$/.test(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
-              throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
-            }
-            userLength = Number(value);
-            continue;
-          }
-          if (key === 'connection') {
-            if (hasToken(value, 'close')) wantsClose = true;
-            continue;
-          }
-          if (key === 'transfer-encoding' || key === 'keep-alive') continue;
-          if (key === 'date') hasDate = true;
-          else if (key === 'trailer') wantsTrailers = true;
-          head += line;
-        }
+        // Only the names compared below need lower-casing (4 to 17 characters).
+        const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
+        if (typeof raw === 'string') addLine(name, key, raw);
+        else for (const value of raw) addLine(name, key, value);
       }
     }
     const isHead = this.req.method === 'HEAD';

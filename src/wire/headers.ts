@@ -7,6 +7,18 @@ import { WireError } from './errors.ts';
 
 export type HeaderInit = HeaderList | Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined>;
 
+/**
+ * A list's lines as parallel arrays (original names, lower-cased keys, values), for the
+ * serializers and copies on the hot path: walking them by index allocates no `[name, value]`
+ * pair per line and lower-cases no name a second time. Read-only views of the list's own arrays.
+ * @internal
+ */
+export interface FieldLines {
+  readonly names: readonly string[];
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
+}
+
 export class HeaderList implements Iterable<[string, string]> {
   /** Names as received or set, in order. Empty while `src` is set (see `fromSource`). */
   private names: string[] = [];
@@ -36,6 +48,32 @@ export class HeaderList implements Iterable<[string, string]> {
     return h;
   }
 
+  /**
+   * For copies made by the wire layer from another list's lines (already checked): a list over
+   * the given parallel arrays, which it takes over. `keys[i]` must be `names[i].toLowerCase()`.
+   * @internal
+   */
+  static fromLines(names: string[], keys: string[], values: string[]): HeaderList {
+    const h = new HeaderList();
+    h.names = names;
+    h.keys = keys;
+    h.values = values;
+    return h;
+  }
+
+  /** Name of line `i` as spelled, without materialising the others. @internal */
+  nameAt(i: number): string {
+    const src = this.src;
+    if (src === null) return this.names[i]!;
+    const o = i * 4;
+    return src.slice(this.offs![o], this.offs![o + 1]);
+  }
+
+  /** Lower-cased name of line `i`. @internal */
+  keyAt(i: number): string {
+    return this.keys[i]!;
+  }
+
   /** Slices every name and value out of `src`; called before anything that reads or edits them all. */
   private materialise(): void {
     const src = this.src;
@@ -54,8 +92,8 @@ export class HeaderList implements Iterable<[string, string]> {
     this.offs = null;
   }
 
-  /** Value of line `i`, without materialising the others. */
-  private valueAt(i: number): string {
+  /** Value of line `i`, without materialising the others. @internal */
+  valueAt(i: number): string {
     const src = this.src;
     if (src === null) return this.values[i]!;
     const o = i * 4;
@@ -87,6 +125,12 @@ export class HeaderList implements Iterable<[string, string]> {
     this.names.push(name);
     this.keys.push(key);
     this.values.push(value);
+  }
+
+  /** The lines as parallel arrays (see `FieldLines`); valid until the list is next changed. @internal */
+  lines(): FieldLines {
+    this.materialise();
+    return { names: this.names, keys: this.keys, values: this.values };
   }
 
   /** Number of field lines. */

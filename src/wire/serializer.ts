@@ -3,7 +3,7 @@
  * a CR or LF in a value is an error (`HF_WIRE_HEADER_INJECTION`), never a second header line.
  */
 import { WireError } from './errors.ts';
-import { assertFieldName, assertFieldValue, type HeaderList } from './headers.ts';
+import { assertFieldName, assertFieldValue, HeaderList } from './headers.ts';
 import { isToken, isTarget, invalidFieldValueAt } from './chars.ts';
 
 function versionMinorOf(v: number | undefined): number {
@@ -62,6 +62,13 @@ export function serializeFieldLine(name: string, value: string): string {
 }
 
 function appendFields(out: string, headers: SerializableHeaders): string {
+  if (headers instanceof HeaderList) {
+    // By index: no generator and no `[name, value]` pair per line (every proxied message
+    // passes here once). Each line is still checked.
+    const { names, values } = headers.lines();
+    for (let i = 0; i < names.length; i++) out += serializeFieldLine(names[i]!, values[i]!);
+    return out;
+  }
   for (const [name, value] of headers) out += serializeFieldLine(name, value);
   return out;
 }
@@ -90,6 +97,27 @@ export function serializeRequestHead(init: RequestHeadInit): string {
   if (!isTarget(init.target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(init.target)}`);
   const out = `${init.method} ${init.target} HTTP/1.${versionMinorOf(init.versionMinor)}\r\n`;
   return `${appendFields(out, init.headers)}\r\n`;
+}
+
+/**
+ * A request head whose fields are `before`, then the list `headers`, then `after`: the client
+ * adds its own lines (Host, framing) around the caller's list without copying it into pairs.
+ * Checks as `serializeRequestHead`.
+ */
+export function serializeRequestHeadAround(
+  method: string,
+  target: string,
+  before: ReadonlyArray<readonly [string, string]> | null,
+  headers: SerializableHeaders,
+  after: ReadonlyArray<readonly [string, string]> | null,
+): string {
+  if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method)}`);
+  if (!isTarget(target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target)}`);
+  let out = `${method} ${target} HTTP/1.1\r\n`;
+  if (before !== null) out = appendFields(out, before);
+  out = appendFields(out, headers);
+  if (after !== null) out = appendFields(out, after);
+  return `${out}\r\n`;
 }
 
 /** Serializes a response head, ending with the empty line. */

@@ -44,6 +44,24 @@ test('a connection that sent part of a head gets 408 at the header timeout', asy
   assert.equal(e.fin, true);
 });
 
+test('keep-alive: a next request that sends part of its head gets 408 at the header timeout, a whole one none', async (t) => {
+  // The header and request timers of a request start only when its first read does not hold the
+  // whole head; this checks the partial head on a kept-alive connection still gets them.
+  const server = await startServer(t, { handler: hello, headersTimeout: 300, keepAliveTimeout: 10_000 });
+  const c = new RawClient(server.port);
+  c.write(get('/'));
+  const [first] = await c.responses(['GET']);
+  assert.equal(first?.status, 200);
+  await sleep(400); // idle past the header timeout: a complete head started no timer to fire
+  c.write(get('/'));
+  const [second] = await c.responses(['GET']);
+  assert.equal(second?.status, 200);
+  c.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  const e = await c.ended;
+  assert.match(e.data.toString('latin1'), /HTTP\/1\.1 408 /);
+  assert.equal(e.fin, true);
+});
+
 test('keep-alive: advertised timeout, real close later; the idle close is a clean FIN', async (t) => {
   const server = await startServer(t, { handler: hello, keepAliveTimeout: 1000, keepAliveGrace: 700 });
   const c = new RawClient(server.port);
