@@ -314,6 +314,21 @@ export class Cache {
   }
 
   /**
+   * The stored response as an answer when it may be used without the origin (fresh, or stale
+   * where allowed, with a background revalidation for stale-while-revalidate); undefined when it
+   * must be validated first. Counts the hit or the stale answer.
+   */
+  #reusedAnswer(ctx: Ctx, stored: StoredEntry, entries: StoredEntry[]): CacheResponse | undefined {
+    const reuse = decideReuse(this.#reuseInput(stored, ctx.reqCC));
+    if (reuse !== 'fresh' && reuse !== 'stale' && reuse !== 'stale-while-revalidate') return undefined;
+    if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, stored, entries);
+    if (reuse === 'fresh') this.stats.hits++;
+    else this.stats.stale++;
+    ctx.note.hit = true;
+    return this.#answer(ctx, stored, reuse === 'fresh' ? 'hit' : 'stale');
+  }
+
+  /**
    * RFC 9110 §14, RFC 9111 §3.3-3.4: a range of a stored complete response is cut from it, without
    * an origin request, or after validating it when it is stale; a range wholly within a stored
    * part (a 206) is cut from that part, after validating it with a conditional range request when
@@ -324,29 +339,15 @@ export class Cache {
     const entries = await this.#get(ctx.key, ctx);
     const selected = selectVariant(entries, ctx.request.headers);
     if (selected !== undefined && selected.status === 200) {
-      const reuse = decideReuse(this.#reuseInput(selected, ctx.reqCC));
-      if (reuse === 'fresh' || reuse === 'stale' || reuse === 'stale-while-revalidate') {
-        if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, selected, entries);
-        if (reuse === 'fresh') this.stats.hits++;
-        else this.stats.stale++;
-        const answer = this.#answer(ctx, selected, reuse === 'fresh' ? 'hit' : 'stale');
-        ctx.note.hit = true;
-        return this.#finish(ctx, rangeFromStored(answer, original.headers));
-      }
+      const answer = this.#reusedAnswer(ctx, selected, entries);
+      if (answer !== undefined) return this.#finish(ctx, rangeFromStored(answer, original.headers));
     }
     const part = selected !== undefined && selected.status === 206 && partSatisfies(selected.headers, selected.body.byteLength, original.headers) ? selected : undefined;
     if (part !== undefined) {
-      const reuse = decideReuse(this.#reuseInput(part, ctx.reqCC));
-      if (reuse === 'fresh' || reuse === 'stale' || reuse === 'stale-while-revalidate') {
-        // A stale part is revalidated in the background as a whole; a 304 freshens it, a 200
-        // replaces it with the complete response.
-        if (reuse === 'stale-while-revalidate') this.#revalidateInBackground(ctx, part, entries);
-        if (reuse === 'fresh') this.stats.hits++;
-        else this.stats.stale++;
-        const answer = this.#answer(ctx, part, reuse === 'fresh' ? 'hit' : 'stale');
-        ctx.note.hit = true;
-        return this.#finish(ctx, rangeFromPart(answer, original.headers));
-      }
+      // A stale part is revalidated in the background as a whole; a 304 freshens it, a 200
+      // replaces it with the complete response.
+      const answer = this.#reusedAnswer(ctx, part, entries);
+      if (answer !== undefined) return this.#finish(ctx, rangeFromPart(answer, original.headers));
     }
     if (ctx.reqCC.has('only-if-cached')) return this.#onlyIfCachedMiss(ctx);
     if (selected !== undefined && selected.status === 200 && hasValidator(selected)) {
