@@ -100,36 +100,33 @@ function assertDegradedAndRecovered(r: Rig, label: string, requests: number): vo
 
 const skip = REDIS_SERVER === undefined ? 'redis-server not installed' : false;
 
-test('redis answering later than the store timeout (latency toxic): answered, breaker opens, then hits again', { skip }, async (t) => {
+/**
+ * One store fault under load: warm entries, the toxic while 30 requests go through, then the
+ * toxic removed and a warm entry hit again; the breaker must have opened and closed around it.
+ */
+async function storeFault(t: TestContext, toxic: Parameters<FaultProxy['addToxic']>[0], phase: string, warmPath: string, label: string): Promise<Rig> {
   const r = await rig(t);
   await load(r, 'warm', 7, 7);
   assert.ok(await hitAgain(r, '/warm/0'));
-  r.fault.addToxic({ type: 'latency', stream: 'downstream', attributes: { latency: STORE_TIMEOUT_MS * 4 } });
-  await load(r, 'slow', 30, PARALLEL);
-  r.fault.removeToxic('latency_downstream');
-  assert.ok(await hitAgain(r, '/warm/1'), 'hits again after Redis answers in time');
-  assertDegradedAndRecovered(r, 'latency', 30);
+  const added = r.fault.addToxic(toxic);
+  await load(r, phase, 30, PARALLEL);
+  r.fault.removeToxic(added.name);
+  assert.ok(await hitAgain(r, warmPath), `${label}: hits again after the fault ends ${JSON.stringify(r.cache.stats)} ${JSON.stringify(r.changes.map((c) => [c.to, String(c.error)]))}`);
+  assertDegradedAndRecovered(r, label, 30);
+  return r;
+}
+
+test('redis answering later than the store timeout (latency toxic): answered, breaker opens, then hits again', { skip }, async (t) => {
+  await storeFault(t, { type: 'latency', stream: 'downstream', attributes: { latency: STORE_TIMEOUT_MS * 4 } }, 'slow', '/warm/1', 'latency');
 });
 
+// The commands swallowed never get replies: only a new connection can be trusted again.
 test('redis black-holed (timeout toxic swallows every byte): answered, then hits again on a fresh connection', { skip }, async (t) => {
-  const r = await rig(t);
-  await load(r, 'warm', 7, 7);
-  r.fault.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
-  await load(r, 'hole', 30, PARALLEL);
-  r.fault.removeToxic('timeout_upstream');
-  // The commands swallowed never get replies: only a new connection can be trusted again.
-  assert.ok(await hitAgain(r, '/warm/2'), `hits again after the black hole ends ${JSON.stringify(r.cache.stats)} ${JSON.stringify(r.changes.map((c) => [c.to, String(c.error)]))}`);
-  assertDegradedAndRecovered(r, 'black hole', 30);
+  await storeFault(t, { type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } }, 'hole', '/warm/2', 'black hole');
 });
 
 test('redis connections reset (reset_peer): answered, then hits again', { skip }, async (t) => {
-  const r = await rig(t);
-  await load(r, 'warm', 7, 7);
-  r.fault.addToxic({ type: 'reset_peer', stream: 'upstream', attributes: { timeout: 0 } });
-  await load(r, 'reset', 30, PARALLEL);
-  r.fault.removeToxic('reset_peer_upstream');
-  assert.ok(await hitAgain(r, '/warm/3'), 'hits again after the resets stop');
-  assertDegradedAndRecovered(r, 'reset_peer', 30);
+  const r = await storeFault(t, { type: 'reset_peer', stream: 'upstream', attributes: { timeout: 0 } }, 'reset', '/warm/3', 'reset_peer');
   assert.ok(r.errors.length <= THRESHOLD + 5, `store errors are told while the breaker is closed only: ${r.errors.length}`);
   assert.ok(r.errors.every((m) => m !== ''), 'every error told has a message');
 });
