@@ -385,7 +385,7 @@ export class ReverseProxy {
     const headers = stripHopByHop(req.headers);
     // Upgrade is hop-by-hop; an allowed one is asked for again, on a connection of its own.
     const asked = req.head.upgrade;
-    const upgrade = asked.length === 0 || this.upgradeProtocols.size === 0 ? asked : asked.filter((p) => this.upgradeProtocols.has(p));
+    const upgrade = asked.length === 0 ? asked : asked.filter((p) => this.upgradeProtocols.has(p));
     // The proxy deals with the expectation itself (see requestBuffer.ts): it is not forwarded.
     headers.delete('expect');
     // In origin-form the Host line (the parser allows one) is already the one to send.

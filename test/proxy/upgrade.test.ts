@@ -150,6 +150,21 @@ test('proxy: half-close passes through the tunnel (a FIN, then the answer)', asy
   assert.match(ending.data.toString('latin1'), /^HTTP\/1\.1 101 [\s\S]*\r\n\r\ngot 5$/);
 });
 
+test('proxy: upgradeProtocols [] turns upgrades off: the request goes on as a plain one, Upgrade removed', async (t) => {
+  let seen = '';
+  const upstream = await rawBackend(t, (s, head) => {
+    seen = head;
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain');
+  });
+  const proxy = await startProxy(t, { upstreams: [upstream], upgradeProtocols: [] });
+  const c = new RawClient(proxy.server.port);
+  t.after(() => c.destroy());
+  c.write(UPGRADE_HEAD('/'));
+  assert.ok(await c.waitFor((d) => d.toString('latin1').endsWith('plain')));
+  assert.match(c.data.toString('latin1'), /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(seen, /^upgrade:/im);
+});
+
 test('proxy: an idle tunnel is closed at its timeout', async (t) => {
   const backend = await wsBackend(t);
   const proxy = await startProxy(t, { upstreams: [backend.url], timeouts: { tunnelIdle: 300 } });
