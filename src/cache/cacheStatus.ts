@@ -3,7 +3,7 @@
  * member appended after those of the caches before it. Pure.
  * @module
  */
-import { serializeString, serializeTokenOrString } from '../wire/structuredFields.ts';
+import { serializeString } from '../wire/structuredFields.ts';
 
 /**
  * RFC 9211 §2.2 `fwd` values this cache uses: `bypass` (the request is not one the cache
@@ -32,12 +32,6 @@ export class CacheStatusNote {
   key: string | undefined = undefined;
   /** Why a stored response was served stale after a failed forward, or why one was generated (§2.8). */
   detail: 'stale-if-error' | 'disconnected' | 'only-if-cached' | undefined = undefined;
-}
-
-/** The list member for cache `name`, or `undefined` when `name` cannot be written as a token or string. */
-export function formatCacheStatus(name: string, note: CacheStatusNote): string | undefined {
-  const id = serializeTokenOrString(name);
-  return id === undefined ? undefined : cacheStatusMember(id, note);
 }
 
 /** The list member for a cache whose name is already serialised (`id`, see `serializeTokenOrString`). */

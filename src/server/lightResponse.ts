@@ -105,15 +105,6 @@ function hasField(pairs: HeaderPairs, lowerName: string): boolean {
   return false;
 }
 
-/** Reason-phrase characters (HTAB, SP, VCHAR, obs-text), the platform's check of `statusText`. */
-function plainReason(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || (c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
-}
-
 /**
  * Fills `self` from `(body, init)` when that can be done without the platform's conversions,
  * exactly as the platform would store them; false otherwise (the caller builds the real one).
@@ -149,7 +140,8 @@ function fill(self: LightFields, body: unknown, init: unknown, stringType: strin
     }
     const t: unknown = i.statusText;
     if (t !== undefined) {
-      if (typeof t !== 'string' || !plainReason(t)) return false;
+      // Reason-phrase characters (HTAB, SP, VCHAR, obs-text): the field-value set, the platform's check.
+      if (typeof t !== 'string' || invalidFieldValueAt(t) !== -1) return false;
       statusText = t;
     }
     const h = snapshotHeaders(i.headers);

@@ -13,7 +13,6 @@ import { fetchToStreaming } from './fetchAdapter.ts';
 import { installLightResponse } from './lightResponse.ts';
 import type { FetchHandler, ResolvedOptions, ServerOptions, StreamingHandler } from './options.ts';
 import type { ServerRequest } from './serverRequest.ts';
-import type { UpgradeHook } from './upgrade.ts';
 import {
   InvalidOptionError, MAX_TIMER_MS, amountOption as amount, booleanOption, durationOption as duration, invalidOption as invalid,
 } from '../wire/optionValidation.ts';
@@ -44,17 +43,13 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
     linger,
     limits: options.limits ?? {},
     keepAliveValue: `timeout=${advertised}`,
-    upgrade: upgradeHook(options.upgrade),
+    upgrade: optionalFunction('upgrade', options.upgrade),
     onAutoResponse: optionalFunction('onAutoResponse', options.onAutoResponse),
     onError: options.onError ?? ((err: unknown, req: ServerRequest | null) => {
       const where = req === null ? '' : ` (${req.method} ${req.target})`;
       process.stderr.write(`holdfast server: handler error${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }),
   };
-}
-
-function upgradeHook(hook: unknown): UpgradeHook | null {
-  return optionalFunction('upgrade', hook) as UpgradeHook | null;
 }
 
 function optionalFunction<F>(name: string, value: F | undefined): F | null {
