@@ -354,7 +354,7 @@ export class ReverseProxy {
       this.storedHeads.set(entry, stored);
     }
     const requestId = exchange.requestId;
-    const fields = requestId !== null && stored.hasRequestId ? stored.fields.filter(([n]) => n.toLowerCase() !== 'x-request-id') : stored.fields.slice();
+    const fields = (requestId !== null ? stored.fieldsWithoutRequestId : stored.fields).slice();
     fields.push(['age', hit.age]);
     if (hit.cacheStatus !== undefined) fields.push(['cache-status', hit.cacheStatus]);
     if (stored.length !== undefined) fields.push(['content-length', stored.length]);
@@ -650,9 +650,9 @@ export class ReverseProxy {
     // Straight from `forward` (`stripped`) the list is already a fresh, stripped copy.
     let headers = upstreamHeaders;
     if (!stripped) {
-      const length = upstreamHeaders.get('content-length');
+      const length = keptContentLength(upstreamHeaders);
       headers = stripHopByHop(upstreamHeaders);
-      if (length !== undefined && /^\d{1,15}$/.test(length)) headers.set('content-length', length);
+      if (length !== undefined) headers.set('content-length', length);
     }
     appendVia(headers, 1, this.via);
     if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
@@ -752,17 +752,25 @@ interface StoredHead {
   fields: ReadonlyArray<[string, string]>;
   /** The stored Content-Length when it is one `respond` would keep, else undefined. */
   length: string | undefined;
-  /** Whether `fields` holds an X-Request-Id (replaced by the request's own when there is one). */
-  hasRequestId: boolean;
+  /** `fields` without X-Request-Id, for a hit that sends the request's own id. */
+  fieldsWithoutRequestId: ReadonlyArray<[string, string]>;
+}
+
+/**
+ * The Content-Length a response keeps through the proxy (hop-by-hop stripping drops it with the
+ * framing): a single plain value, the only kind the strict parser let through unchanged.
+ */
+function keptContentLength(headers: HeaderList): string | undefined {
+  const length = headers.get('content-length');
+  return length !== undefined && /^\d{1,15}$/.test(length) ? length : undefined;
 }
 
 function storedHead(entry: StoredEntry): StoredHead {
-  const length = entry.headers.get('content-length');
   const fields = stripHopByHop(entry.headers).entries().filter(([n]) => n.toLowerCase() !== 'age');
   return {
     fields,
-    length: length !== undefined && /^\d{1,15}$/.test(length) ? length : undefined,
-    hasRequestId: fields.some(([n]) => n.toLowerCase() === 'x-request-id'),
+    length: keptContentLength(entry.headers),
+    fieldsWithoutRequestId: fields.filter(([n]) => n.toLowerCase() !== 'x-request-id'),
   };
 }
 
