@@ -154,6 +154,14 @@ const MAX_COLLAPSE_ROUNDS = 3;
 /** A store failure with the same message is told to `onError` at most this often, ms. */
 const STORE_ERROR_REPEAT_MS = 10_000;
 
+/**
+ * RFC 9211 §2.4: ttl is the remaining freshness, negative once stale, in whole seconds taken the
+ * same way as Age, so that ttl + Age is the lifetime a client can check.
+ */
+function remainingTtl(lifetime: number, age: number): number {
+  return Math.floor(lifetime) - Math.floor(age);
+}
+
 /** An RFC 9111 HTTP cache in front of a `next` hop. Create with {@link createCache}. */
 export class Cache {
   readonly mode: CacheMode;
@@ -268,17 +276,16 @@ export class Cache {
     for (const e of entries) for (const field of e.vary) if (!varyUsable(field)) return undefined;
     const selected = selectVariant(entries, headers);
     if (selected === undefined) return undefined;
-    const facts = this.#facts(selected);
-    const age = facts.initialAge + Math.max(0, (this.#now() - selected.responseTime) / 1000);
-    const reuse = decideReuse({ mode: this.mode, requestDirectives: NO_DIRECTIVES, responseDirectives: facts.cc, lifetime: facts.lifetime, age });
-    if (reuse !== 'fresh') return undefined;
+    const input = this.#reuseInput(selected, NO_DIRECTIVES);
+    if (decideReuse(input) !== 'fresh') return undefined;
+    const age = input.age;
     this.stats.hits++;
     let cacheStatus: string | undefined;
     if (this.#statusId !== null) {
-      // The entry `handle` would append for this hit (see #answer for ttl).
+      // The entry `handle` would append for this hit.
       const note = new CacheStatusNote();
       note.hit = true;
-      note.ttl = Math.floor(facts.lifetime) - Math.floor(age);
+      note.ttl = remainingTtl(input.lifetime, age);
       if (this.#statusKey) note.key = key;
       cacheStatus = cacheStatusMember(this.#statusId, note);
     }
@@ -738,8 +745,13 @@ export class Cache {
       requestDirectives: reqCC,
       responseDirectives: facts.cc,
       lifetime: facts.lifetime,
-      age: facts.initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000),
+      age: this.#currentAge(entry, facts),
     };
+  }
+
+  /** A stored response's current age in seconds (RFC 9111 §4.2.3), from its initial age. */
+  #currentAge(entry: StoredEntry, facts: { initialAge: number }): number {
+    return facts.initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000);
   }
 
   /**
@@ -828,11 +840,10 @@ export class Cache {
     // response): a stored entry is shared by every hit, so it is never handed out itself.
     const headers = entry.headers.clone();
     const facts = this.#facts(entry);
-    const age = facts.initialAge + Math.max(0, (this.#now() - entry.responseTime) / 1000);
+    const age = this.#currentAge(entry, facts);
     // §5.1 / §4: a response served from storage carries its current age.
     if (outcome === 'hit' || outcome === 'stale') headers.set('age', ageHeaderValue(age));
-    // RFC 9211 §2.4: ttl is the remaining freshness, negative once stale.
-    ctx.note.ttl = Math.floor(facts.lifetime) - Math.floor(age); // whole seconds, consistent with Age
+    ctx.note.ttl = remainingTtl(facts.lifetime, age);
     return { status: entry.status, statusText: entry.statusText, headers, body: ctx.head ? EMPTY : entry.body, cacheOutcome: outcome };
   }
 
