@@ -299,8 +299,6 @@ class Exchange implements DispatchController, BodySink {
   private phase: Phase = STARTING;
   private readonly abortController = new AbortController();
   private res: ClientResponse | null = null;
-  /** `deliver` was called: pause and resume go to the body from then on. */
-  private delivering = false;
   private isPaused = false;
   private abortReason: Error | null = null;
   private raw: Buffer[] | undefined = undefined;
@@ -379,13 +377,14 @@ class Exchange implements DispatchController, BodySink {
 
   pause(): void {
     this.isPaused = true;
-    if (this.delivering) this.res!.body.setDeliveryPaused(true);
+    // Before `deliver` the body ignores this, and `deliver` starts from `isPaused` instead.
+    this.res?.body.setDeliveryPaused(true);
   }
 
   resume(): void {
     if (!this.isPaused) return;
     this.isPaused = false;
-    if (this.delivering && this.phase === STREAMING) this.res!.body.setDeliveryPaused(false);
+    if (this.phase === STREAMING) this.res?.body.setDeliveryPaused(false);
   }
 
   private onResponse(res: ClientResponse): void {
@@ -407,7 +406,6 @@ class Exchange implements DispatchController, BodySink {
       return;
     }
     if (this.phase !== STREAMING) return;
-    this.delivering = true;
     res.body.deliver(this, this.isPaused);
   }
 

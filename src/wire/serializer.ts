@@ -91,12 +91,16 @@ export function serializeStatusLine(status: number, reason?: string, versionMino
   return `HTTP/1.${versionMinorOf(versionMinor)} ${status} ${phrase}\r\n`;
 }
 
+/** A checked request-line: a token method, a request-target without whitespace or controls. */
+function requestLine(method: string, target: string, versionMinor: number | undefined): string {
+  if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method)}`);
+  if (!isTarget(target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target)}`);
+  return `${method} ${target} HTTP/1.${versionMinorOf(versionMinor)}\r\n`;
+}
+
 /** Serializes a request head, ending with the empty line. */
 export function serializeRequestHead(init: RequestHeadInit): string {
-  if (!isToken(init.method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(init.method)}`);
-  if (!isTarget(init.target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(init.target)}`);
-  const out = `${init.method} ${init.target} HTTP/1.${versionMinorOf(init.versionMinor)}\r\n`;
-  return `${appendFields(out, init.headers)}\r\n`;
+  return `${appendFields(requestLine(init.method, init.target, init.versionMinor), init.headers)}\r\n`;
 }
 
 /**
@@ -111,9 +115,7 @@ export function serializeRequestHeadAround(
   headers: SerializableHeaders,
   after: ReadonlyArray<readonly [string, string]> | null,
 ): string {
-  if (!isToken(method)) throw new WireError('HF_WIRE_INVALID_METHOD', `invalid method ${JSON.stringify(method)}`);
-  if (!isTarget(target)) throw new WireError('HF_WIRE_INVALID_TARGET', `invalid request-target ${JSON.stringify(target)}`);
-  let out = `${method} ${target} HTTP/1.1\r\n`;
+  let out = requestLine(method, target, 1);
   if (before !== null) out = appendFields(out, before);
   out = appendFields(out, headers);
   if (after !== null) out = appendFields(out, after);
