@@ -251,10 +251,7 @@ export class ReverseProxy {
     // promise of a forwarded request.
     this.server = createServer({
       ...options.server,
-      handler: (req, res) => {
-        const exchange = newExchange();
-        return this.cache !== null && this.answerFreshHit(req, res, exchange) ? undefined : this.proxyRequest(req, res, exchange);
-      },
+      handler: (req, res) => this.route(req, res, newExchange()),
     });
     const check = options.healthCheck ?? null;
     this.healthCheck = check === null ? null : new ActiveHealthCheck(this.list, check, options.agent?.tls);
@@ -314,12 +311,16 @@ export class ReverseProxy {
    */
   readonly handle = (req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange = newExchange()): Promise<void> => {
     try {
-      if (this.cache !== null && this.answerFreshHit(req, res, exchange)) return RESOLVED;
+      return this.route(req, res, exchange) ?? RESOLVED;
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return this.proxyRequest(req, res, exchange);
   };
+
+  /** A fresh cache hit answered at once (undefined: nothing to wait for), or the request proxied. */
+  private route(req: ServerRequest, res: ResponseWriter, exchange: ProxyExchange): Promise<void> | undefined {
+    return this.cache !== null && this.answerFreshHit(req, res, exchange) ? undefined : this.proxyRequest(req, res, exchange);
+  }
 
   /**
    * A fresh cache hit for a plain GET or HEAD, answered at once (`Cache.freshHit`: a store that

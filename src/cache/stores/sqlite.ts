@@ -112,7 +112,12 @@ PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/** One stored variant's name in the store's in-process maps (write-behind heads, decoded entries). */
+function slotOf(key: string, variant: string): string {
+  return `${key}\n${variant}`;
 }
 
 /** Synchronous sleep used only while another process initialises the database. */
@@ -244,7 +249,7 @@ export class SqliteStore implements CacheStore {
     const now = Date.now();
     const out: StoredEntry[] = [];
     for (const row of rows) {
-      const slot = `${key}\n${row.variant}`;
+      const slot = slotOf(key, row.variant);
       const known = this.#remembered(slot, row);
       if ((known?.expires ?? row.expires) <= now) {
         this.#forget(slot);
@@ -278,7 +283,7 @@ export class SqliteStore implements CacheStore {
     const head = encodeHead(entry);
     const tail = encodeTail(entry);
     const size = head.length + tail.length;
-    const slot = `${entry.key}\n${entry.variant}`;
+    const slot = slotOf(entry.key, entry.variant);
     this.#forget(slot);
     if (size > this.maxEntryBytes) {
       // Too large to keep: do not leave an older copy of the same variant behind either.
@@ -302,7 +307,7 @@ export class SqliteStore implements CacheStore {
     // or removed meanwhile changes nothing and says so. The write itself checks again.
     const row = this.#q.idOf.get(entry.key, entry.variant) as { id: string } | undefined;
     if (row?.id !== entry.id) return false;
-    const slot = `${entry.key}\n${entry.variant}`;
+    const slot = slotOf(entry.key, entry.variant);
     const stored = this.#memo.get(slot);
     // Reads of the freshened entry are answered with the stored body, never the one passed in
     // (a 304 does not change it): known only when this store remembers that entry. It almost
@@ -331,7 +336,7 @@ export class SqliteStore implements CacheStore {
     // The entry changes size only by its head's few bytes: the next put evicts for it, and a
     // revalidated hit does not pay the byte-total query.
     const written = Number(r.changes) === 1;
-    const slot = `${entry.key}\n${entry.variant}`;
+    const slot = slotOf(entry.key, entry.variant);
     const memo = this.#memo.get(slot);
     // Remembered with its new head when the stored body is known (the tail is unchanged).
     if (written && memo !== undefined && memo.entry.id === entry.id) this.#remember(slot, { ...entry, body: memo.entry.body }, head, memo.tail);
