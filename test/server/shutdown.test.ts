@@ -187,9 +187,18 @@ test('close() destroys TLS sockets still in their handshake at the deadline', { 
   await Promise.all([silent.connected, partial.connected]);
   partial.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
   await until(() => accepted === 2, { what: 'the listener to accept both sockets' });
-  await server.close({ timeout: 0 });
-  const endings = await Promise.all([silent.ended, partial.ended]);
-  for (const e of endings) assert.equal(e.data.length, 0);
+  // Before the fix close() waited for the handshake timeout (here 10 minutes): bound the wait far
+  // above what the close needs, so that a regression fails with its cause, not a test timeout.
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    server.close({ timeout: 0 }).then(() => 'closed'),
+    new Promise((resolve) => { timer = setTimeout(() => resolve('still waiting'), 10_000); }),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'closed');
+  // Both sockets were ended by the server, not left open behind a closed listener.
+  await Promise.all([silent.ended, partial.ended]);
+  assert.ok([silent, partial].every((c) => c.fin || c.error !== null));
 });
 
 /** Length of the first complete response in `data` (head plus Content-Length body). */
