@@ -34,35 +34,53 @@ interface HeapNode {
   children: HeapNode[];
 }
 
-/** Sends `n` requests over the client connections, each waiting for its response. */
+/**
+ * Sends `n` requests over the client connections, each waiting for its response. A connection
+ * the proxy closes (it answers `Connection: close` after its per-connection request limit) is
+ * replaced by a new one, which sends the request that was waiting again.
+ */
 function drive(port: number, request: Buffer, n: number): Promise<void> {
   return new Promise((done) => {
     let sent = 0;
     let answered = 0;
-    const next = (s: Socket): void => {
-      if (sent < n) {
-        sent++;
-        s.write(request);
-      } else {
-        s.end();
-      }
-    };
-    for (let c = 0; c < CONNECTIONS; c++) {
+    const open = (resend: boolean): void => {
       const s = connect(port, '127.0.0.1');
       s.setNoDelay(true);
+      let waiting = false;
       let pending = '';
-      s.on('connect', () => next(s));
+      const next = (): void => {
+        if (sent < n) {
+          sent++;
+          waiting = true;
+          s.write(request);
+        } else {
+          s.end();
+        }
+      };
+      s.on('connect', () => {
+        if (resend) {
+          waiting = true;
+          s.write(request);
+        } else {
+          next();
+        }
+      });
       s.on('data', (d: Buffer) => {
         pending += d.toString('latin1');
         let at: number;
         while ((at = pending.indexOf(BODY)) !== -1) {
           pending = pending.slice(at + BODY.length);
+          waiting = false;
           if (++answered === n) done();
-          next(s);
+          next();
         }
       });
+      s.on('close', () => {
+        if (waiting) open(true);
+      });
       s.on('error', () => {});
-    }
+    };
+    for (let c = 0; c < CONNECTIONS; c++) open(false);
   });
 }
 
