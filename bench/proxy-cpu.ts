@@ -12,7 +12,7 @@
  * with a `node_modules` link) and alternating runs of both trees. `HOLDFAST_BENCH_WARMUP`
  * (default 15 000) and `HOLDFAST_BENCH_REQUESTS` (default 15 000) set the request counts.
  */
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -14,10 +14,11 @@
  * Run alone: `npx node bench/server.ts` (env BENCH_SECONDS to change the run length).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMicros } from './_cpu.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
@@ -33,19 +34,6 @@ const LABELS: Record<string, string> = {
   'raw-net': 'raw net (ceiling)',
 };
 const label = (kind: string): string => LABELS[kind] ?? kind;
-const CLK_TCK = 100;
-
-/** CPU time (µs, user + system) the process has used so far; NaN where /proc is absent. */
-function cpuMicros(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat(5), counted after the command name (field 3 is f[0]).
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 const ROUTES = [
   { name: 'hello', path: '/hello', post: false },
   { name: 'json-1k', path: '/json', post: false },
