@@ -515,6 +515,11 @@ const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
 export class RequestParser extends MessageParser<RequestHead> {
   protected readonly allowBareLF = false;
   protected readonly responseSide = false;
+  // The Host of the last request on this connection and what it parsed to: a keep-alive client
+  // sends the same value every time, so each later request skips the parse (an Authority is
+  // immutable, so sharing it between requests is safe).
+  private lastHost = '';
+  private lastAuthority: Authority | null = null;
 
   protected override skipsLeadingEmptyLines(): boolean {
     return true;
@@ -559,8 +564,14 @@ export class RequestParser extends MessageParser<RequestHead> {
       const host = headers.get('host')!;
       // An empty Host is valid: the target URI has no authority (RFC 9112 §3.2).
       if (host !== '') {
-        authority = parseAuthority(host);
-        if (authority === null) throw new WireError('HF_WIRE_INVALID_HOST', `invalid Host ${JSON.stringify(host.slice(0, 80))}`);
+        if (host === this.lastHost) {
+          authority = this.lastAuthority;
+        } else {
+          authority = parseAuthority(host);
+          if (authority === null) throw new WireError('HF_WIRE_INVALID_HOST', `invalid Host ${JSON.stringify(host.slice(0, 80))}`);
+          this.lastHost = host;
+          this.lastAuthority = authority;
+        }
       }
     }
     if (form === 'absolute') {

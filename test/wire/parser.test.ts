@@ -48,6 +48,16 @@ describe('incremental parsing', () => {
     assert.equal(run.messages[0]!.head.headers.get('host'), 'www.example.com');
   });
 
+  test('each request on a connection has its own Host checked and parsed', () => {
+    // The parser keeps the last Host it parsed (keep-alive clients repeat it); a changed one, or
+    // a bad one after a good one, must still be read on its own.
+    const heads: { authority: unknown }[] = [];
+    const p = new RequestParser({ onHead(h) { heads.push(h as { authority: unknown }); }, onBody() {}, onComplete() {} });
+    p.execute(Buffer.from(req('GET / HTTP/1.1', 'Host: a.example:81') + req('GET / HTTP/1.1', 'Host: a.example:81') + req('GET / HTTP/1.1', 'Host: B.example')));
+    assert.deepEqual(heads.map((h) => h.authority), [{ hostname: 'a.example', port: 81 }, { hostname: 'a.example', port: 81 }, { hostname: 'b.example', port: null }]);
+    assert.throws(() => p.execute(Buffer.from(req('GET / HTTP/1.1', 'Host: victim#'))), (e: unknown) => e instanceof WireError && e.code === 'HF_WIRE_INVALID_HOST');
+  });
+
   test('idle is true only between messages', () => {
     const p = new RequestParser({ onHead() {}, onBody() {}, onComplete() {} });
     assert.equal(p.idle, true);
