@@ -22,7 +22,7 @@ import { cpuMicros } from './_cpu.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SERVERS = (process.env['BENCH_SERVERS']?.split(',') ?? ['holdfast-fetch', 'hono-node', 'node-http', 'holdfast-fetch-platform', 'hono-node-platform', 'holdfast-stream', 'raw-net']) as readonly string[];
 const LABELS: Record<string, string> = {
   'holdfast-fetch': 'holdfast serve({fetch}) defaults',
