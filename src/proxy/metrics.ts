@@ -45,6 +45,14 @@ export interface UpstreamGauge {
   connections: number;
 }
 
+/** Upstream response times of one upstream: a count per bucket (not cumulative), sum and count. */
+interface LatencyHistogram {
+  /** Observations per bucket: index i counts those in (LATENCY_BUCKETS[i-1], LATENCY_BUCKETS[i]]; the last, those above. */
+  readonly perBucket: Float64Array;
+  sum: number;
+  count: number;
+}
+
 /** Counters of one process. */
 export class ProxyMetrics {
   private readonly families: MetricsSnapshot = {};
@@ -53,8 +61,12 @@ export class ProxyMetrics {
   private readonly openTunnels = new Map<string, number>();
   /** Sample keys already built (a request must not pay for formatting labels). */
   private readonly keys = new Map<string, string>();
-  private readonly requestKeys = new Map<string, string[]>();
-  private readonly histogramKeys = new Map<string, { buckets: string[]; sum: string; count: string }>();
+  // The two families every request touches are kept as plain numbers and written out as
+  // samples only in `snapshot()`: a sample is a property of a dictionary-mode object keyed by
+  // a long label string, and a histogram observation would update 14 of them.
+  /** Requests answered, by route, then by status class (index 1 to 5). */
+  private readonly requests = new Map<string, number[]>();
+  private readonly latency = new Map<string, LatencyHistogram>();
 
   private key(name: string, pairs: Record<string, string>): string {
     const id = `${name}\u0000${Object.values(pairs).join('\u0000')}`;
@@ -64,19 +76,6 @@ export class ProxyMetrics {
       this.keys.set(id, k);
     }
     return k;
-  }
-
-  /**
-   * The requests-total sample key of a route and status class, from a per-route table: every
-   * request comes here, and `key()` would build a label object and an id string for each.
-   */
-  private requestKey(route: string, statusClass: number): string {
-    let byClass = this.requestKeys.get(route);
-    if (byClass === undefined) {
-      byClass = [];
-      this.requestKeys.set(route, byClass);
-    }
-    return (byClass[statusClass] ??= this.key('holdfast_proxy_requests_total', { route, code: `${statusClass}xx` }));
   }
 
   private family(name: string, help: string, type: MetricFamily['type'], merge: MetricFamily['merge'] = 'sum'): MetricFamily {
@@ -101,8 +100,13 @@ export class ProxyMetrics {
   requestEnded(r: AccessRecord): void {
     this.inFlight--;
     const route = r.route ?? '';
-    const requests = this.family('holdfast_proxy_requests_total', 'Requests answered, by route and status class.', 'counter');
-    this.add(requests, this.requestKey(route, Math.floor(r.status / 100)));
+    let byClass = this.requests.get(route);
+    if (byClass === undefined) {
+      byClass = [];
+      this.requests.set(route, byClass);
+    }
+    const statusClass = Math.floor(r.status / 100);
+    byClass[statusClass] = (byClass[statusClass] ?? 0) + 1;
     if (r.retries > 0) {
       const retries = this.family('holdfast_proxy_retries_total', 'Attempts repeated on another upstream after a failure.', 'counter');
       this.add(retries, this.key('holdfast_proxy_retries_total', { route }), r.retries);
@@ -112,23 +116,48 @@ export class ProxyMetrics {
       this.add(cache, this.key('holdfast_proxy_cache_total', { route, outcome: r.cache }));
     }
     if (r.upstream !== null && r.upstreamMs !== null) {
-      const name = 'holdfast_proxy_upstream_response_seconds';
-      const h = this.family(name, 'Time from sending a request upstream to its response head.', 'histogram');
-      const seconds = r.upstreamMs / 1000;
-      let k = this.histogramKeys.get(r.upstream);
-      if (k === undefined) {
-        const upstream = r.upstream;
-        k = {
-          buckets: [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => `${name}_bucket${labels({ upstream, le })}`),
-          sum: `${name}_sum${labels({ upstream })}`,
-          count: `${name}_count${labels({ upstream })}`,
-        };
-        this.histogramKeys.set(upstream, k);
+      let h = this.latency.get(r.upstream);
+      if (h === undefined) {
+        h = { perBucket: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
+        this.latency.set(r.upstream, h);
       }
-      // Every bucket is present from the first observation on, as histogram_quantile() expects.
-      for (let i = 0; i < k.buckets.length; i++) this.add(h, k.buckets[i]!, i === LATENCY_BUCKETS.length || seconds <= LATENCY_BUCKETS[i]! ? 1 : 0);
-      this.add(h, k.sum, seconds);
-      this.add(h, k.count);
+      const seconds = r.upstreamMs / 1000;
+      let i = 0;
+      while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+      h.perBucket[i]!++;
+      h.sum += seconds;
+      h.count++;
+    }
+  }
+
+  /** The per-request families as samples, in the order the exposition format lists them. */
+  private requestFamilies(out: MetricsSnapshot): void {
+    if (this.requests.size > 0) {
+      const samples: Record<string, number> = {};
+      for (const [route, byClass] of this.requests) {
+        for (let c = 0; c < byClass.length; c++) {
+          const n = byClass[c];
+          if (n !== undefined) samples[this.key('holdfast_proxy_requests_total', { route, code: `${c}xx` })] = n;
+        }
+      }
+      out.holdfast_proxy_requests_total = { help: 'Requests answered, by route and status class.', type: 'counter', merge: 'sum', samples };
+    }
+    if (this.latency.size > 0) {
+      const name = 'holdfast_proxy_upstream_response_seconds';
+      const samples: Record<string, number> = {};
+      for (const [upstream, h] of this.latency) {
+        // Buckets are cumulative and all present from the first observation on, as
+        // histogram_quantile() expects.
+        let cumulative = 0;
+        for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+          cumulative += h.perBucket[i]!;
+          const le = i === LATENCY_BUCKETS.length ? '+Inf' : String(LATENCY_BUCKETS[i]);
+          samples[this.key(`${name}_bucket`, { upstream, le })] = cumulative;
+        }
+        samples[this.key(`${name}_sum`, { upstream })] = h.sum;
+        samples[this.key(`${name}_count`, { upstream })] = h.count;
+      }
+      out[name] = { help: 'Time from sending a request upstream to its response head.', type: 'histogram', merge: 'sum', samples };
     }
   }
 
@@ -158,6 +187,7 @@ export class ProxyMetrics {
   /** The counters plus gauges read now. */
   snapshot(upstreams: readonly UpstreamGauge[], connections: number): MetricsSnapshot {
     const out: MetricsSnapshot = structuredClone(this.families);
+    this.requestFamilies(out);
     out.holdfast_proxy_in_flight_requests = {
       help: 'Requests being handled.',
       type: 'gauge',
