@@ -671,7 +671,12 @@ export class ReverseProxy {
     }
     if (body instanceof Uint8Array) {
       if (!noBody) exchange.bytes = body.byteLength;
-      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream', exchange.requestId ?? undefined));
+      // Awaited in a try rather than through `.catch()`: one promise and one turn less per response.
+      try {
+        await res.end(noBody ? null : body);
+      } catch (err) {
+        this.onError(err, 'downstream', exchange.requestId ?? undefined);
+      }
       return;
     }
     let wrote = false;
