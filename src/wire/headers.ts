@@ -19,6 +19,24 @@ export interface FieldLines {
   readonly values: readonly string[];
 }
 
+/**
+ * Lower-cased field names by name, for lookups and appends. Nearly every call passes one of a few
+ * dozen literal names, already lower-case (a proxied request makes about thirty such calls), and
+ * a map lookup of a name costs a fraction of `toLowerCase()` on it. Bounded, so names chosen by
+ * peers or users cannot grow it: past the limit a new name is lower-cased every time.
+ */
+const KEYS = new Map<string, string>();
+const KEYS_LIMIT = 512;
+
+function keyOf(name: string): string {
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    key = name.toLowerCase();
+    if (KEYS.size < KEYS_LIMIT) KEYS.set(name, key);
+  }
+  return key;
+}
+
 export class HeaderList implements Iterable<[string, string]> {
   /** Names as received or set, in order. Empty while `src` is set (see `fromSource`). */
   private names: string[] = [];
@@ -144,7 +162,7 @@ export class HeaderList implements Iterable<[string, string]> {
     // Leading and trailing OWS is not part of a field value (RFC 9110 §5.5).
     const v = trimOws(value);
     assertFieldValue(name, v);
-    this.push(name, name.toLowerCase(), v);
+    this.push(name, keyOf(name), v);
     return this;
   }
 
@@ -156,7 +174,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Removes every line of `name`; returns whether any was removed. */
   delete(name: string): boolean {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     this.materialise();
     let removed = false;
     for (let i = this.keys.length - 1; i >= 0; i--) {
@@ -171,7 +189,7 @@ export class HeaderList implements Iterable<[string, string]> {
   }
 
   has(name: string): boolean {
-    return this.keys.indexOf(name.toLowerCase()) !== -1;
+    return this.keys.indexOf(keyOf(name)) !== -1;
   }
 
   /**
@@ -179,7 +197,7 @@ export class HeaderList implements Iterable<[string, string]> {
    * Set-Cookie lines are joined too here; use `getAll` for them.
    */
   get(name: string): string | undefined {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     let out: string | undefined;
     for (let i = 0; i < this.keys.length; i++) {
       if (this.keys[i] === key) out = out === undefined ? this.valueAt(i) : `${out}, ${this.valueAt(i)}`;
@@ -192,13 +210,13 @@ export class HeaderList implements Iterable<[string, string]> {
    * Last-Modified, Age) where a repeated line is an error and joining would only hide it.
    */
   first(name: string): string | undefined {
-    const i = this.keys.indexOf(name.toLowerCase());
+    const i = this.keys.indexOf(keyOf(name));
     return i === -1 ? undefined : this.valueAt(i);
   }
 
   /** Every line's value of `name`, in order. */
   getAll(name: string): string[] {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     const out: string[] = [];
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.valueAt(i));
     return out;
@@ -206,7 +224,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Number of lines named `name`. */
   count(name: string): number {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     let n = 0;
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
     return n;
