@@ -51,6 +51,12 @@ export class HeaderList implements Iterable<[string, string]> {
   private src: string | null = null;
   /** Per line: name start, name end, value start, value end in `src`. */
   private offs: number[] | null = null;
+  /**
+   * Whether a line came in through `push`, which checks nothing. Every other way in checks each
+   * line (the parser, `append`) or copies checked lines, so while this is false the serializers
+   * need not check the lines again (see `verified`).
+   */
+  private unchecked = false;
 
   /**
    * For the parser, which has already validated every line: a list whose names and values are
@@ -71,12 +77,22 @@ export class HeaderList implements Iterable<[string, string]> {
    * the given parallel arrays, which it takes over. `keys[i]` must be `names[i].toLowerCase()`.
    * @internal
    */
-  static fromLines(names: string[], keys: string[], values: string[]): HeaderList {
+  static fromLines(names: string[], keys: string[], values: string[], verified: boolean): HeaderList {
     const h = new HeaderList();
     h.names = names;
     h.keys = keys;
     h.values = values;
+    h.unchecked = !verified;
     return h;
+  }
+
+  /**
+   * Whether every line passed the field-line checks on its way in (the parser's, or `append`'s)
+   * or was copied from such a list: false once `push` added one. A serializer writes a verified
+   * list's lines without checking each name and value again. @internal
+   */
+  get verified(): boolean {
+    return !this.unchecked;
   }
 
   /** Name of line `i` as spelled, without materialising the others. @internal */
@@ -122,7 +138,8 @@ export class HeaderList implements Iterable<[string, string]> {
     if (init === undefined) return;
     if (init instanceof HeaderList) {
       init.materialise();
-      for (let i = 0; i < init.names.length; i++) this.push(init.names[i]!, init.keys[i]!, init.values[i]!);
+      for (let i = 0; i < init.names.length; i++) this.add(init.names[i]!, init.keys[i]!, init.values[i]!);
+      this.unchecked = init.unchecked;
     } else if (Symbol.iterator in init) {
       for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
     } else {
@@ -139,6 +156,12 @@ export class HeaderList implements Iterable<[string, string]> {
    * `key` must be `name.toLowerCase()`.
    */
   push(name: string, key: string, value: string): void {
+    this.unchecked = true;
+    this.add(name, key, value);
+  }
+
+  /** Adds a line already checked (or copied from a checked list). */
+  private add(name: string, key: string, value: string): void {
     this.materialise();
     this.names.push(name);
     this.keys.push(key);
@@ -162,7 +185,7 @@ export class HeaderList implements Iterable<[string, string]> {
     // Leading and trailing OWS is not part of a field value (RFC 9110 §5.5).
     const v = trimOws(value);
     assertFieldValue(name, v);
-    this.push(name, keyOf(name), v);
+    this.add(name, keyOf(name), v);
     return this;
   }
 

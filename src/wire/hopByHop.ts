@@ -79,7 +79,7 @@ export function stripHopByHop(headers: HeaderList, use: HopByHopUse = 'forward')
     keys.push(key);
     values.push(headers.valueAt(i));
   }
-  return HeaderList.fromLines(names, keys, values);
+  return HeaderList.fromLines(names, keys, values, headers.verified);
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
