@@ -34,6 +34,7 @@ import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheRes
 import { urlKeepsPath } from '../cache/cacheKey.ts';
 import { ProxyError } from './errors.ts';
 import { connectionNominated, isHopByHop, stripHopByHop } from '../wire/hopByHop.ts';
+import { isLengthValue } from '../wire/framing.ts';
 import { InvalidOptionError, amountOption, booleanOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
@@ -771,7 +772,7 @@ interface StoredHead {
  */
 function keptContentLength(headers: HeaderList): string | undefined {
   const length = headers.get('content-length');
-  return length !== undefined && /^\d{1,15}$/.test(length) ? length : undefined;
+  return length !== undefined && isLengthValue(length) ? length : undefined;
 }
 
 function storedHead(entry: StoredEntry): StoredHead {

@@ -6,7 +6,7 @@
  */
 import { encodeLastChunk, HeaderList } from '../wire/index.ts';
 import { serializeFieldLine, serializeStatusLine } from '../wire/serializer.ts';
-import { statusHasNoBody } from '../wire/framing.ts';
+import { isLengthValue, statusHasNoBody } from '../wire/framing.ts';
 import { hasToken } from '../wire/fields.ts';
 import { trimOws } from '../wire/chars.ts';
 import { currentHttpDate } from '../wire/httpDate.ts';
@@ -182,7 +182,7 @@ export class ResponseWriter {
     const addLine = (name: string, key: string, value: string, checked: boolean): void => {
       const line = serializeFieldLine(name, value, checked);
       if (key === 'content-length') {
-        if (!/^\d{1,15}$/.test(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
+        if (!isLengthValue(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
           throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
         }
         userLength = Number(value);
