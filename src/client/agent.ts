@@ -573,11 +573,51 @@ export class Agent {
   /**
    * A connection ready for writing. A reused one first gets a turn of the event loop so that a
    * FIN, RST or stray bytes that already reached us evict it instead of eating our request.
+   *
+   * The usual case (an idle connection at once, then the liveness turn) runs without an async
+   * frame: the checkout is synchronous and the turn's promise is continued with `.then`. Anything
+   * else (a wait for a connection, no liveness check) goes through `acquireSlowly`. Not being an
+   * async function, it can throw (an aborted request, a closed pool): its callers await it inside
+   * their own async function, where that is the same as a rejection.
    */
-  private async acquire(pool: Pool, fresh: boolean, connectTimeout: number, ctx: RequestContext | null): Promise<ClientConnection> {
+  private acquire(pool: Pool, fresh: boolean, connectTimeout: number, ctx: RequestContext | null): Promise<ClientConnection> {
+    if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
+    const got = pool.checkout(fresh, connectTimeout, ctx);
+    if (got instanceof Promise || !got.reused || !this.opts.livenessCheck) return this.acquireSlowly(pool, fresh, connectTimeout, ctx, got);
+    const conn = got;
+    if (ctx !== null) {
+      ctx.cancel = null;
+      if (ctx.aborted !== null) {
+        pool.putBack(conn);
+        throw ctx.aborted;
+      }
+    }
+    return pollTurn().then(() => {
+      if (ctx !== null && ctx.aborted !== null) {
+        pool.putBack(conn);
+        throw ctx.aborted;
+      }
+      // Evicted during the turn: it was dead, and nothing was lost. Take another.
+      if (conn.state !== 'reserved') return this.acquireSlowly(pool, fresh, connectTimeout, ctx, null);
+      if (connectionReusedChannel.hasSubscribers) {
+        connectionReusedChannel.publish({ connectionId: conn.id, origin: pool.origin, socket: conn.socket, requestCount: conn.requestCount });
+      }
+      return conn;
+    });
+  }
+
+  /** `acquire` in general; `first` is a checkout already made (null: none yet). */
+  private async acquireSlowly(
+    pool: Pool, fresh: boolean, connectTimeout: number, ctx: RequestContext | null, first: ClientConnection | Promise<ClientConnection> | null,
+  ): Promise<ClientConnection> {
+    let pending = first;
     for (;;) {
-      if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
-      const got = pool.checkout(fresh, connectTimeout, ctx);
+      let got = pending;
+      pending = null;
+      if (got === null) {
+        if (ctx !== null && ctx.aborted !== null) throw ctx.aborted;
+        got = pool.checkout(fresh, connectTimeout, ctx);
+      }
       const conn = got instanceof Promise ? await got : got;
       if (ctx !== null) {
         ctx.cancel = null;

@@ -34,6 +34,7 @@ import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheRes
 import { urlKeepsPath } from '../cache/cacheKey.ts';
 import { ProxyError } from './errors.ts';
 import { connectionNominated, isHopByHop, stripHopByHop } from '../wire/hopByHop.ts';
+import { isLengthValue } from '../wire/framing.ts';
 import { InvalidOptionError, amountOption, booleanOption, durationOption, oneOfOption } from '../wire/optionValidation.ts';
 import { addForwarded, appendVia, type ForwardedStyle } from './forwarded.ts';
 import { prepareRequestBody, type PreparedBody } from './requestBuffer.ts';
@@ -634,8 +635,13 @@ export class ReverseProxy {
     return IDEMPOTENT.has(method) && (body === null || body.buffered);
   }
 
-  /** Writes the upstream's (or the cache's) response downstream. */
-  private async respond(
+  /**
+   * Writes the upstream's (or the cache's) response downstream. Not an async function: a whole
+   * body (the common small response) is written at once and only the end's promise is handed
+   * back; a streamed body goes through `streamBody`. Callers await it inside their own async
+   * function, so a synchronous throw here fails them as a rejection would.
+   */
+  private respond(
     req: ServerRequest,
     res: ResponseWriter,
     status: number,
@@ -659,8 +665,7 @@ export class ReverseProxy {
     if (exchange.requestId !== null) headers.set('x-request-id', exchange.requestId);
     if (status < 200) {
       // A 1xx cannot be a final answer.
-      await cancelBody(body);
-      return this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream', exchange);
+      return cancelBody(body).then(() => this.answerError(res, new ProxyError('HF_PROXY_UPSTREAM_PROTOCOL', `upstream sent ${status} as a final response`, 502), 'upstream', exchange));
     }
     res.writeHead(status, headers, statusText === '' ? undefined : statusText);
     const noBody = responseHasNoBody(req.method, status);
@@ -671,9 +676,13 @@ export class ReverseProxy {
     }
     if (body instanceof Uint8Array) {
       if (!noBody) exchange.bytes = body.byteLength;
-      await res.end(noBody ? null : body).catch((err: unknown) => this.onError(err, 'downstream', exchange.requestId ?? undefined));
-      return;
+      return res.end(noBody ? null : body).then(undefined, (err: unknown) => this.onError(err, 'downstream', exchange.requestId ?? undefined));
     }
+    return this.streamBody(req, res, body, trailers, exchange);
+  }
+
+  /** The streamed part of `respond`: the body chunk by chunk, then the trailers. */
+  private async streamBody(req: ServerRequest, res: ResponseWriter, body: AsyncIterable<Uint8Array>, trailers: () => HeaderList | null, exchange: ProxyExchange): Promise<void> {
     let wrote = false;
     try {
       for await (const chunk of body) {
@@ -763,7 +772,7 @@ interface StoredHead {
  */
 function keptContentLength(headers: HeaderList): string | undefined {
   const length = headers.get('content-length');
-  return length !== undefined && /^\d{1,15}$/.test(length) ? length : undefined;
+  return length !== undefined && isLengthValue(length) ? length : undefined;
 }
 
 function storedHead(entry: StoredEntry): StoredHead {

@@ -6,7 +6,7 @@
  */
 import { encodeLastChunk, HeaderList } from '../wire/index.ts';
 import { serializeFieldLine, serializeStatusLine } from '../wire/serializer.ts';
-import { statusHasNoBody } from '../wire/framing.ts';
+import { isLengthValue, statusHasNoBody } from '../wire/framing.ts';
 import { hasToken } from '../wire/fields.ts';
 import { trimOws } from '../wire/chars.ts';
 import { currentHttpDate } from '../wire/httpDate.ts';
@@ -178,10 +178,11 @@ export class ResponseWriter {
     // One line: checked and serialized, unless it is the server's business (framing, connection
     // management: a handler's own Transfer-Encoding or Keep-Alive could contradict the framing
     // actually used). `key` is the lower-cased name.
-    const addLine = (name: string, key: string, value: string): void => {
-      const line = serializeFieldLine(name, value);
+    // `checked`: the line is from a verified HeaderList (see `HeaderList.verified`).
+    const addLine = (name: string, key: string, value: string, checked: boolean): void => {
+      const line = serializeFieldLine(name, value, checked);
       if (key === 'content-length') {
-        if (!/^\d{1,15}$/.test(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
+        if (!isLengthValue(trimOws(value)) || (userLength !== -1 && userLength !== Number(value))) {
           throw new ServerError('HF_SERVER_INVALID_RESPONSE', `invalid Content-Length ${JSON.stringify(value)}`);
         }
         userLength = Number(value);
@@ -199,15 +200,16 @@ export class ResponseWriter {
     if (fields instanceof HeaderList) {
       // A list (what a proxy hands over): by index, keys already lower-cased, no pair per line.
       const { names, keys, values } = fields.lines();
-      for (let i = 0; i < names.length; i++) addLine(names[i]!, keys[i]!, values[i]!);
+      const checked = fields.verified;
+      for (let i = 0; i < names.length; i++) addLine(names[i]!, keys[i]!, values[i]!, checked);
     } else if (fields !== null) {
       const iterable = Symbol.iterator in fields ? fields : Object.entries(fields);
       for (const [name, raw] of iterable as Iterable<readonly [string, string | readonly string[] | undefined]>) {
         if (raw === undefined) continue;
         // Only the names compared below need lower-casing (4 to 17 characters).
         const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
-        if (typeof raw === 'string') addLine(name, key, raw);
-        else for (const value of raw) addLine(name, key, value);
+        if (typeof raw === 'string') addLine(name, key, raw, false);
+        else for (const value of raw) addLine(name, key, value, false);
       }
     }
     const isHead = this.req.method === 'HEAD';

@@ -60,6 +60,19 @@ function isRegNameOrIPv4(s: string): boolean {
  * out-of-range port, an empty host or non-ASCII bytes.
  */
 export function parseAuthority(value: string): Authority | null {
+  // Nearly every request a server (or a proxy) receives carries the Host of the one before it:
+  // the last answer is kept, so the IPv4 and reg-name checks run once per distinct value rather
+  // than once per request. Sharing the answer is safe: it is frozen.
+  if (value === lastParsed) return lastAuthority;
+  const authority = parseAuthorityOnce(value);
+  lastParsed = value;
+  lastAuthority = authority;
+  return authority;
+}
+let lastParsed: string | null = null;
+let lastAuthority: Authority | null = null;
+
+function parseAuthorityOnce(value: string): Authority | null {
   let host: string;
   let rest: string;
   if (value.charCodeAt(0) === 0x5b /* [ */) {
@@ -77,18 +90,28 @@ export function parseAuthority(value: string): Authority | null {
     if (host.length === 0 || !isRegNameOrIPv4(host)) return null;
     host = host.toLowerCase();
   }
-  if (rest === '') return { hostname: host, port: null };
+  if (rest === '') return Object.freeze({ hostname: host, port: null });
   // ":" port, 1 to 5 digits up to 65535 (an empty port is refused: no client sends one).
   if (!/^:\d{1,5}$/.test(rest)) return null;
   const port = Number(rest.slice(1));
   if (port > 65535) return null;
-  return { hostname: host, port };
+  return Object.freeze({ hostname: host, port });
 }
 
 /** `host[:port]` of `a`, as it goes into a URL or a `Host` field. */
 export function formatAuthority(a: Authority): string {
-  return a.port === null ? a.hostname : `${a.hostname}:${a.port}`;
+  // The same authority request after request (see `parseAuthority`): its text is kept rather
+  // than joined again (compared by parts, not identity, so no caller's object can go stale).
+  if (a.hostname === formattedHost && a.port === formattedPort) return formattedText;
+  const text = a.port === null ? a.hostname : `${a.hostname}:${a.port}`;
+  formattedHost = a.hostname;
+  formattedPort = a.port;
+  formattedText = text;
+  return text;
 }
+let formattedHost = '';
+let formattedPort: number | null = null;
+let formattedText = '';
 
 /**
  * The absolute URL of a request from validated parts: `scheme`, its authority (null: the

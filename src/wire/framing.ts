@@ -18,6 +18,20 @@ export const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 export const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 
 /**
+ * Whether `v` is one Content-Length member as accepted here: 1 to 15 digits and nothing else (15
+ * digits stay exact as a JS number). A loop, not a regex: it runs for every message with a length.
+ */
+export function isLengthValue(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || n > 15) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
  * Parses every Content-Length line. Repeated values ("5, 5" or two lines) are accepted only when
  * they are the same string, as RFC 9112 §6.3 rule 5 and RFC 9110 §8.6 allow for identical
  * members: "010" and "10" differ, and a front proxy that takes the first and one that takes the
@@ -26,24 +40,13 @@ export const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 export function parseContentLength(headers: HeaderList): number | undefined {
   const lines = headers.getAll('content-length');
   if (lines.length === 0) return undefined;
-  if (lines.length === 1) {
-    // The usual single plain value: all digits, at most 15 — exactly what the general loop
-    // below accepts for it, without the split, trim and regex.
-    const line = lines[0]!;
-    const n = line.length;
-    let i = 0;
-    while (i < n && i <= 15) {
-      const c = line.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      i++;
-    }
-    if (i === n && n > 0 && n <= 15) return Number(line);
-  }
+  // The usual single plain value, without the split and trim below.
+  if (lines.length === 1 && isLengthValue(lines[0]!)) return Number(lines[0]);
   let value: string | undefined;
   for (const line of lines) {
     for (const part of line.split(',')) {
       const v = trimOws(part);
-      if (!/^\d{1,15}$/.test(v)) {
+      if (!isLengthValue(v)) {
         throw new WireError('HF_WIRE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(line)}`);
       }
       if (value !== undefined && v !== value) {

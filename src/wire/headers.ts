@@ -19,6 +19,24 @@ export interface FieldLines {
   readonly values: readonly string[];
 }
 
+/**
+ * Lower-cased field names by name, for lookups and appends. Nearly every call passes one of a few
+ * dozen literal names, already lower-case (a proxied request makes about thirty such calls), and
+ * a map lookup of a name costs a fraction of `toLowerCase()` on it. Bounded, so names chosen by
+ * peers or users cannot grow it: past the limit a new name is lower-cased every time.
+ */
+const KEYS = new Map<string, string>();
+const KEYS_LIMIT = 512;
+
+function keyOf(name: string): string {
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    key = name.toLowerCase();
+    if (KEYS.size < KEYS_LIMIT) KEYS.set(name, key);
+  }
+  return key;
+}
+
 export class HeaderList implements Iterable<[string, string]> {
   /** Names as received or set, in order. Empty while `src` is set (see `fromSource`). */
   private names: string[] = [];
@@ -33,6 +51,12 @@ export class HeaderList implements Iterable<[string, string]> {
   private src: string | null = null;
   /** Per line: name start, name end, value start, value end in `src`. */
   private offs: number[] | null = null;
+  /**
+   * Whether a line came in through `push`, which checks nothing. Every other way in checks each
+   * line (the parser, `append`) or copies checked lines, so while this is false the serializers
+   * need not check the lines again (see `verified`).
+   */
+  private unchecked = false;
 
   /**
    * For the parser, which has already validated every line: a list whose names and values are
@@ -53,12 +77,22 @@ export class HeaderList implements Iterable<[string, string]> {
    * the given parallel arrays, which it takes over. `keys[i]` must be `names[i].toLowerCase()`.
    * @internal
    */
-  static fromLines(names: string[], keys: string[], values: string[]): HeaderList {
+  static fromLines(names: string[], keys: string[], values: string[], verified: boolean): HeaderList {
     const h = new HeaderList();
     h.names = names;
     h.keys = keys;
     h.values = values;
+    h.unchecked = !verified;
     return h;
+  }
+
+  /**
+   * Whether every line passed the field-line checks on its way in (the parser's, or `append`'s)
+   * or was copied from such a list: false once `push` added one. A serializer writes a verified
+   * list's lines without checking each name and value again. @internal
+   */
+  get verified(): boolean {
+    return !this.unchecked;
   }
 
   /** Name of line `i` as spelled, without materialising the others. @internal */
@@ -104,7 +138,8 @@ export class HeaderList implements Iterable<[string, string]> {
     if (init === undefined) return;
     if (init instanceof HeaderList) {
       init.materialise();
-      for (let i = 0; i < init.names.length; i++) this.push(init.names[i]!, init.keys[i]!, init.values[i]!);
+      for (let i = 0; i < init.names.length; i++) this.add(init.names[i]!, init.keys[i]!, init.values[i]!);
+      this.unchecked = init.unchecked;
     } else if (Symbol.iterator in init) {
       for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
     } else {
@@ -121,6 +156,12 @@ export class HeaderList implements Iterable<[string, string]> {
    * `key` must be `name.toLowerCase()`.
    */
   push(name: string, key: string, value: string): void {
+    this.unchecked = true;
+    this.add(name, key, value);
+  }
+
+  /** Adds a line already checked (or copied from a checked list). */
+  private add(name: string, key: string, value: string): void {
     this.materialise();
     this.names.push(name);
     this.keys.push(key);
@@ -144,7 +185,7 @@ export class HeaderList implements Iterable<[string, string]> {
     // Leading and trailing OWS is not part of a field value (RFC 9110 §5.5).
     const v = trimOws(value);
     assertFieldValue(name, v);
-    this.push(name, name.toLowerCase(), v);
+    this.add(name, keyOf(name), v);
     return this;
   }
 
@@ -156,7 +197,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Removes every line of `name`; returns whether any was removed. */
   delete(name: string): boolean {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     this.materialise();
     let removed = false;
     for (let i = this.keys.length - 1; i >= 0; i--) {
@@ -171,7 +212,7 @@ export class HeaderList implements Iterable<[string, string]> {
   }
 
   has(name: string): boolean {
-    return this.keys.indexOf(name.toLowerCase()) !== -1;
+    return this.keys.indexOf(keyOf(name)) !== -1;
   }
 
   /**
@@ -179,7 +220,7 @@ export class HeaderList implements Iterable<[string, string]> {
    * Set-Cookie lines are joined too here; use `getAll` for them.
    */
   get(name: string): string | undefined {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     let out: string | undefined;
     for (let i = 0; i < this.keys.length; i++) {
       if (this.keys[i] === key) out = out === undefined ? this.valueAt(i) : `${out}, ${this.valueAt(i)}`;
@@ -192,13 +233,13 @@ export class HeaderList implements Iterable<[string, string]> {
    * Last-Modified, Age) where a repeated line is an error and joining would only hide it.
    */
   first(name: string): string | undefined {
-    const i = this.keys.indexOf(name.toLowerCase());
+    const i = this.keys.indexOf(keyOf(name));
     return i === -1 ? undefined : this.valueAt(i);
   }
 
   /** Every line's value of `name`, in order. */
   getAll(name: string): string[] {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     const out: string[] = [];
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.valueAt(i));
     return out;
@@ -206,7 +247,7 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /** Number of lines named `name`. */
   count(name: string): number {
-    const key = name.toLowerCase();
+    const key = keyOf(name);
     let n = 0;
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
     return n;

@@ -63,26 +63,23 @@ export function stripHopByHop(headers: HeaderList, use: HopByHopUse = 'forward')
   // test instead of a Set lookup per line: this runs twice per proxied exchange. Every
   // always-hop-by-hop name starts with c, k, p, t or u (see CONNECTION_SPECIFIC, `proxy-` and
   // content-length).
-  // Sized for every line at once (growing from empty by push reallocates each array).
+  // Grown by push from empty: the first push reserves room for 16 lines, so the fields a proxy
+  // then appends (Via, X-Forwarded-*, Content-Length) fit without copying the arrays again, as
+  // arrays sized to the lines kept would be (and packed arrays, not holey ones).
   const n = headers.size;
-  const names = new Array<string>(n);
-  const keys = new Array<string>(n);
-  const values = new Array<string>(n);
-  let kept = 0;
+  const names: string[] = [];
+  const keys: string[] = [];
+  const values: string[] = [];
   for (let i = 0; i < n; i++) {
     const key = headers.keyAt(i);
     const c = key.charCodeAt(0);
     const maybeHop = (c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75) && isHopByHop(key, use);
     if (maybeHop || (checkNamed && named.has(key))) continue;
-    names[kept] = headers.nameAt(i);
-    keys[kept] = key;
-    values[kept] = headers.valueAt(i);
-    kept++;
+    names.push(headers.nameAt(i));
+    keys.push(key);
+    values.push(headers.valueAt(i));
   }
-  names.length = kept;
-  keys.length = kept;
-  values.length = kept;
-  return HeaderList.fromLines(names, keys, values);
+  return HeaderList.fromLines(names, keys, values, headers.verified);
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();

@@ -53,20 +53,24 @@ export function reasonPhrase(status: number): string {
 
 /**
  * One field line, `name: value` and CRLF, after checking the name is a token and the value has
- * no CR, LF, NUL or other control: the one check every head serializer makes.
+ * no CR, LF, NUL or other control: the one check every head serializer makes — skipped only for
+ * a line of a `verified` HeaderList (`checked`), which passed the same checks on its way in.
  */
-export function serializeFieldLine(name: string, value: string): string {
-  assertFieldName(name);
-  assertFieldValue(name, value);
+export function serializeFieldLine(name: string, value: string, checked = false): string {
+  if (!checked) {
+    assertFieldName(name);
+    assertFieldValue(name, value);
+  }
   return `${name}: ${value}\r\n`;
 }
 
 function appendFields(out: string, headers: SerializableHeaders): string {
   if (headers instanceof HeaderList) {
     // By index: no generator and no `[name, value]` pair per line (every proxied message
-    // passes here once). Each line is still checked.
+    // passes here once). Lines are checked unless the list is verified (checked on the way in).
     const { names, values } = headers.lines();
-    for (let i = 0; i < names.length; i++) out += serializeFieldLine(names[i]!, values[i]!);
+    const checked = headers.verified;
+    for (let i = 0; i < names.length; i++) out += serializeFieldLine(names[i]!, values[i]!, checked);
     return out;
   }
   for (const [name, value] of headers) out += serializeFieldLine(name, value);

@@ -5,6 +5,7 @@ import {
   HeaderList, WireError, assertFieldName, assertFieldValue, hasToken, isTarget, isToken, parseDirectives,
   parseKeepAlive, parseTokenList, reasonPhrase, serializeRequestHead, serializeResponseHead,
 } from '../../src/wire/index.ts';
+import { stripHopByHop } from '../../src/wire/hopByHop.ts';
 import { runRequests, runResponses } from './_helpers.ts';
 
 describe('HeaderList', () => {
@@ -142,6 +143,10 @@ describe('serializers', () => {
     const h = new HeaderList();
     h.push('X', 'x', 'a\r\nY: b');
     assert.throws(() => serializeResponseHead({ status: 200, headers: h }), { code: 'HF_WIRE_HEADER_INJECTION' });
+    // And so are copies of such a list (a verified list's lines are not checked again).
+    h.append('Via', '1.1 p');
+    assert.throws(() => serializeRequestHead({ method: 'GET', target: '/', headers: h.clone() }), { code: 'HF_WIRE_HEADER_INJECTION' });
+    assert.throws(() => serializeRequestHead({ method: 'GET', target: '/', headers: stripHopByHop(h) }), { code: 'HF_WIRE_HEADER_INJECTION' });
   });
 
   test('other invalid names, values, methods, targets, statuses, versions', () => {
