@@ -57,22 +57,10 @@ function isRegNameOrIPv4(s: string): boolean {
 /**
  * Parses `host [ ":" port ]` (a `Host` value or the authority of an absolute-form target), or
  * returns null when it is not one: a space, `/`, `?`, `#`, `@`, `\`, `%`, `,`, a non-numeric or
- * out-of-range port, an empty host or non-ASCII bytes.
+ * out-of-range port, an empty host or non-ASCII bytes. The result is frozen: the request parser
+ * shares it between the requests of a connection that repeat their Host.
  */
 export function parseAuthority(value: string): Authority | null {
-  // Nearly every request a server (or a proxy) receives carries the Host of the one before it:
-  // the last answer is kept, so the IPv4 and reg-name checks run once per distinct value rather
-  // than once per request. Sharing the answer is safe: it is frozen.
-  if (value === lastParsed) return lastAuthority;
-  const authority = parseAuthorityOnce(value);
-  lastParsed = value;
-  lastAuthority = authority;
-  return authority;
-}
-let lastParsed: string | null = null;
-let lastAuthority: Authority | null = null;
-
-function parseAuthorityOnce(value: string): Authority | null {
   let host: string;
   let rest: string;
   if (value.charCodeAt(0) === 0x5b /* [ */) {
@@ -100,8 +88,8 @@ function parseAuthorityOnce(value: string): Authority | null {
 
 /** `host[:port]` of `a`, as it goes into a URL or a `Host` field. */
 export function formatAuthority(a: Authority): string {
-  // The same authority request after request (see `parseAuthority`): its text is kept rather
-  // than joined again (compared by parts, not identity, so no caller's object can go stale).
+  // The same authority request after request (a keep-alive client repeats its Host; the request
+  // parser then hands out the same parsed value): its text is kept rather than joined again (compared by parts, not identity, so no caller's object can go stale).
   if (a.hostname === formattedHost && a.port === formattedPort) return formattedText;
   const text = a.port === null ? a.hostname : `${a.hostname}:${a.port}`;
   formattedHost = a.hostname;

@@ -516,8 +516,8 @@ export class RequestParser extends MessageParser<RequestHead> {
   protected readonly allowBareLF = false;
   protected readonly responseSide = false;
   // The Host of the last request on this connection and what it parsed to: a keep-alive client
-  // sends the same value every time, so each later request skips the parse (an Authority is
-  // immutable, so sharing it between requests is safe).
+  // sends the same value every time, so each later request skips the parse (a parsed Authority is
+  // frozen, so sharing it between requests is safe).
   private lastHost = '';
   private lastAuthority: Authority | null = null;
 
