@@ -4,6 +4,7 @@
  */
 import { HeaderList, hasToken, parseTokenList, trimOws, upgradeGranted, type HeaderInit } from '../wire/index.ts';
 import { serializeRequestHeadAround } from '../wire/serializer.ts';
+import { plainPathStart } from '../wire/urlPath.ts';
 import type { Socket } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import type { ClientTlsOptions } from '../transport/connect.ts';
@@ -388,6 +389,11 @@ export class Agent {
   }
 
   private target(url: string): Target {
+    // The usual URL (a plain origin, a path the URL parser keeps as written): its origin is
+    // parsed once and its path taken as written, so a proxy forwarding many distinct paths does
+    // not run `new URL()` per request nor churn the per-URL cache below.
+    const slash = plainPathStart(url);
+    if (slash !== -1 && slash !== url.length - 1) return { ...this.target(`${url.slice(0, slash)}/`), path: url.slice(slash) };
     const cached = this.targets.get(url);
     if (cached !== undefined) return cached;
     let u: URL;

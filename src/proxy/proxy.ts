@@ -31,7 +31,7 @@ import {
   type ServerRequest,
 } from '../server/index.ts';
 import { Cache, createCache, type CacheOutcome, type CacheRequest, type CacheResponse, type CacheStore, type StoredEntry } from '../cache/index.ts';
-import { urlKeepsPath } from '../cache/cacheKey.ts';
+import { urlKeepsPath } from '../wire/urlPath.ts';
 import { ProxyError } from './errors.ts';
 import { connectionNominated, isHopByHop, stripHopByHop } from '../wire/hopByHop.ts';
 import { isLengthValue } from '../wire/framing.ts';

@@ -20,7 +20,7 @@ import {
 import { HeaderList } from '../../src/cache/index.ts';
 import type { CacheMode } from '../../src/cache/index.ts';
 import { conditionsSayNotModified } from '../../src/cache/conditions.ts';
-import { urlKeepsPath } from '../../src/cache/cacheKey.ts';
+import { urlKeepsPath } from '../../src/wire/urlPath.ts';
 
 const D = (ms: number) => new Date(ms).toUTCString();
 const T0 = Date.parse('Sun, 06 Nov 2022 08:00:00 GMT');

@@ -86,3 +86,26 @@ test('Transfer-Encoding padded with U+00A0 is refused: only SP and HTAB are opti
   assert.equal(res.status, 200);
   await res.body.text();
 });
+
+test('a URL reaches the wire as the URL parser reads it, whether or not it takes the shortcut', async (t) => {
+  // Most URLs skip `new URL()` (their origin is parsed once, their path taken as written); the
+  // rest go through the parser. Both must send what `new URL(url)` gives, path by path, and the
+  // Host of the origin.
+  const { peer, heads } = await linePeer();
+  const agent = new Agent();
+  t.after(async () => { await agent.destroy(); await peer.close(); });
+  const paths = [
+    '/plain', '/a/b/c?x=1&y=2', '/', '', '?q=1', '/a/../b', '/a/./b', '/%2e%2e/x', '/caf\u00e9', '/a b', "/it's?q='",
+    '/p;a=b?q=a%20b', '/x#fragment', '/x?', '//double', '/a\\b', '/x?y=%zz', '/~user/_-.!$&()*+,;=:@',
+  ];
+  for (let i = 0; i < paths.length; i++) {
+    const url = `${peer.url}${paths[i]}`;
+    const u = new URL(url);
+    const res = await agent.request(url);
+    assert.equal(await res.body.text(), `GET ${u.pathname}${u.search} HTTP/1.1`, url);
+    assert.match(heads.at(-1)!, new RegExp(`\\r\\nhost: 127\\.0\\.0\\.1:${peer.port}(\\r\\n|$)`, 'i'), url);
+  }
+  // The same origin spelt in capitals is the same server, and its Host as the parser writes it.
+  const upper = await agent.request(`${peer.url.replace('http', 'HTTP')}/Q`);
+  assert.equal(await upper.body.text(), 'GET /Q HTTP/1.1');
+});
