@@ -591,25 +591,34 @@ export class Agent {
     const got = pool.checkout(fresh, connectTimeout, ctx);
     if (got instanceof Promise || !got.reused || !this.opts.livenessCheck) return this.acquireSlowly(pool, fresh, connectTimeout, ctx, got);
     const conn = got;
-    if (ctx !== null) {
-      ctx.cancel = null;
-      if (ctx.aborted !== null) {
-        pool.putBack(conn);
-        throw ctx.aborted;
-      }
-    }
+    this.claim(pool, conn, ctx);
     return pollTurn().then(() => {
-      if (ctx !== null && ctx.aborted !== null) {
-        pool.putBack(conn);
-        throw ctx.aborted;
-      }
+      this.putBackIfAborted(pool, conn, ctx);
       // Evicted during the turn: it was dead, and nothing was lost. Take another.
-      if (conn.state !== 'reserved') return this.acquireSlowly(pool, fresh, connectTimeout, ctx, null);
-      if (connectionReusedChannel.hasSubscribers) {
-        connectionReusedChannel.publish({ connectionId: conn.id, origin: pool.origin, socket: conn.socket, requestCount: conn.requestCount });
-      }
-      return conn;
+      return conn.state === 'reserved' ? this.reused(pool, conn) : this.acquireSlowly(pool, fresh, connectTimeout, ctx, null);
     });
+  }
+
+  /** The request holds `conn` now: it no longer cancels a wait, and an abort that came meanwhile puts it back. */
+  private claim(pool: Pool, conn: ClientConnection, ctx: RequestContext | null): void {
+    if (ctx === null) return;
+    ctx.cancel = null;
+    this.putBackIfAborted(pool, conn, ctx);
+  }
+
+  private putBackIfAborted(pool: Pool, conn: ClientConnection, ctx: RequestContext | null): void {
+    if (ctx !== null && ctx.aborted !== null) {
+      pool.putBack(conn);
+      throw ctx.aborted;
+    }
+  }
+
+  /** A kept-alive connection that passed its liveness turn (or needs none), announced. */
+  private reused(pool: Pool, conn: ClientConnection): ClientConnection {
+    if (connectionReusedChannel.hasSubscribers) {
+      connectionReusedChannel.publish({ connectionId: conn.id, origin: pool.origin, socket: conn.socket, requestCount: conn.requestCount });
+    }
+    return conn;
   }
 
   /** `acquire` in general; `first` is a checkout already made (null: none yet). */
@@ -625,27 +634,15 @@ export class Agent {
         got = pool.checkout(fresh, connectTimeout, ctx);
       }
       const conn = got instanceof Promise ? await got : got;
-      if (ctx !== null) {
-        ctx.cancel = null;
-        if (ctx.aborted !== null) {
-          pool.putBack(conn);
-          throw ctx.aborted;
-        }
-      }
+      this.claim(pool, conn, ctx);
       if (!conn.reused) return conn;
       if (this.opts.livenessCheck) {
         await pollTurn();
-        if (ctx !== null && ctx.aborted !== null) {
-          pool.putBack(conn);
-          throw ctx.aborted;
-        }
+        this.putBackIfAborted(pool, conn, ctx);
         // Evicted during the turn: it was dead, and nothing was lost. Take another.
         if (conn.state !== 'reserved') continue;
       }
-      if (connectionReusedChannel.hasSubscribers) {
-        connectionReusedChannel.publish({ connectionId: conn.id, origin: pool.origin, socket: conn.socket, requestCount: conn.requestCount });
-      }
-      return conn;
+      return this.reused(pool, conn);
     }
   }
 }
