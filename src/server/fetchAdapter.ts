@@ -169,7 +169,7 @@ export function writeResponse(req: ServerRequest, res: ResponseWriter, response:
   if (light !== undefined) {
     // Fast path: the body is already a value and the headers a validated snapshot (the default
     // Content-Type of a string body included); no Headers, no stream, one write.
-    res.writeHead(light.status, light.headers, light.statusText === '' ? undefined : light.statusText);
+    res.writeCheckedHead(light.status, light.headers, light.statusText === '' ? undefined : light.statusText);
     void res.end(light.body);
     return undefined;
   }

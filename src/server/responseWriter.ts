@@ -75,6 +75,8 @@ export class ResponseWriter {
   /** Reason phrase; defaults to the standard one. */
   reason: string | undefined = undefined;
   private headerInit: ResponseHeaders | null = null;
+  /** `headerInit` holds pairs whose names and values were already checked (`writeCheckedHead`). */
+  private headerInitChecked = false;
   private headerList: HeaderList | null = null;
   private framing = F_NONE;
   private remaining = 0;
@@ -116,7 +118,19 @@ export class ResponseWriter {
     this.status = status;
     this.reason = reason;
     this.headerInit = headers ?? null;
+    this.headerInitChecked = false;
     this.headerList = null;
+    return this;
+  }
+
+  /**
+   * `writeHead` with pairs whose names are tokens and whose values are trimmed, valid field values
+   * (a `LightResponse`'s snapshot, checked when the handler built it): the head does not check
+   * them a second time. @internal
+   */
+  writeCheckedHead(status: number, headers: readonly (readonly [string, string])[], reason?: string): this {
+    this.writeHead(status, headers, reason);
+    this.headerInitChecked = true;
     return this;
   }
 
@@ -203,12 +217,13 @@ export class ResponseWriter {
       const checked = fields.verified;
       for (let i = 0; i < names.length; i++) addLine(names[i]!, keys[i]!, values[i]!, checked);
     } else if (fields !== null) {
+      const checked = this.headerInitChecked;
       const iterable = Symbol.iterator in fields ? fields : Object.entries(fields);
       for (const [name, raw] of iterable as Iterable<readonly [string, string | readonly string[] | undefined]>) {
         if (raw === undefined) continue;
         // Only the names compared below need lower-casing (4 to 17 characters).
         const key = name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '';
-        if (typeof raw === 'string') addLine(name, key, raw, false);
+        if (typeof raw === 'string') addLine(name, key, raw, checked);
         else for (const value of raw) addLine(name, key, value, false);
       }
     }
